@@ -1,0 +1,26 @@
+"""Options and helpers shared by the command modules."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from ..config import Settings, get_settings, settings_from_file
+
+DbOption = typer.Option(None, "--db", help="DuckDB file (default: settings.db, ./forecaster.duckdb)")
+JsonOption = typer.Option(False, "--json", help="print one JSON object instead of a human summary")
+ConfigOption = typer.Option(None, "--config", help="TOML config file (default: $FORECASTER_CONFIG_FILE or ./forecaster.toml)")
+
+
+def load_settings(config: Optional[Path] = None, db: Optional[Path] = None) -> Settings:
+    s = settings_from_file(config) if config else get_settings()
+    if db is not None:
+        s = s.model_copy(update={"db": db})
+    return s
+
+
+def print_json(obj: Any) -> None:
+    typer.echo(json.dumps(obj, default=str, indent=None, sort_keys=False))

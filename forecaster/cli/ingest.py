@@ -1,0 +1,69 @@
+"""``forecaster ingest``: load access logs, exactly once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from ..ingest import IngestReport, ingest
+from ..store import open_store
+from .common import ConfigOption, DbOption, JsonOption, load_settings, print_json
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("ingest")
+    def ingest_cmd(
+        sources: List[str] = typer.Argument(..., help="files, directories, globs, .gz, '-' (stdin), s3://bucket/prefix, cwlogs://GROUP"),
+        db: Optional[Path] = DbOption,
+        fmt: str = typer.Option("auto", "--format", help="log format name, or auto (detected per source)"),
+        route_map: Optional[Path] = typer.Option(None, "--route-map", help="OpenAPI spec or route list to template paths"),
+        as_json: bool = JsonOption,
+        config: Optional[Path] = ConfigOption,
+    ) -> None:
+        """Load gateway access logs into DuckDB. Loading the same bytes twice adds nothing."""
+        settings = load_settings(config, db)
+        console = Console(stderr=True)
+        with open_store(settings.db, settings) as con:
+            if as_json or not console.is_terminal:
+                report = ingest(con, sources, settings, fmt=fmt, route_map=route_map)
+            else:
+                with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+                              TimeRemainingColumn(), console=console, transient=True) as bar:
+                    tasks: dict[str, int] = {}
+
+                    def progress(uri: str, done: int, total: int | None) -> None:
+                        if uri not in tasks:
+                            tasks[uri] = bar.add_task(Path(uri).name[:40], total=total)
+                        bar.update(tasks[uri], completed=done)
+
+                    report = ingest(con, sources, settings, fmt=fmt, route_map=route_map, progress=progress)
+        if as_json:
+            print_json(report.to_dict())
+        else:
+            print_summary(report, settings.db)
+        if report.failed:
+            raise typer.Exit(1)
+
+
+def print_summary(report: IngestReport, db: Path) -> None:
+    console = Console()
+    t = Table(title=f"ingest into {db}", show_lines=False)
+    for col in ("source", "status", "format", "loaded", "rejected", "duplicate", "seconds"):
+        t.add_column(col, justify="right" if col in ("loaded", "rejected", "duplicate", "seconds") else "left")
+    for s in report.by_source:
+        t.add_row(_short(s.uri), s.status + (f" ({s.note})" if s.note and s.status != "loaded" else ""),
+                  s.format or "-", f"{s.rows_loaded:,}", f"{s.rows_rejected:,}", f"{s.rows_duplicate:,}", f"{s.seconds:.2f}")
+    console.print(t)
+    console.print(
+        f"{report.sources} source(s): {report.rows_loaded:,} rows loaded, {report.rows_rejected:,} rejected "
+        f"(see table rejects), {report.rows_duplicate:,} duplicate, in {report.seconds:.2f}s"
+    )
+
+
+def _short(uri: str, n: int = 48) -> str:
+    return uri if len(uri) <= n else "…" + uri[-(n - 1):]

@@ -1,0 +1,52 @@
+"""Exception hierarchy. Every error knows its HTTP status, so the API maps them in one place."""
+
+from __future__ import annotations
+
+
+class ForecasterError(Exception):
+    """Base of every error this package raises on purpose."""
+
+    status: int = 500
+    code: str = "internal_error"
+
+    def to_dict(self) -> dict:
+        return {"error": {"code": self.code, "message": str(self)}}
+
+
+class BadInput(ForecasterError):
+    """The caller gave something we cannot use; the message says what was expected and what came."""
+
+    status = 400
+    code = "bad_input"
+
+
+class ConfigError(BadInput):
+    status = 400
+    code = "config_error"
+
+
+class UnknownName(BadInput, ValueError):
+    """An unknown registry name (format, model, policy...). Lists the known ones."""
+
+    code = "unknown_name"
+
+    def __init__(self, kind: str, name: str, known: list[str] | tuple[str, ...]):
+        self.kind, self.name, self.known = kind, name, sorted(known)
+        super().__init__(f"unknown {kind} {name!r}; known: {', '.join(self.known)}")
+
+
+class NotFound(ForecasterError):
+    status = 404
+    code = "not_found"
+
+
+class SourceError(ForecasterError):
+    """A source could not be read at all (missing file, denied bucket...)."""
+
+    status = 422
+    code = "source_error"
+
+
+class Conflict(ForecasterError):
+    status = 409
+    code = "conflict"

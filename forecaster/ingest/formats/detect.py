@@ -1,0 +1,48 @@
+"""Helpers for format detection from sample lines (pure Python; runs on ~50 lines per source)."""
+
+from __future__ import annotations
+
+import re
+from typing import Callable, Iterable
+
+import orjson
+
+
+def json_objects(lines: Iterable[str]) -> list[dict | None]:
+    out: list[dict | None] = []
+    for ln in lines:
+        try:
+            v = orjson.loads(ln)
+        except orjson.JSONDecodeError:
+            out.append(None)
+            continue
+        out.append(v if isinstance(v, dict) else None)
+    return out
+
+
+def share(lines: list[str], pred: Callable[[str], bool]) -> float:
+    """Fraction of sample lines satisfying ``pred`` (0 for no lines)."""
+    return sum(1 for ln in lines if pred(ln)) / len(lines) if lines else 0.0
+
+
+def json_share(lines: list[str], required_any: tuple[tuple[str, ...], ...], bonus: tuple[str, ...] = ()) -> float:
+    """Score JSON lines: each object must have one key of every group in ``required_any``."""
+    objs = json_objects(lines)
+    if not objs:
+        return 0.0
+    hits = 0.0
+    for o in objs:
+        if o is None:
+            continue
+        flat = set(o)
+        for v in o.values():
+            if isinstance(v, dict):
+                flat |= set(v)
+        if all(any(k in flat for k in group) for group in required_any):
+            hits += 0.9 + 0.1 * (sum(k in flat for k in bonus) / len(bonus) if bonus else 1)
+    return hits / len(objs)
+
+
+def regex_share(lines: list[str], pattern: str) -> float:
+    rx = re.compile(pattern)
+    return share(lines, lambda ln: rx.fullmatch(ln) is not None)

@@ -1,0 +1,277 @@
+"""Loading sources into DuckDB exactly once.
+
+Per source, in one transaction: read the bytes in chunks of whole lines, parse and type them
+in SQL, put every bad line in ``rejects`` with its reason, insert new requests (deduplicated by
+``request_id``), then fold the source's requests into the per-minute rollups. If the bytes were
+loaded before (same checksum), or anything fails, the transaction rolls back: no partial source
+is ever left behind, and a rerun gets the totals right.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO, Callable
+
+import duckdb
+
+from ..config import Settings
+from ..errors import BadInput
+from ..store.db import one, run, transaction, utcnow
+from . import rollups
+from .chunks import Chunk, StreamStats, iter_chunks
+from .formats import LogFormat, all_formats, get_format
+from .formats.custom import register_custom_formats
+from .normalize import NormalizeContext, normalized_sql
+from .routes import RouteTemplate, load_route_map
+from .sources import Source, expand
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, int, int | None], None]   # (uri, bytes read, total bytes or None)
+
+
+@dataclass
+class SourceReport:
+    uri: str
+    status: str = "loaded"        # loaded | skipped (seen before) | failed
+    source_id: int | None = None
+    format: str | None = None
+    rows_loaded: int = 0
+    rows_rejected: int = 0
+    rows_duplicate: int = 0
+    lines_blank: int = 0
+    requests_counted: int = 0     # counts format: requests these rows stand for
+    bytes: int = 0
+    seconds: float = 0.0
+    note: str | None = None
+
+
+@dataclass
+class IngestReport:
+    sources: int = 0
+    rows_loaded: int = 0
+    rows_rejected: int = 0
+    rows_duplicate: int = 0
+    seconds: float = 0.0
+    by_source: list[SourceReport] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def failed(self) -> list[SourceReport]:
+        return [s for s in self.by_source if s.status == "failed"]
+
+
+class _AlreadyLoaded(Exception):
+    """Raised inside the source transaction to roll it back when the bytes were loaded before."""
+
+    def __init__(self, source_id: int):
+        self.source_id = source_id
+
+
+def ingest(
+    con: duckdb.DuckDBPyConnection,
+    uris: list[str],
+    settings: Settings | None = None,
+    fmt: str = "auto",
+    route_map: Path | str | None = None,
+    progress: Progress | None = None,
+    stdin: BinaryIO | None = None,
+) -> IngestReport:
+    """Load every source named by ``uris`` (paths, globs, directories, '-', s3://, cwlogs://)."""
+    settings = settings or Settings()
+    register_custom_formats(settings.custom_formats)
+    if fmt != "auto":
+        get_format(fmt)  # unknown names fail before any work, listing the known ones
+    rm = route_map or settings.route_map
+    templates = tuple(load_route_map(rm)) if rm else ()
+    t0 = time.perf_counter()
+    report = IngestReport()
+    for src in expand(uris, settings, con, stdin=stdin):
+        sr = load_source(con, src, settings, fmt, templates, progress)
+        report.by_source.append(sr)
+        report.sources += 1
+        report.rows_loaded += sr.rows_loaded
+        report.rows_rejected += sr.rows_rejected
+        report.rows_duplicate += sr.rows_duplicate
+    apply_retention(con, settings)
+    report.seconds = round(time.perf_counter() - t0, 3)
+    return report
+
+
+def _seen_before(con: duckdb.DuckDBPyConnection, src: Source) -> int | None:
+    if src.quick_key is None and src.etag is None:
+        return None
+    if src.etag is not None:
+        row = one(con, "SELECT source_id FROM sources WHERE uri = ? AND etag = ? LIMIT 1", [src.uri, src.etag])
+    else:
+        row = one(con, 
+            "SELECT source_id FROM sources WHERE uri = ? AND size_bytes = ? AND mtime = ? LIMIT 1",
+            [src.uri, src.size, src.mtime],
+        )
+    return row[0] if row else None
+
+
+def load_source(
+    con: duckdb.DuckDBPyConnection,
+    src: Source,
+    settings: Settings,
+    fmt: str = "auto",
+    templates: tuple[RouteTemplate, ...] = (),
+    progress: Progress | None = None,
+) -> SourceReport:
+    """Load one source atomically; never raises for bad content, only records it."""
+    t0 = time.perf_counter()
+    sr = SourceReport(uri=src.uri)
+    prior = _seen_before(con, src)
+    if prior is not None:
+        sr.status, sr.source_id, sr.note = "skipped", prior, f"already loaded as source {prior}"
+        return sr
+    try:
+        with transaction(con):
+            _load_in_transaction(con, src, settings, fmt, templates, progress, sr)
+            sr.seconds = round(time.perf_counter() - t0, 3)
+            _record_source(con, src, sr)
+    except _AlreadyLoaded as e:
+        sr = SourceReport(uri=src.uri, status="skipped", source_id=e.source_id,
+                          note=f"same bytes already loaded as source {e.source_id}")
+    except (OSError, duckdb.Error, BadInput, ValueError) as e:
+        log.warning("source %s failed: %s", src.uri, e)
+        sr = SourceReport(uri=src.uri, status="failed", note=f"{type(e).__name__}: {e}")
+    sr.seconds = round(time.perf_counter() - t0, 3)
+    return sr
+
+
+def _load_in_transaction(con, src: Source, settings: Settings, fmt: str, templates, progress, sr: SourceReport) -> None:
+    sid = one(con, "SELECT coalesce(max(source_id), 0) + 1 FROM sources")[0]
+    sr.source_id = sid
+    stats = StreamStats()
+    max_line = settings.ingest_max_line_kb * 1024
+    log_format: LogFormat | None = None if fmt == "auto" else get_format(fmt)
+    ctx = NormalizeContext(source_id=sid, default_region=settings.default_region, route_templates=templates)
+    stream = src.open()
+    try:
+        for chunk in iter_chunks(stream, settings.ingest_chunk_mb << 20, stats, max_line_bytes=max(max_line, 1 << 20)):
+            if log_format is None:
+                log_format = detect_format(chunk)
+                if log_format is None:
+                    raise BadInput(
+                        f"{src.uri}: cannot tell the log format from its first lines; name it with --format "
+                        f"(one of: {', '.join(sorted(all_formats()))})"
+                    )
+                sr.format = log_format.name
+            _load_chunk(con, chunk, log_format, ctx, settings, sr)
+            _reject_oversize(con, sid, stats, max_line, settings)
+            if progress:
+                progress(src.uri, stats.bytes_read, src.size)
+    finally:
+        stream.close()
+    _reject_oversize(con, sid, stats, max_line, settings)
+    if stats.stream_error:
+        run(con, "INSERT INTO rejects VALUES (?, ?, NULL, ?)", [sid, stats.lines + 1, stats.stream_error])
+        sr.rows_rejected += 1
+    sr.format = sr.format or (log_format.name if log_format else None)
+    sr.bytes = stats.bytes_read
+    checksum = stats.checksum
+    row = one(con, "SELECT source_id FROM sources WHERE checksum = ? LIMIT 1", [checksum])
+    if row is not None:
+        raise _AlreadyLoaded(row[0])
+    src.extra["checksum"] = checksum
+    if log_format is not None and not log_format.aggregated:
+        sr.requests_counted = rollups.fold_source(con, sid)
+    if settings.retention_raw_days == 0:
+        run(con, "DELETE FROM requests WHERE source_id = ?", [sid])
+
+
+def _reject_oversize(con, sid: int, stats: StreamStats, max_line: int, settings: Settings) -> None:
+    for line_no, head, length in stats.oversize:
+        raw = head[: settings.reject_raw_max_chars].decode("utf-8", "backslashreplace")
+        run(con, "INSERT INTO rejects VALUES (?, ?, ?, ?)",
+                    [sid, line_no, raw, f"line too long: {length} bytes (max {max_line})"])
+    stats.oversize.clear()
+
+
+def detect_format(chunk: Chunk, sample: int = 50) -> LogFormat | None:
+    """The best-scoring format on the chunk's first non-blank, decodable lines (None if none fits)."""
+    lines: list[str] = []
+    for b in chunk.lines.slice(0, min(len(chunk.lines), sample * 4)).to_pylist():
+        try:
+            s = b.decode("utf-8").rstrip("\r\n")
+        except UnicodeDecodeError:
+            continue
+        if s.strip():
+            lines.append(s)
+        if len(lines) >= sample:
+            break
+    best, best_score = None, 0.0
+    for f in all_formats().values():
+        score = f.detect(lines)
+        if score > best_score:
+            best, best_score = f, score
+    return best if best_score >= 0.5 else None
+
+
+def _load_chunk(con, chunk: Chunk, fmt: LogFormat, ctx: NormalizeContext, settings: Settings, sr: SourceReport) -> None:
+    sid, keep = ctx.source_id, settings.reject_raw_max_chars
+    table, rejects, blank = chunk.split(settings.ingest_max_line_kb * 1024, keep)
+    sr.lines_blank += blank
+    if rejects:
+        con.executemany("INSERT INTO rejects VALUES (?, ?, ?, ?)", [(sid, *r) for r in rejects])
+        sr.rows_rejected += len(rejects)
+    con.register("_chunk", table)
+    try:
+        run(con, f"CREATE OR REPLACE TEMP TABLE _parsed AS {normalized_sql(fmt, '_chunk', ctx)}")
+    finally:
+        con.unregister("_chunk")
+    n_bad, n_good = one(
+        con, "SELECT count(*) FILTER (WHERE reason IS NOT NULL), count(*) FILTER (WHERE reason IS NULL) FROM _parsed"
+    )
+    if n_bad:
+        run(con, f"""INSERT INTO rejects SELECT {sid}, line_no, left(regexp_replace(line, '\r?\n$', ''), {keep}), reason
+                     FROM _parsed WHERE reason IS NOT NULL""")
+    sr.rows_rejected += n_bad
+    if fmt.aggregated:
+        counted = rollups.fold_counts(con, "(SELECT * FROM _parsed WHERE reason IS NULL)")
+        sr.rows_loaded += n_good
+        sr.requests_counted += counted
+        return
+    lo, hi = one(con, "SELECT min(ts), max(ts) FROM _parsed WHERE reason IS NULL")
+    if lo is None:
+        return
+    inserted = one(con, f"""
+        INSERT INTO requests
+        SELECT ts, api, api_type, stage, route, method, status, latency_ms, integration_latency_ms,
+               bytes_out, region, client, request_id, {sid}, line_no
+        FROM (SELECT * FROM _parsed WHERE reason IS NULL
+              QUALIFY row_number() OVER (PARTITION BY request_id ORDER BY line_no) = 1) p
+        WHERE NOT EXISTS (SELECT 1 FROM requests r
+                          WHERE r.ts BETWEEN ? AND ? AND r.request_id = p.request_id)
+    """, [lo, hi])[0]
+    sr.rows_loaded += inserted
+    sr.rows_duplicate += n_good - inserted
+
+
+def _record_source(con, src: Source, sr: SourceReport) -> None:
+    run(con, 
+        """INSERT INTO sources (source_id, uri, size_bytes, mtime, checksum, etag, cursor, format, rows_loaded,
+               rows_rejected, rows_duplicate, lines_blank, requests_counted, loaded_at, seconds)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+        [sr.source_id, src.uri, src.size if src.size is not None else sr.bytes, src.mtime, src.extra.get("checksum"),
+         src.etag, src.cursor, sr.format, sr.rows_loaded, sr.rows_rejected, sr.rows_duplicate, sr.lines_blank,
+         sr.requests_counted, utcnow(), sr.seconds],
+    )
+
+
+def apply_retention(con: duckdb.DuckDBPyConnection, settings: Settings) -> int:
+    """Drop raw requests older than the retention window (the rollups keep them counted)."""
+    days = settings.retention_raw_days
+    if not days:
+        return 0
+    n = one(con, 
+        "DELETE FROM requests WHERE ts < (SELECT max(ts) FROM requests) - to_days(?)", [days]
+    )[0]
+    return n
