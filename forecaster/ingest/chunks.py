@@ -7,7 +7,10 @@ values still end in ``\\n`` (stripped in SQL): building the offsets is one numpy
 
 from __future__ import annotations
 
+import codecs
 import gzip
+import queue
+import threading
 import hashlib
 import zlib
 from dataclasses import dataclass, field
@@ -23,6 +26,7 @@ NEWLINE = 10
 class Chunk:
     first_line_no: int          # 1-based number of the chunk's first line in the source
     lines: pa.BinaryArray       # each value is one line including its trailing newline (if any)
+    ascii: bool = False         # the whole read buffer was ASCII (so valid UTF-8)
 
     def __len__(self) -> int:
         return len(self.lines)
@@ -54,10 +58,9 @@ class Chunk:
             head = bytes(raw[offsets[i]:offsets[i] + keep_chars])
             rejects.append((self.first_line_no + int(i), head.decode("utf-8", "backslashreplace"),
                             f"line too long: {int(lengths[i])} bytes (max {max_line_bytes})"))
-        block = data.to_pybytes() if not isinstance(data, bytes) else data
-        if not block.isascii():
+        if not self.ascii:
             try:
-                block.decode("utf-8")
+                codecs.utf_8_decode(raw, "strict", True)
             except UnicodeDecodeError:
                 for i in np.flatnonzero(keep):
                     b = bytes(raw[offsets[i]:offsets[i + 1]])
@@ -92,17 +95,34 @@ class StreamStats:
         return self.sha256.hexdigest()
 
 
-def lines_from_block(block: bytes) -> pa.BinaryArray:
-    """All lines of ``block`` (which must end at a line boundary, or be the stream's tail)."""
+def lines_from_block(block) -> pa.BinaryArray:
+    """All lines of ``block`` (bytes or memoryview ending at a line boundary, or the stream's tail), zero-copy."""
     buf = np.frombuffer(block, dtype=np.uint8)
     ends = np.flatnonzero(buf == NEWLINE) + 1
-    if len(ends) == 0 or ends[-1] != len(block):
-        ends = np.append(ends, len(block))
-    offsets = np.empty(len(ends) + 1, dtype=np.int32 if len(block) < 2**31 else np.int64)
+    if len(ends) == 0 or ends[-1] != len(buf):
+        ends = np.append(ends, len(buf))
+    offsets = np.empty(len(ends) + 1, dtype=np.int32 if len(buf) < 2**31 else np.int64)
     offsets[0] = 0
     offsets[1:] = ends
     typ = pa.binary() if offsets.dtype == np.int32 else pa.large_binary()
     return pa.Array.from_buffers(typ, len(ends), [None, pa.py_buffer(offsets), pa.py_buffer(block)])
+
+
+def _fill(stream: BinaryIO, view: memoryview) -> int:
+    """Read into ``view`` until it is full or the stream ends (pipes and decompressors read short)."""
+    got = 0
+    readinto = getattr(stream, "readinto", None)
+    while got < len(view):
+        if readinto is not None:
+            n = readinto(view[got:])
+        else:
+            b = stream.read(len(view) - got)
+            n = len(b) if b else 0
+            view[got:got + n] = b
+        if not n:
+            break
+        got += n
+    return got
 
 
 def iter_chunks(
@@ -110,6 +130,8 @@ def iter_chunks(
 ) -> Iterator[Chunk]:
     """Yield chunks of whole lines from ``stream``, hashing every byte into ``stats``.
 
+    Each chunk owns a fresh buffer: the unfinished last line of the previous read is copied to
+    its front and the stream is read in behind it, so no block is ever concatenated or sliced.
     A line longer than ``max_line_bytes`` is not held in memory: its first 4 KiB, number and
     length go to ``stats.oversize`` (the loader rejects it) and reading carries on after it.
     A damaged compressed stream (gzip cut short, bad CRC) ends the iteration after the last whole
@@ -119,36 +141,38 @@ def iter_chunks(
     next_line = 1
     skipping: list | None = None   # [line_no, head, length] of an oversize line being skipped
     while True:
+        buf = bytearray(len(carry) + chunk_bytes)
+        view = memoryview(buf)
+        view[:len(carry)] = carry
         try:
-            block = stream.read(chunk_bytes)
+            n = _fill(stream, view[len(carry):])
         except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as e:
             stats.stream_error = f"stream damaged after {stats.bytes_read} bytes: {type(e).__name__}: {e}"
-            block = b""
-        if block:
-            stats.bytes_read += len(block)
-            stats.sha256.update(block)
+            n = 0
+        start, end = 0, len(carry) + n
+        if n:
+            stats.bytes_read += n
+            stats.sha256.update(view[len(carry):end])
             if skipping is not None:
-                nl = block.find(b"\n")
+                nl = buf.find(b"\n", 0, end)
                 if nl < 0:
-                    skipping[2] += len(block)
+                    skipping[2] += n
                     continue
                 skipping[2] += nl + 1
                 stats.oversize.append(tuple(skipping))
                 stats.lines += 1
                 next_line += 1
                 skipping = None
-                block = block[nl + 1:]
-            data = carry + block if carry else block
-            cut = data.rfind(b"\n") + 1
+                start = nl + 1
+            cut = buf.rfind(b"\n", start, end) + 1
             if cut == 0:
-                if len(data) > max_line_bytes:   # a huge line: remember its head, skip the rest
-                    skipping = [next_line, data[:4096], len(data)]
+                if end - start > max_line_bytes:   # a huge line: remember its head, skip the rest
+                    skipping = [next_line, bytes(view[start:start + 4096]), end - start]
                     carry = b""
                 else:
-                    carry = data
+                    carry = bytes(view[start:end])
                 continue
-            carry = data[cut:]
-            data = data[:cut]
+            carry = bytes(view[cut:end])
         else:
             if skipping is not None:
                 stats.oversize.append(tuple(skipping))
@@ -156,10 +180,48 @@ def iter_chunks(
                 skipping = None
             if not carry:
                 break
-            data, carry = carry, b""
-        arr = lines_from_block(data)
-        stats.lines += len(arr)
-        yield Chunk(next_line, arr)
-        next_line += len(arr)
-        if not block:
+            cut = len(carry)
+        if cut > start:
+            arr = lines_from_block(view[start:cut])
+            stats.lines += len(arr)
+            yield Chunk(next_line, arr, ascii=buf.isascii())
+            next_line += len(arr)
+        if not n:
             break
+
+
+def prefetch(it: Iterator, depth: int = 1) -> Iterator:
+    """Run ``it`` in a background thread, ``depth`` items ahead (reading, hashing and newline
+    scanning release the GIL, so they overlap with DuckDB's work on the previous chunk)."""
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in it:
+                while not stop.is_set():
+                    try:
+                        q.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put(done)
+        except BaseException as e:  # handed to the consumer, re-raised there
+            q.put(e)
+
+    t = threading.Thread(target=produce, name="ingest-prefetch", daemon=True)
+    t.start()
+    try:
+        while True:
+            item = q.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        t.join(timeout=5)

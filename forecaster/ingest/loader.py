@@ -21,7 +21,7 @@ from ..config import Settings
 from ..errors import BadInput
 from ..store.db import one, run, transaction, utcnow
 from . import rollups
-from .chunks import Chunk, StreamStats, iter_chunks
+from .chunks import Chunk, StreamStats, iter_chunks, prefetch
 from .formats import LogFormat, all_formats, get_format
 from .formats.custom import register_custom_formats
 from .normalize import NormalizeContext, normalized_sql
@@ -155,7 +155,8 @@ def _load_in_transaction(con, src: Source, settings: Settings, fmt: str, templat
     ctx = NormalizeContext(source_id=sid, default_region=settings.default_region, route_templates=templates)
     stream = src.open()
     try:
-        for chunk in iter_chunks(stream, settings.ingest_chunk_mb << 20, stats, max_line_bytes=max(max_line, 1 << 20)):
+        chunks = iter_chunks(stream, settings.ingest_chunk_mb << 20, stats, max_line_bytes=max(max_line, 1 << 20))
+        for chunk in prefetch(chunks):
             if log_format is None:
                 log_format = detect_format(chunk)
                 if log_format is None:
@@ -239,15 +240,17 @@ def _load_chunk(con, chunk: Chunk, fmt: LogFormat, ctx: NormalizeContext, settin
         sr.rows_loaded += n_good
         sr.requests_counted += counted
         return
-    lo, hi = one(con, "SELECT min(ts), max(ts) FROM _parsed WHERE reason IS NULL")
+    lo, hi, n_ids = one(con, "SELECT min(ts), max(ts), count(DISTINCT request_id) FROM _parsed WHERE reason IS NULL")
     if lo is None:
         return
+    # Repeats inside the chunk keep their first line (a cheap distinct count tells whether to look).
+    rows = "(SELECT * FROM _parsed WHERE reason IS NULL"
+    rows += ")" if n_ids == n_good else " QUALIFY row_number() OVER (PARTITION BY request_id ORDER BY line_no) = 1)"
     inserted = one(con, f"""
         INSERT INTO requests
         SELECT ts, api, api_type, stage, route, method, status, latency_ms, integration_latency_ms,
                bytes_out, region, client, request_id, {sid}, line_no
-        FROM (SELECT * FROM _parsed WHERE reason IS NULL
-              QUALIFY row_number() OVER (PARTITION BY request_id ORDER BY line_no) = 1) p
+        FROM {rows} p
         WHERE NOT EXISTS (SELECT 1 FROM requests r
                           WHERE r.ts BETWEEN ? AND ? AND r.request_id = p.request_id)
     """, [lo, hi])[0]
