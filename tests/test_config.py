@@ -1,0 +1,47 @@
+"""Settings: every one documented, the precedence order, and clear errors."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from forecaster.config import Settings, settings_from_file
+from forecaster.errors import ConfigError
+
+README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+
+
+def test_every_setting_is_documented_in_the_readme():
+    documented = set(re.findall(r"^\| `([a-z_0-9]+)` \|", README, flags=re.M))
+    missing = sorted(set(Settings.model_fields) - documented)
+    assert not missing, f"settings missing from the README's configuration table: {missing}"
+
+
+def test_every_setting_has_a_description():
+    assert [n for n, f in Settings.model_fields.items() if not f.description] == []
+
+
+def test_toml_env_and_explicit_precedence(tmp_path, monkeypatch):
+    cfg = tmp_path / "f.toml"
+    cfg.write_text('[forecaster]\ndb = "from_file.duckdb"\ningest_chunk_mb = 8\n')
+    monkeypatch.setenv("FORECASTER_CONFIG_FILE", str(cfg))
+    assert Settings().db == Path("from_file.duckdb")
+    monkeypatch.setenv("FORECASTER_DB", "from_env.duckdb")
+    s = Settings()
+    assert s.db == Path("from_env.duckdb") and s.ingest_chunk_mb == 8
+    assert Settings(db="explicit.duckdb").db == Path("explicit.duckdb")
+
+
+def test_bad_config_file_is_a_clear_error(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("db = [unclosed\n")
+    with pytest.raises(ConfigError, match="cannot read config file"):
+        settings_from_file(bad)
+
+
+def test_missing_config_file_named_by_env_is_an_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("FORECASTER_CONFIG_FILE", str(tmp_path / "none.toml"))
+    with pytest.raises(ConfigError, match="does not exist"):
+        Settings()
