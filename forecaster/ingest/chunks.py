@@ -46,11 +46,11 @@ class Chunk:
         lengths = np.diff(offsets)
         keep = np.ones(n, dtype=bool)
         rejects: list[tuple[int, str, str]] = []
-        # blank: empty, '\n' or '\r\n'
-        short = np.flatnonzero(lengths <= 2)
+        # blank: nothing but white space (only short lines are looked at: a blank line is short)
+        short = np.flatnonzero(lengths <= 64)
         blank = 0
         for i in short:
-            if bytes(raw[offsets[i]:offsets[i + 1]]).strip(b"\r\n") == b"":
+            if not bytes(raw[offsets[i]:offsets[i + 1]]).strip():
                 keep[i] = False
                 blank += 1
         for i in np.flatnonzero(lengths > max_line_bytes):

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Callable
 
 import duckdb
+import pyarrow as pa
 
 from ..config import Settings
 from ..errors import BadInput
@@ -152,6 +153,7 @@ def _load_in_transaction(con, src: Source, settings: Settings, fmt: str, templat
     stats = StreamStats()
     max_line = settings.ingest_max_line_kb * 1024
     log_format: LogFormat | None = None if fmt == "auto" else get_format(fmt)
+    header: str | None = None   # for formats whose first line every chunk needs (CSV header)
     ctx = NormalizeContext(source_id=sid, default_region=settings.default_region, route_templates=templates)
     stream = src.open()
     try:
@@ -159,19 +161,24 @@ def _load_in_transaction(con, src: Source, settings: Settings, fmt: str, templat
         for chunk in prefetch(chunks):
             if log_format is None:
                 log_format = detect_format(chunk)
+                if log_format is None and not _has_content(chunk):
+                    sr.lines_blank += len(chunk)      # nothing but blank lines so far: keep looking
+                    continue
                 if log_format is None:
                     raise BadInput(
                         f"{src.uri}: cannot tell the log format from its first lines; name it with --format "
                         f"(one of: {', '.join(sorted(all_formats()))})"
                     )
                 sr.format = log_format.name
-            _load_chunk(con, chunk, log_format, ctx, settings, sr)
-            _reject_oversize(con, sid, stats, max_line, settings)
+            if log_format.header and header is None:
+                header = _first_content_line(chunk)
+            _load_chunk(con, chunk, log_format, ctx, settings, sr, header)
+            sr.rows_rejected += _reject_oversize(con, sid, stats, max_line, settings)
             if progress:
                 progress(src.uri, stats.bytes_read, src.size)
     finally:
         stream.close()
-    _reject_oversize(con, sid, stats, max_line, settings)
+    sr.rows_rejected += _reject_oversize(con, sid, stats, max_line, settings)
     if stats.stream_error:
         run(con, "INSERT INTO rejects VALUES (?, ?, NULL, ?)", [sid, stats.lines + 1, stats.stream_error])
         sr.rows_rejected += 1
@@ -188,12 +195,25 @@ def _load_in_transaction(con, src: Source, settings: Settings, fmt: str, templat
         run(con, "DELETE FROM requests WHERE source_id = ?", [sid])
 
 
-def _reject_oversize(con, sid: int, stats: StreamStats, max_line: int, settings: Settings) -> None:
+def _reject_oversize(con, sid: int, stats: StreamStats, max_line: int, settings: Settings) -> int:
+    n = len(stats.oversize)
     for line_no, head, length in stats.oversize:
         raw = head[: settings.reject_raw_max_chars].decode("utf-8", "backslashreplace")
         run(con, "INSERT INTO rejects VALUES (?, ?, ?, ?)",
                     [sid, line_no, raw, f"line too long: {length} bytes (max {max_line})"])
     stats.oversize.clear()
+    return n
+
+
+def _has_content(chunk: Chunk) -> bool:
+    return any(b.strip() for b in chunk.lines.to_pylist())
+
+
+def _first_content_line(chunk: Chunk) -> str | None:
+    for b in chunk.lines.slice(0, 1000).to_pylist():
+        if b.strip():
+            return b.decode("utf-8", "replace")
+    return None
 
 
 def detect_format(chunk: Chunk, sample: int = 50) -> LogFormat | None:
@@ -216,9 +236,15 @@ def detect_format(chunk: Chunk, sample: int = 50) -> LogFormat | None:
     return best if best_score >= 0.5 else None
 
 
-def _load_chunk(con, chunk: Chunk, fmt: LogFormat, ctx: NormalizeContext, settings: Settings, sr: SourceReport) -> None:
+def _load_chunk(con, chunk: Chunk, fmt: LogFormat, ctx: NormalizeContext, settings: Settings, sr: SourceReport,
+                header: str | None = None) -> None:
     sid, keep = ctx.source_id, settings.reject_raw_max_chars
     table, rejects, blank = chunk.split(settings.ingest_max_line_kb * 1024, keep)
+    lines_in = table.num_rows
+    if header is not None and chunk.first_line_no > 1:
+        # The source's header, as line 0, so a later chunk is read in the file's column order.
+        head = pa.table({"line_no": pa.array([0], pa.int64()), "line": pa.array([header], table.schema.field("line").type)})
+        table = pa.concat_tables([head, table])
     sr.lines_blank += blank
     if rejects:
         con.executemany("INSERT INTO rejects VALUES (?, ?, ?, ?)", [(sid, *r) for r in rejects])
@@ -235,6 +261,7 @@ def _load_chunk(con, chunk: Chunk, fmt: LogFormat, ctx: NormalizeContext, settin
         run(con, f"""INSERT INTO rejects SELECT {sid}, line_no, left(regexp_replace(line, '\r?\n$', ''), {keep}), reason
                      FROM _parsed WHERE reason IS NOT NULL""")
     sr.rows_rejected += n_bad
+    sr.lines_blank += lines_in - n_bad - n_good   # lines a format leaves out on purpose (a CSV header)
     if fmt.aggregated:
         counted = rollups.fold_counts(con, "(SELECT * FROM _parsed WHERE reason IS NULL)")
         sr.rows_loaded += n_good

@@ -20,6 +20,13 @@ _TYPED = {
     "requests": ("BIGINT", "an integer request count"),
 }
 
+# numbers that cannot be negative (ALB's '-1 = no value' is mapped to NULL by its format)
+_NON_NEGATIVE = {
+    "latency_ms": "a latency in ms",
+    "integration_latency_ms": "a latency in ms",
+    "bytes_out": "a byte count",
+}
+
 
 @dataclass(frozen=True)
 class NormalizeContext:
@@ -59,6 +66,9 @@ def normalized_sql(fmt: LogFormat, lines_rel: str, ctx: NormalizeContext) -> str
         "THEN 'status: expected 100-599, got ' || _status END",
         "CASE WHEN parse_error IS NULL AND requests IS NOT NULL AND TRY_CAST(requests AS BIGINT) < 0 "
         "THEN 'requests: expected a count >= 0, got ' || requests END",
+    ] + [
+        f"CASE WHEN parse_error IS NULL AND TRY_CAST({c} AS DOUBLE) < 0 THEN '{c}: expected {what} >= 0, got ' || {c} END"
+        for c, what in _NON_NEGATIVE.items()
     ] + [f"CASE WHEN parse_error IS NULL THEN {_bad(c, t, w)} END" for c, (t, w) in _TYPED.items()]
     reason = f"nullif(concat_ws('; ', {', '.join(problems)}), '')"
     default_type = fmt.api_type

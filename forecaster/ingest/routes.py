@@ -46,7 +46,8 @@ class RouteTemplate:
 def load_route_map(path: Path | str) -> list[RouteTemplate]:
     """Read a route map: an OpenAPI (2 or 3) spec, or a list of 'METHOD /template' strings.
 
-    Accepted shapes (YAML, JSON or TOML): ``{"openapi"|"swagger": ..., "paths": {...}}``,
+    Accepted shapes (YAML, JSON or TOML): ``{"openapi"|"swagger": ..., "paths": {...}}`` (paths are
+    prefixed by Swagger 2's ``basePath`` or by the path part of each OpenAPI 3 ``servers`` URL),
     ``{"routes": ["GET /pets/{id}", ...]}`` or a bare list. Templates with more literal
     segments are tried first, so '/pets/mine' wins over '/pets/{id}'.
     """
@@ -67,14 +68,12 @@ def load_route_map(path: Path | str) -> list[RouteTemplate]:
     templates: list[RouteTemplate] = []
     problems: list[str] = []
     if isinstance(doc, dict) and ("openapi" in doc or "swagger" in doc):
-        base = ""
-        if "swagger" in doc:
-            base = (doc.get("basePath") or "").rstrip("/")
-        for tpl, ops in (doc.get("paths") or {}).items():
-            methods = [m.upper() for m in (ops or {}) if m.upper() in HTTP_METHODS]
-            if not methods:
-                methods = ["ANY"]
-            templates += [RouteTemplate(m, base + tpl) for m in methods]
+        for base in _base_paths(doc):
+            for tpl, ops in (doc.get("paths") or {}).items():
+                methods = [m.upper() for m in (ops or {}) if m.upper() in HTTP_METHODS]
+                if not methods:
+                    methods = ["ANY"]
+                templates += [RouteTemplate(m, base + tpl) for m in methods]
     else:
         entries = doc.get("routes") if isinstance(doc, dict) else doc
         if not isinstance(entries, list):
@@ -92,6 +91,25 @@ def load_route_map(path: Path | str) -> list[RouteTemplate]:
     # Most specific first: more literal characters, fewer parameters.
     templates.sort(key=lambda t: (-len(_PARAM.sub("", t.template)), t.template.count("{"), t.method == "ANY"))
     return templates
+
+
+def _base_paths(doc: dict) -> list[str]:
+    """Path prefixes of a spec: Swagger 2 ``basePath``; the path of every OpenAPI 3 server URL.
+
+    Server URL variables take their ``default`` ('https://{host}/{base}' with base default 'v1' -> '/v1').
+    """
+    if "swagger" in doc:
+        return [(doc.get("basePath") or "").rstrip("/")]
+    bases: list[str] = []
+    for srv in doc.get("servers") or [{"url": "/"}]:
+        url = str((srv or {}).get("url") or "/")
+        for name, var in ((srv or {}).get("variables") or {}).items():
+            url = url.replace("{" + name + "}", str((var or {}).get("default", "")))
+        path = re.sub(r"^[a-zA-Z][a-zA-Z0-9+.-]*://[^/]*", "", url)
+        base = "/" + path.strip("/") if path.strip("/") else ""
+        if base not in bases:
+            bases.append(base)
+    return bases or [""]
 
 
 def heuristic_sql(path: str) -> str:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterator
 
 from ..errors import SourceError, UnknownName
+from . import cwrecords
 
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -46,33 +47,127 @@ def register_scheme(scheme: str, expander: Expander) -> None:
     _SCHEMES[scheme] = expander
 
 
-def open_maybe_gzip(path: str) -> BinaryIO:
-    """Open a file, transparently decompressing gzip (by magic bytes, not by name)."""
-    f = open(path, "rb", buffering=1 << 20)
-    if f.read(2) == GZIP_MAGIC:
-        f.seek(0)
-        return gzip.GzipFile(fileobj=f, mode="rb")  # type: ignore[return-value]
-    f.seek(0)
-    return f
+MAX_GZIP_LAYERS = 3   # Firehose may gzip a record that CloudWatch Logs already gzip'd
+SNIFF_BYTES = 64
+
+
+class _Prefixed(io.RawIOBase):
+    """``head`` (already read from ``rest``) followed by the rest of the stream."""
+
+    def __init__(self, head: bytes, rest: BinaryIO):
+        self._head, self._rest = head, rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:
+        if self._head:
+            n = min(len(b), len(self._head))
+            b[:n] = self._head[:n]
+            self._head = self._head[n:]
+            return n
+        data = self._rest.read1(len(b)) if hasattr(self._rest, "read1") else self._rest.read(len(b))
+        b[:len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._rest.close()
+        super().close()
+
+
+def sniff(stream: BinaryIO, n: int) -> tuple[bytes, BinaryIO]:
+    """The first ``n`` bytes of ``stream`` (fewer only at its end), and a stream that still starts with them."""
+    peek = getattr(stream, "peek", None)
+    if peek is not None:
+        head = peek(n)[:n]
+        if len(head) >= n:
+            return head, stream
+    head = b""
+    while len(head) < n:
+        more = stream.read(n - len(head))
+        if not more:
+            break
+        head += more
+    return head, io.BufferedReader(_Prefixed(head, stream), buffer_size=1 << 20)  # type: ignore[return-value]
+
+
+class _Layers(io.RawIOBase):
+    """The top of a stack of wrapping streams (gzip over a file...): closing it closes them all."""
+
+    def __init__(self, top: BinaryIO, below: list[BinaryIO]):
+        self._top, self._below = top, below
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:
+        # read1, not readinto: one decompressed piece per call, so when the stream turns out damaged
+        # the pieces before it have already reached the caller (readinto would drop them with the error)
+        data = self._top.read1(len(b)) if hasattr(self._top, "read1") else self._top.read(len(b))
+        b[:len(data)] = data
+        return len(data)
+
+    def read(self, n: int = -1) -> bytes:
+        return self._top.read(n)
+
+    def read1(self, n: int = -1) -> bytes:
+        return self._top.read1(n) if hasattr(self._top, "read1") else self._top.read(n)
+
+    def peek(self, n: int = 1) -> bytes:
+        return self._top.peek(n)  # type: ignore[attr-defined]
+
+    def close(self) -> None:
+        if not self.closed:
+            for s in [self._top, *reversed(self._below)]:
+                s.close()
+        super().close()
+
+
+def decode_stream(raw: BinaryIO, uri: str = "", info: dict[str, Any] | None = None) -> BinaryIO:
+    """The log lines inside a byte stream: the one open path for files, stdin and S3 objects.
+
+    gzip is undone by its magic bytes (not the name), nested layers too, and multi-member gzip
+    (concatenated records) is read through. If what is left starts with ``{"messageType"``, it is
+    a run of CloudWatch Logs subscription records (Firehose output): unpacked to one line per log
+    event by :mod:`.cwrecords`, with counts put in ``info["cwrecords"]``.
+    """
+    stream, below = raw, []
+    for _ in range(MAX_GZIP_LAYERS):
+        head, stream = sniff(stream, len(GZIP_MAGIC))
+        if head != GZIP_MAGIC:
+            break
+        below.append(stream)
+        stream = gzip.GzipFile(fileobj=stream, mode="rb")  # type: ignore[assignment]
+    head, stream = sniff(stream, SNIFF_BYTES)
+    if cwrecords.looks_like_records(head):
+        counts: dict[str, int] = {}
+        if info is not None:
+            info["cwrecords"] = counts
+        return cwrecords.unpack(_Layers(stream, below) if below else stream, uri, counts)
+    return _Layers(stream, below) if below else stream  # type: ignore[return-value]
+
+
+def open_maybe_gzip(path: str, info: dict[str, Any] | None = None) -> BinaryIO:
+    """Open a file, transparently decompressing gzip (by magic bytes, not by name) and unpacking
+    CloudWatch Logs subscription records (see :func:`decode_stream`)."""
+    return decode_stream(open(path, "rb", buffering=1 << 20), path, info)
 
 
 def file_source(path: str) -> Source:
     st = os.stat(path)
     uri = str(Path(path).resolve())
-    return Source(uri=uri, opener=lambda: open_maybe_gzip(path), size=st.st_size, mtime=st.st_mtime,
-                  quick_key=("file", uri, st.st_size, st.st_mtime))
+    src = Source(uri=uri, opener=lambda: open_maybe_gzip(path), size=st.st_size, mtime=st.st_mtime,
+                 quick_key=("file", uri, st.st_size, st.st_mtime))
+    src.opener = lambda: open_maybe_gzip(path, src.extra)
+    return src
 
 
 def stdin_source(stream: BinaryIO | None = None) -> Source:
     s = stream if stream is not None else sys.stdin.buffer
-
-    def opener() -> BinaryIO:
-        head = s.peek(2)[:2] if hasattr(s, "peek") else b""
-        if head == GZIP_MAGIC:
-            return gzip.GzipFile(fileobj=s, mode="rb")  # type: ignore[return-value]
-        return s if hasattr(s, "peek") else io.BufferedReader(s)  # type: ignore[arg-type]
-
-    return Source(uri="stdin:", opener=opener)
+    src = Source(uri="stdin:", opener=lambda: decode_stream(s, "stdin:"))
+    src.opener = lambda: decode_stream(s, "stdin:", src.extra)
+    return src
 
 
 _SKIP_NAMES = (".", "_")   # hidden files and _SUCCESS-style markers inside directories

@@ -2,7 +2,9 @@
 
 A format turns a relation ``lines(line_no BIGINT, line VARCHAR)`` into the *raw canonical
 columns* below, all VARCHAR (NULL when the log does not carry them), plus ``parse_error`` (a
-reason when the line is not of this format). Everything runs as SQL inside DuckDB, so a format
+reason when the line is not of this format). A format may leave out a line it skips on purpose
+(the counts format's CSV header); every other line must come out, as a row or with a reason.
+Lines arrive with their terminator (``\n`` or ``\r\n``) still attached. Everything runs as SQL inside DuckDB, so a format
 is a few lines of SQL, not a Python loop per line. Typing, validation, route templating and
 dedupe keys are done once for all formats by :mod:`forecaster.ingest.normalize`.
 """
@@ -48,6 +50,7 @@ class LogFormat:
     ts_sql: Callable[[str], str]
     api_type: str = "web"
     aggregated: bool = False        # rows are pre-aggregated counts (go straight to the rollups)
+    header: bool = False            # the source's first line is a header every chunk needs (CSV)
     examples: tuple[str, ...] = field(default_factory=tuple)
 
 
@@ -154,17 +157,20 @@ def json_select(keys: dict[str, tuple[str, ...]], constants: dict[str, str] | No
 
 def regex_select(pattern: str, groups: dict[str, str], what: str, required: str,
                  constants: dict[str, str] | None = None,
-                 scale: dict[str, float] | None = None) -> Callable[[str], str]:
+                 scale: dict[str, float] | None = None,
+                 exprs: dict[str, str] | None = None) -> Callable[[str], str]:
     """A SELECT for line formats: a pattern whose named groups map onto canonical columns.
 
     The pattern must be valid for both Python ``re`` and RE2 (DuckDB), with every capturing
     group named: ``(?P<name>...)``. ``groups``: canonical column -> group name. ``required``:
     a group that is non-empty whenever the line matches. ``scale`` multiplies a numeric column
-    (e.g. seconds -> ms). Lines that do not match are rejected with 'line does not match <what>'.
+    (e.g. seconds -> ms). ``exprs``: canonical column -> a SQL expression over the match struct
+    ``_m`` (e.g. ``"_m.a || _m.b"``), for columns computed from several groups.
+    Lines that do not match are rejected with 'line does not match <what>'.
     """
     import re
 
-    constants, scale = constants or {}, scale or {}
+    constants, scale, exprs = constants or {}, scale or {}, exprs or {}
     rx = re.compile(pattern)
     if rx.groups != len(rx.groupindex):
         raise ValueError(f"every capturing group of a format pattern must be named: {pattern}")
@@ -182,7 +188,9 @@ def regex_select(pattern: str, groups: dict[str, str], what: str, required: str,
     def cols() -> list[str]:
         out = []
         for c in CANONICAL:
-            if c in groups:
+            if c in exprs:
+                out.append(f"({exprs[c]}) AS {c}")
+            elif c in groups:
                 out.append(col(c))
             elif c in constants:
                 out.append(f"{sql_str(constants[c])} AS {c}")
@@ -204,3 +212,16 @@ def regex_select(pattern: str, groups: dict[str, str], what: str, required: str,
         """
 
     return select
+
+
+def replace_columns(select: Callable[[str], str], replacements: dict[str, str]) -> Callable[[str], str]:
+    """Post-process a format's SELECT: canonical column -> SQL expression over its raw columns.
+
+    E.g. ``{"route": "CASE WHEN route = '$default' THEN NULL ELSE route END"}``.
+    """
+    repl = ", ".join(f"({e}) AS {c}" for c, e in replacements.items())
+
+    def wrapped(rel: str) -> str:
+        return f"SELECT * REPLACE ({repl}) FROM ({select(rel)})"
+
+    return wrapped

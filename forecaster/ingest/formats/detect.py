@@ -25,8 +25,28 @@ def share(lines: list[str], pred: Callable[[str], bool]) -> float:
     return sum(1 for ln in lines if pred(ln)) / len(lines) if lines else 0.0
 
 
-def json_share(lines: list[str], required_any: tuple[tuple[str, ...], ...], bonus: tuple[str, ...] = ()) -> float:
-    """Score JSON lines: each object must have one key of every group in ``required_any``."""
+def _has(obj: dict, flat: set[str], key: str) -> bool:
+    """``key`` is a top-level or one-level-down key, or a dotted path (``svc.name``) that resolves."""
+    if key in flat:
+        return True
+    if "." not in key:
+        return False
+    v: object = obj
+    for part in key.split("."):
+        if not isinstance(v, dict) or part not in v:
+            return False
+        v = v[part]
+    return True
+
+
+def json_share(lines: list[str], required_any: tuple[tuple[str, ...], ...], bonus: tuple[str, ...] = (),
+               absent: tuple[str, ...] = ()) -> float:
+    """Score JSON lines: each object must have one key of every group in ``required_any``.
+
+    Keys one level down count too (``{"request": {"method": ...}}`` has ``method``), and dotted
+    paths are followed. An object holding any key of ``absent`` is not a hit (it belongs to a
+    sibling format).
+    """
     objs = json_objects(lines)
     if not objs:
         return 0.0
@@ -38,8 +58,10 @@ def json_share(lines: list[str], required_any: tuple[tuple[str, ...], ...], bonu
         for v in o.values():
             if isinstance(v, dict):
                 flat |= set(v)
-        if all(any(k in flat for k in group) for group in required_any):
-            hits += 0.9 + 0.1 * (sum(k in flat for k in bonus) / len(bonus) if bonus else 1)
+        if any(_has(o, flat, k) for k in absent):
+            continue
+        if all(any(_has(o, flat, k) for k in group) for group in required_any):
+            hits += 0.9 + 0.1 * (sum(_has(o, flat, k) for k in bonus) / len(bonus) if bonus else 1)
     return hits / len(objs)
 
 

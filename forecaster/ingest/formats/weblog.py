@@ -26,6 +26,11 @@ COMMON = register(LogFormat(
     detect=lambda lines: regex_share(lines, COMMON_RE) * 0.95,
     ts_sql=ts_clf,
     api_type="web",
+    examples=(
+        '199.72.81.55 - - [01/Jul/1995:00:00:01 -0400] "GET /history/apollo/ HTTP/1.0" 200 6245',
+        'unicomp6.unicomp.net - - [01/Jul/1995:00:00:06 -0400] "GET /shuttle/countdown/ HTTP/1.0" 200 3985',
+        '199.120.110.21 - - [01/Jul/1995:00:00:09 -0400] "GET /shuttle/missions/sts-73/mission-sts-73.html HTTP/1.0" 404 -',
+    ),
 ))
 
 COMBINED = register(LogFormat(
@@ -36,4 +41,9 @@ COMBINED = register(LogFormat(
     detect=lambda lines: regex_share(lines, COMBINED_RE),
     ts_sql=ts_clf,
     api_type="web",
+    examples=(
+        '203.0.113.5 - frank [22/Nov/2026:05:00:01 +0000] "GET /api/orders/8812?x=1 HTTP/1.1" 200 2326 '
+        '"https://example.com/start" "Mozilla/5.0 (X11; Linux x86_64)"',
+        '203.0.113.6 - - [22/Nov/2026:05:00:02 +0000] "POST /api/orders HTTP/1.1" 201 87 "-" "curl/8.4.0" 0.042',
+    ),
 ))
