@@ -75,6 +75,69 @@ class Settings(BaseSettings):
     logs_endpoint_url: str | None = Field(None, description="CloudWatch Logs endpoint override")
     aws_region: str | None = Field(None, description="AWS region for boto3 clients")
 
+    # pricing (forecaster.pricing)
+    price_catalog: Path | None = Field(
+        None, description="price catalog TOML (default: the newest forecaster/data/prices/aws-<date>.toml)"
+    )
+    price_overrides_file: Path | None = Field(
+        None, description="TOML overlay of [[price]] rows and [discounts] (enterprise discounts, other gateways)"
+    )
+    free_tier: bool = Field(False, description="apply the AWS 12-month free tier (API Gateway, Lambda) per month")
+    lambda_integration_default: Literal["lambda", "none"] = Field(
+        "lambda", description="integration of rest/http/websocket routes with integration latency: lambda or none"
+    )
+    lambda_integration_by_route: dict[str, Literal["lambda", "none"]] = Field(
+        default_factory=dict, description="integration per 'api', 'api|route' or 'api|stage|route' (most specific wins)"
+    )
+    lambda_memory_mb: int = Field(128, ge=128, le=10240, description="Lambda memory size (MB) when not set per route")
+    lambda_memory_by_route: dict[str, int] = Field(
+        default_factory=dict, description="Lambda memory (MB) per 'api', 'api|route' or 'api|stage|route'"
+    )
+    lambda_arch: Literal["x86_64", "arm64"] = Field("x86_64", description="Lambda architecture when not set per route")
+    lambda_arch_by_route: dict[str, Literal["x86_64", "arm64"]] = Field(
+        default_factory=dict, description="Lambda architecture per 'api', 'api|route' or 'api|stage|route'"
+    )
+    lambda_provisioned_by_route: dict[str, int] = Field(
+        default_factory=dict, description="provisioned concurrency kept enabled per 'api|stage|route' (or 'api')"
+    )
+    api_cache_gb_by_stage: dict[str, float] = Field(
+        default_factory=dict, description="API Gateway cache size (GB, e.g. 0.5, 6.1) per 'api|stage'"
+    )
+    budgets: dict[str, float] = Field(
+        default_factory=dict, description="monthly budget in USD per '*' (account), 'api' or 'api|stage|route'"
+    )
+    # carbon (forecaster.carbon)
+    grid_intensity_file: Path | None = Field(
+        None, description="hourly grid intensity CSV (region, hour or ISO timestamp, g_co2e_per_kwh); wins over the static table"
+    )
+    carbon_coefficients_file: Path | None = Field(
+        None, description="TOML overlay of carbon coefficients (same keys as forecaster/data/carbon/coefficients.toml)"
+    )
+    carbon_embodied: bool = Field(False, description="add embodied (manufacturing) emissions to carbon figures")
+
+    # forecasting (forecaster.forecast, series, events, spikes)
+    forecast_horizon: str = Field("72h", description="how far ahead forecasts reach (a duration: 72h, 3d)")
+    forecast_step: Literal["5m", "15m", "1h"] = Field("1h", description="bucket width of the forecast series")
+    forecast_model: str = Field("auto", description="model name, or auto (backtest and pick per series)")
+    forecast_preset: str = Field("fast", description="model selection preset of auto: fast or full")
+    forecast_folds: int = Field(3, ge=1, le=20, description="rolling-origin backtest folds per series")
+    forecast_seed: int = Field(0, description="seed of every model, so runs repeat exactly")
+    forecast_history_days: float | None = Field(
+        56, gt=0, description="history read per series before the as-of point, in days (None: all)"
+    )
+    forecast_engine: Literal["local", "dask"] = Field("local", description="where series are fitted: local processes or Dask")
+    forecast_workers: int | None = Field(None, ge=1, description="parallel fits (local processes / LocalCluster workers); default: cores")
+    forecast_timeout_s: float = Field(
+        120.0, gt=0, description="seconds one series may take before it falls back to seasonal naive"
+    )
+    dask_scheduler: str | None = Field(None, description="Dask scheduler address (tcp://host:8786); None starts a LocalCluster")
+    events_file: Path | None = Field(None, description="events calendar (CSV or YAML) used as regressors and to name spikes")
+    holiday_country: str | None = Field("US", description="ISO country code whose public holidays are regressors (None: off)")
+    spike_min_ratio: float = Field(1.5, gt=1, description="a forecast step above this multiple of its baseline is a spike")
+    spike_min_peak: float = Field(
+        5.0, ge=0, description="requests per step a spike's forecast must reach (ignores noise on near-idle routes)"
+    )
+
     @classmethod
     def settings_customise_sources(
         cls,

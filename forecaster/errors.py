@@ -35,6 +35,12 @@ class UnknownName(BadInput, ValueError):
         super().__init__(f"unknown {kind} {name!r}; known: {', '.join(self.known)}")
 
 
+class InsufficientHistory(BadInput):
+    """A series is too short (or all missing) for a model; the orchestrator falls back to seasonal naive."""
+
+    code = "insufficient_history"
+
+
 class NotFound(ForecasterError):
     status = 404
     code = "not_found"

@@ -108,17 +108,29 @@ def lines_from_block(block) -> pa.BinaryArray:
     return pa.Array.from_buffers(typ, len(ends), [None, pa.py_buffer(offsets), pa.py_buffer(block)])
 
 
+class _Damaged(Exception):
+    """A read failed after ``got`` bytes of this fill had arrived: keep them, then report the error."""
+
+    def __init__(self, got: int, error: BaseException):
+        self.got, self.error = got, error
+
+
 def _fill(stream: BinaryIO, view: memoryview) -> int:
     """Read into ``view`` until it is full or the stream ends (pipes and decompressors read short)."""
     got = 0
     readinto = getattr(stream, "readinto", None)
     while got < len(view):
-        if readinto is not None:
-            n = readinto(view[got:])
-        else:
-            b = stream.read(len(view) - got)
-            n = len(b) if b else 0
-            view[got:got + n] = b
+        try:
+            if readinto is not None:
+                n = readinto(view[got:])
+            else:
+                b = stream.read(len(view) - got)
+                n = len(b) if b else 0
+                view[got:got + n] = b
+        except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as e:
+            if got:
+                raise _Damaged(got, e) from e
+            raise
         if not n:
             break
         got += n
@@ -140,15 +152,20 @@ def iter_chunks(
     carry = b""
     next_line = 1
     skipping: list | None = None   # [line_no, head, length] of an oversize line being skipped
+    damaged: BaseException | None = None   # the read error that ends the stream after this block
     while True:
         buf = bytearray(len(carry) + chunk_bytes)
         view = memoryview(buf)
         view[:len(carry)] = carry
         try:
-            n = _fill(stream, view[len(carry):])
+            n = _fill(stream, view[len(carry):]) if damaged is None else 0
+        except _Damaged as d:          # keep the bytes that came before the damage
+            n, damaged = d.got, d.error
         except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as e:
-            stats.stream_error = f"stream damaged after {stats.bytes_read} bytes: {type(e).__name__}: {e}"
-            n = 0
+            damaged, n = e, 0
+        if damaged is not None and not n:
+            stats.stream_error = (f"stream damaged after {stats.bytes_read} bytes: "
+                                  f"{type(damaged).__name__}: {damaged}")
         start, end = 0, len(carry) + n
         if n:
             stats.bytes_read += n

@@ -143,6 +143,10 @@ def load_source(
     except (OSError, duckdb.Error, BadInput, ValueError) as e:
         log.warning("source %s failed: %s", src.uri, e)
         sr = SourceReport(uri=src.uri, status="failed", note=f"{type(e).__name__}: {e}")
+    cw = src.extra.get("cwrecords")
+    if cw and sr.status == "loaded":   # subscription records: say what was unpacked and what was skipped
+        sr.note = (f"{cw['records']} CloudWatch Logs subscription record(s), {cw['events']} log event(s); "
+                   f"skipped {cw['control_messages']} CONTROL_MESSAGE and {cw['other_records']} other record(s)")
     sr.seconds = round(time.perf_counter() - t0, 3)
     return sr
 
@@ -186,7 +190,7 @@ def _load_in_transaction(con, src: Source, settings: Settings, fmt: str, templat
     sr.bytes = stats.bytes_read
     checksum = stats.checksum
     row = one(con, "SELECT source_id FROM sources WHERE checksum = ? LIMIT 1", [checksum])
-    if row is not None:
+    if row is not None and stats.bytes_read and not stats.stream_error:   # a damaged or empty read is not "the same bytes"
         raise _AlreadyLoaded(row[0])
     src.extra["checksum"] = checksum
     if log_format is not None and not log_format.aggregated:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .formats.base import LogFormat, sql_str
-from .routes import RouteTemplate, route_sql
+from .routes import RouteTemplate, clean_path_sql, route_sql
 
 # text -> typed; each with the type named in the reason when the cast fails
 _TYPED = {
@@ -37,56 +37,62 @@ class NormalizeContext:
     default_stage: str = "default"
 
 
-def _bad(col: str, typ: str, what: str) -> str:
-    return (
-        f"CASE WHEN {col} IS NOT NULL AND TRY_CAST({col} AS {typ}) IS NULL "
-        f"THEN '{col}: expected {what}, got ' || left({col}, 40) END"
-    )
-
-
 def normalized_sql(fmt: LogFormat, lines_rel: str, ctx: NormalizeContext) -> str:
-    """SELECT producing line_no, line, reason and the typed requests columns (+ ``requests`` weight)."""
+    """SELECT producing line_no, line, reason and the typed requests columns (+ ``requests`` weight).
+
+    Layered so every expression is computed once: raw text -> typed values -> route -> reason.
+    The reason is built only for rows that fail the cheap all-good test (most rows are good).
+    """
     raw = fmt.select_sql(lines_rel)
-    ts = fmt.ts_sql("ts")
-    method = "upper(trim(method))"
-    clean_path = "regexp_replace(path, '^[a-zA-Z][a-zA-Z0-9+.-]*://[^/]*', '')"
-    derived = route_sql(method, clean_path, list(ctx.route_templates))
+    typed = ", ".join(f"TRY_CAST({c} AS {t}) AS _t_{c}" for c, (t, _) in _TYPED.items())
+    derived = route_sql("_method", "_path", list(ctx.route_templates))
     # A logged template: 'GET /pets/{id}' as is; a bare '/pets/{id}' gets the method in front.
     route = (
-        f"CASE WHEN route IS NOT NULL AND route LIKE '/%' AND method IS NOT NULL THEN {method} || ' ' || route "
-        f"WHEN route IS NOT NULL THEN route "
-        f"WHEN path IS NOT NULL AND method IS NOT NULL THEN {derived} END"
+        "CASE WHEN route IS NOT NULL AND route LIKE '/%' AND _method IS NOT NULL THEN _method || ' ' || route "
+        "WHEN route IS NOT NULL THEN route "
+        f"WHEN _path IS NOT NULL AND _method IS NOT NULL THEN {derived} END"
+    )
+    good = " AND ".join(
+        ["parse_error IS NULL", "_ts IS NOT NULL", "_route IS NOT NULL",
+         "(_t_status IS NULL OR _t_status BETWEEN 100 AND 599)", "(_t_requests IS NULL OR _t_requests >= 0)"]
+        + [f"({c} IS NULL OR _t_{c} IS NOT NULL)" for c in _TYPED]
+        + [f"(_t_{c} IS NULL OR _t_{c} >= 0)" for c in _NON_NEGATIVE]
     )
     problems = [
         "parse_error",
-        f"CASE WHEN parse_error IS NULL AND ts IS NULL THEN 'missing timestamp' END",
-        f"CASE WHEN parse_error IS NULL AND ts IS NOT NULL AND _ts IS NULL THEN 'bad timestamp: ' || left(ts, 40) END",
-        f"CASE WHEN parse_error IS NULL AND _route IS NULL THEN 'missing route (no route key, method or path)' END",
-        "CASE WHEN parse_error IS NULL AND _status IS NOT NULL AND (_status < 100 OR _status > 599) "
-        "THEN 'status: expected 100-599, got ' || _status END",
-        "CASE WHEN parse_error IS NULL AND requests IS NOT NULL AND TRY_CAST(requests AS BIGINT) < 0 "
-        "THEN 'requests: expected a count >= 0, got ' || requests END",
+        "CASE WHEN parse_error IS NULL AND ts IS NULL THEN 'missing timestamp' END",
+        "CASE WHEN parse_error IS NULL AND ts IS NOT NULL AND _ts IS NULL THEN 'bad timestamp: ' || left(ts, 40) END",
+        "CASE WHEN parse_error IS NULL AND _route IS NULL THEN 'missing route (no route key, method or path)' END",
+        "CASE WHEN parse_error IS NULL AND (_t_status < 100 OR _t_status > 599) "
+        "THEN 'status: expected 100-599, got ' || _t_status END",
+        "CASE WHEN parse_error IS NULL AND _t_requests < 0 THEN 'requests: expected a count >= 0, got ' || requests END",
     ] + [
-        f"CASE WHEN parse_error IS NULL AND TRY_CAST({c} AS DOUBLE) < 0 THEN '{c}: expected {what} >= 0, got ' || {c} END"
+        f"CASE WHEN parse_error IS NULL AND _t_{c} < 0 THEN '{c}: expected {what} >= 0, got ' || {c} END"
         for c, what in _NON_NEGATIVE.items()
-    ] + [f"CASE WHEN parse_error IS NULL THEN {_bad(c, t, w)} END" for c, (t, w) in _TYPED.items()]
-    reason = f"nullif(concat_ws('; ', {', '.join(problems)}), '')"
-    default_type = fmt.api_type
+    ] + [
+        f"CASE WHEN parse_error IS NULL AND {c} IS NOT NULL AND _t_{c} IS NULL "
+        f"THEN '{c}: expected {w}, got ' || left({c}, 40) END"
+        for c, (t, w) in _TYPED.items()
+    ]
+    reason = f"CASE WHEN {good} THEN NULL ELSE nullif(concat_ws('; ', {', '.join(problems)}), '') END"
     return f"""
     SELECT line_no, line, {reason} AS reason,
            _ts AS ts,
            coalesce(api, {sql_str(ctx.default_api)}) AS api,
-           coalesce(lower(api_type), {sql_str(default_type)}) AS api_type,
+           coalesce(lower(api_type), {sql_str(fmt.api_type)}) AS api_type,
            coalesce(stage, {sql_str(ctx.default_stage)}) AS stage,
            _route AS route,
-           {method} AS method,
-           _status AS status,
-           TRY_CAST(latency_ms AS DOUBLE) AS latency_ms,
-           TRY_CAST(integration_latency_ms AS DOUBLE) AS integration_latency_ms,
-           TRY_CAST(bytes_out AS BIGINT) AS bytes_out,
+           _method AS method,
+           _t_status AS status,
+           _t_latency_ms AS latency_ms,
+           _t_integration_latency_ms AS integration_latency_ms,
+           _t_bytes_out AS bytes_out,
            coalesce(region, {sql_str(ctx.default_region)}) AS region,
            client,
            coalesce(request_id, '{ctx.source_id}:' || line_no) AS request_id,
-           coalesce(TRY_CAST(requests AS BIGINT), 1) AS requests
-    FROM (SELECT *, {ts} AS _ts, {route} AS _route, TRY_CAST(status AS SMALLINT) AS _status FROM ({raw}))
+           coalesce(_t_requests, 1) AS requests
+    FROM (SELECT *, {route} AS _route
+          FROM (SELECT *, {fmt.ts_sql("ts")} AS _ts, {typed}, upper(trim(method)) AS _method,
+                       {clean_path_sql("path")} AS _path
+                FROM ({raw})))
     """

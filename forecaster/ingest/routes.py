@@ -112,22 +112,33 @@ def _base_paths(doc: dict) -> list[str]:
     return bases or [""]
 
 
-def heuristic_sql(path: str) -> str:
-    """SQL turning a concrete path expression into a template with ``{id}`` segments."""
-    p = f"regexp_replace(regexp_replace({path}, '[?#].*$', ''), '^[a-zA-Z][a-zA-Z0-9+.-]*://[^/]*', '')"
+def clean_path_sql(path: str) -> str:
+    """SQL for a path without query, fragment or scheme://host (cheap splits guard the regex)."""
+    p0 = f"split_part(split_part({path}, '?', 1), '#', 1)"
+    return f"(CASE WHEN contains({p0}, '://') THEN regexp_replace({p0}, '^[a-zA-Z][a-zA-Z0-9+.-]*://[^/]*', '') ELSE {p0} END)"
+
+
+def heuristic_sql(clean: str) -> str:
+    """SQL turning a clean concrete path (see :func:`clean_path_sql`) into a template with ``{id}`` segments.
+
+    A DFA digit check guards the regexes: paths without a digit hold no id, and a DuckDB
+    regexp_replace costs far more than a match.
+    """
     # UUIDs, then long hex / base64-ish tokens (a digit among 16+ chars), then numbers.
-    p = f"regexp_replace({p}, '/[0-9a-fA-F]{{8}}-[0-9a-fA-F]{{4}}-[0-9a-fA-F]{{4}}-[0-9a-fA-F]{{4}}-[0-9a-fA-F]{{12}}(/|$)', '/{{id}}\\1', 'g')"
+    p = f"regexp_replace({clean}, '/[0-9a-fA-F]{{8}}-[0-9a-fA-F]{{4}}-[0-9a-fA-F]{{4}}-[0-9a-fA-F]{{4}}-[0-9a-fA-F]{{12}}(/|$)', '/{{id}}\\1', 'g')"
     p = f"regexp_replace({p}, '/[0-9a-fA-F]{{16,}}(/|$)', '/{{id}}\\1', 'g')"
     p = f"regexp_replace({p}, '/[A-Za-z_-]*[0-9][A-Za-z0-9_-]{{19,}}(/|$)', '/{{id}}\\1', 'g')"
     for _ in range(2):  # consecutive numeric segments share a '/': two passes
         p = f"regexp_replace({p}, '/[0-9]+(/|$)', '/{{id}}\\1', 'g')"
-    return f"coalesce(nullif({p}, ''), '/')"
+    return f"coalesce(nullif(CASE WHEN regexp_matches({clean}, '[0-9]') THEN {p} ELSE {clean} END, ''), '/')"
 
 
-def route_sql(method: str, path: str, templates: list[RouteTemplate] | None = None) -> str:
-    """SQL for the route of a (method, path) pair: route-map match first, heuristics otherwise."""
-    clean = f"regexp_replace({path}, '[?#].*$', '')"
-    heur = f"{method} || ' ' || {heuristic_sql(path)}"
+def route_sql(method: str, clean: str, templates: list[RouteTemplate] | None = None) -> str:
+    """SQL for the route of (method, clean path): route-map match first, heuristics otherwise.
+
+    ``method`` and ``clean`` should be plain column names: they appear several times.
+    """
+    heur = f"{method} || ' ' || {heuristic_sql(clean)}"
     if not templates:
         return heur
     whens = []

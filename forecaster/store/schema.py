@@ -127,7 +127,10 @@ TABLES: dict[str, str] = {
         CREATE TABLE IF NOT EXISTS costs (
             run_id VARCHAR, kind VARCHAR NOT NULL, ts TIMESTAMP NOT NULL, api VARCHAR, stage VARCHAR,
             route VARCHAR, region VARCHAR, component VARCHAR NOT NULL, quantity DOUBLE, unit VARCHAR,
-            usd DOUBLE NOT NULL, flags VARCHAR
+            usd DOUBLE NOT NULL, flags VARCHAR,
+            usd_micros BIGINT,        -- exact integer micro-dollars (usd is usd_micros / 1e6)
+            price_key VARCHAR,        -- catalog row priced, e.g. apigw_rest.requests
+            catalog VARCHAR           -- catalog name and date the price came from
         )
     """,
     # owner: carbon
@@ -135,7 +138,9 @@ TABLES: dict[str, str] = {
         CREATE TABLE IF NOT EXISTS carbon (
             run_id VARCHAR, kind VARCHAR NOT NULL, ts TIMESTAMP NOT NULL, api VARCHAR, stage VARCHAR,
             route VARCHAR, region VARCHAR, component VARCHAR NOT NULL, kwh DOUBLE,
-            g_co2e DOUBLE NOT NULL, flags VARCHAR
+            g_co2e DOUBLE NOT NULL, flags VARCHAR,
+            requests DOUBLE,          -- requests in the bucket (the SCI functional unit R)
+            g_co2e_per_kwh DOUBLE     -- grid intensity applied (0 for embodied rows)
         )
     """,
     # owner: decisions

@@ -7,6 +7,7 @@ is dropped silently (loaded + rejected + duplicate + blank = lines).
 
 from __future__ import annotations
 
+import re
 import gzip
 import json
 import shutil
@@ -239,7 +240,7 @@ def test_gzip_cut_short(con, tmp_path):
     assert sr.rows_loaded > 10000 and sr.rows_rejected == 2
     assert got[0] == (sr.rows_loaded + 1, "malformed JSON")
     assert got[1][0] == sr.rows_loaded + 2
-    assert got[1][1].startswith("stream damaged after 2097152 bytes: EOFError: Compressed file ended")
+    assert re.match(r"stream damaged after \d+ bytes: EOFError: Compressed file ended", got[1][1])
     assert loaded_ids(con)[-1] == f"req-{sr.rows_loaded - 1}"
 
 

@@ -10,7 +10,7 @@ import pytest
 from forecaster.config import Settings
 from forecaster.errors import BadInput
 from forecaster.ingest import ingest
-from forecaster.ingest.routes import RouteTemplate, heuristic_sql, load_route_map, route_sql
+from forecaster.ingest.routes import RouteTemplate, clean_path_sql, heuristic_sql, load_route_map, route_sql
 from forecaster.store.db import connect
 
 FIX = Path(__file__).parent / "fixtures"
@@ -31,7 +31,7 @@ def derive(method: str, path: str, templates=None) -> str:
     """Evaluate the route SQL for one (method, path) pair in an in-memory DuckDB."""
     c = duckdb.connect()
     try:
-        return c.execute(f"SELECT {route_sql('$1', '$2', templates)}", [method, path]).fetchall()[0][0]
+        return c.execute(f"SELECT {route_sql('$1', clean_path_sql('$2'), templates)}", [method, path]).fetchall()[0][0]
     finally:
         c.close()
 
@@ -39,7 +39,7 @@ def derive(method: str, path: str, templates=None) -> str:
 def heuristic(path: str) -> str:
     c = duckdb.connect()
     try:
-        return c.execute(f"SELECT {heuristic_sql('$1')}", [path]).fetchall()[0][0]
+        return c.execute(f"SELECT {heuristic_sql(clean_path_sql('$1'))}", [path]).fetchall()[0][0]
     finally:
         c.close()
 

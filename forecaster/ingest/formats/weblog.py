@@ -9,7 +9,7 @@ marked ``us``) is picked up when present.
 
 from __future__ import annotations
 
-from .base import LogFormat, register, regex_select, ts_clf
+from .base import CANONICAL, LogFormat, register, regex_select, sql_str, ts_clf
 from .detect import regex_share
 
 _HEAD = r'(?P<client>\S+) \S+ \S+ \[(?P<ts>[^\]]+)\] "(?P<method>[A-Za-z]+) (?P<path>\S+)(?: [^"]*)?" (?P<status>\d{3}) (?P<bytes>\d+|-)'
@@ -19,10 +19,69 @@ _GROUPS = {"client": "client", "ts": "ts", "method": "method", "path": "path", "
            "bytes_out": "bytes"}
 
 
+
+
+def split_select(combined: bool):
+    """A SELECT splitting lines on quotes and spaces (vectorized string splits run ~5x faster than
+    a regex with capture groups in DuckDB). Lines the split cannot take apart safely — an escaped
+    quote, extra quotes — go through the regex instead; lines that fit neither are rejected."""
+    import re
+
+    what = "Combined Log Format" if combined else "Common Log Format"
+    pattern = COMBINED_RE if combined else COMMON_RE
+    rx_sql = pattern[:-1] + r"\r?\n?$"
+    names = [n for n, _ in sorted(re.compile(pattern).groupindex.items(), key=lambda kv: kv[1])]
+    n_quotes = 7 if combined else 3
+    shape = (
+        f"len(_p) = {n_quotes} AND len(_a) = 6 AND _a[6] = '' AND starts_with(_a[4], '[') AND ends_with(_a[5], ']') "
+        f"AND len(_r) BETWEEN 2 AND 3 AND _r[2] <> '' AND len(_s) = {4 if combined else 3} AND _s[1] = '' "
+        f"AND strlen(_s[2]) = 3 AND TRY_CAST(_s[2] AS SMALLINT) IS NOT NULL "
+        f"AND (TRY_CAST(_s[3] AS BIGINT) IS NOT NULL OR rtrim(_s[3], chr(10) || chr(13)) = '-')"
+        + (" AND _p[5] = ' '" if combined else "")
+    )
+    rt = "(TRY_CAST({} AS DOUBLE) * 1000.0)::VARCHAR"
+    fields = {  # canonical column -> (split expression, regex expression)
+        "client": ("_a[1]", "_m.client"),
+        "ts": ("substr(_a[4], 2) || ' ' || left(_a[5], -1)", "_m.ts"),
+        "method": ("_r[1]", "_m.method"),
+        "path": ("_r[2]", "_m.path"),
+        "status": ("_s[2]", "_m.status"),
+        "bytes_out": ("nullif(rtrim(_s[3], chr(10) || chr(13)), '-')", "nullif(_m.bytes, '-')"),
+    }
+    if combined:
+        fields["latency_ms"] = (rt.format("nullif(trim(_p[7], ' ' || chr(10) || chr(13)), '')"),
+                                rt.format("nullif(_m.rt, '')"))
+
+    def cols() -> str:
+        return ", ".join(
+            f"nullif(CASE WHEN _ok THEN {fields[c][0]} ELSE {fields[c][1]} END, '') AS {c}" if c in fields
+            else f"NULL::VARCHAR AS {c}" for c in CANONICAL)
+
+    name_list = "[" + ", ".join(sql_str(n) for n in names) + "]"
+
+    def select(rel: str) -> str:
+        return f"""
+        SELECT line_no, line,
+               CASE WHEN NOT _ok AND _m.ts = '' THEN {sql_str('line does not match ' + what)} END AS parse_error,
+               {cols()}
+        FROM (
+            SELECT *, CASE WHEN NOT _ok THEN regexp_extract(line, {sql_str(rx_sql)}, {name_list}) END AS _m
+            FROM (
+                SELECT line_no, line, _p, _a, _r, _s, coalesce({shape}, false) AS _ok
+                FROM (SELECT line_no, line, _p, string_split(_p[1], ' ') AS _a, string_split(_p[2], ' ') AS _r,
+                             string_split(_p[3], ' ') AS _s
+                      FROM (SELECT line_no, line, string_split(line, '"') AS _p FROM {rel}))
+            )
+        )
+        """
+
+    return select
+
+
 COMMON = register(LogFormat(
     name="clf",
     description="Common Log Format (Apache/nginx 'common'; NASA-style logs)",
-    select_sql=regex_select(COMMON_RE, _GROUPS, "Common Log Format", required="ts"),
+    select_sql=split_select(combined=False),
     detect=lambda lines: regex_share(lines, COMMON_RE) * 0.95,
     ts_sql=ts_clf,
     api_type="web",
@@ -36,8 +95,7 @@ COMMON = register(LogFormat(
 COMBINED = register(LogFormat(
     name="combined",
     description="Combined Log Format (Apache/nginx default 'combined'), optional trailing request time",
-    select_sql=regex_select(COMBINED_RE, {**_GROUPS, "latency_ms": "rt"}, "Combined Log Format", required="ts",
-                            scale={"latency_ms": 1000.0}),
+    select_sql=split_select(combined=True),
     detect=lambda lines: regex_share(lines, COMBINED_RE),
     ts_sql=ts_clf,
     api_type="web",

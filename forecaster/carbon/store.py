@@ -1,0 +1,82 @@
+"""The only I/O of carbon: load inputs (via the pricing store's readers) and write ``carbon``.
+
+``carbon.kind``: ``actual`` (history) and ``forecast``; a run replaces the actual rows of its
+window and all forecast rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+
+import duckdb
+import pandas as pd
+
+from ..config import Settings
+from ..errors import BadInput
+from ..pricing.projection import month_bounds
+from ..pricing.store import data_span, load_latest_forecasts, load_traffic
+from ..store.db import run, transaction, utcnow
+from .coefficients import Coefficients, load_coefficients
+from .intensity import GridIntensity, load_grid
+from .service import CarbonReport, carbon_report
+
+log = logging.getLogger(__name__)
+
+
+def inputs_for(settings: Settings) -> tuple[Coefficients, GridIntensity]:
+    c = load_coefficients(settings.carbon_coefficients_file)
+    return c, load_grid(c.unknown_region_g_per_kwh, settings.grid_intensity_file)
+
+
+def window_for(con: duckdb.DuckDBPyConnection, start: dt.datetime | None, end: dt.datetime | None
+               ) -> tuple[dt.datetime, dt.datetime, dt.datetime]:
+    """(start, end, as_of): defaults are the month of the latest data up to its end."""
+    _, as_of = data_span(con)
+    as_of = as_of or utcnow().replace(second=0, microsecond=0)
+    end = end or as_of
+    start = start or month_bounds(end - dt.timedelta(microseconds=1))[0]
+    if start >= end:
+        raise BadInput(f"--from {start:%Y-%m-%d %H:%M} must be before --to {end:%Y-%m-%d %H:%M}")
+    return start, end, as_of
+
+
+def report_from_db(con: duckdb.DuckDBPyConnection, settings: Settings, start: dt.datetime | None = None,
+                   end: dt.datetime | None = None, forecast: bool = False,
+                   horizon_hours: int = 72) -> CarbonReport:
+    start, end, as_of = window_for(con, start, end)
+    lo = min(start, as_of - dt.timedelta(days=8)) if forecast else start
+    traffic = load_traffic(con, lo, max(end, as_of))
+    fc = load_latest_forecasts(con)[1] if forecast else None
+    c, grid = inputs_for(settings)
+    return carbon_report(traffic, c, grid, settings, start, end, forecasts=fc, as_of=as_of,
+                         horizon_hours=horizon_hours)
+
+
+def write_report(con: duckdb.DuckDBPyConnection, report: CarbonReport) -> str:
+    run_id = f"carbon-{utcnow():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+    with transaction(con):
+        run(con, "DELETE FROM carbon WHERE kind = 'actual' AND ts >= ? AND ts < ?", [report.start, report.end])
+        _insert(con, report.history, run_id)
+        if report.forecast is not None:
+            run(con, "DELETE FROM carbon WHERE kind = 'forecast'")
+            _insert(con, report.forecast, run_id)
+    return run_id
+
+
+def _insert(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, run_id: str) -> None:
+    if frame is None or not len(frame):
+        return
+    df = frame.assign(run_id=run_id, ts=pd.to_datetime(frame["ts"]))
+    for c in ("kwh", "g_co2e", "g_co2e_per_kwh", "requests"):
+        df[c] = df[c].astype(float)
+    con.register("_carbon_df", df)
+    try:
+        run(con, """
+            INSERT INTO carbon BY NAME
+            SELECT run_id, kind, ts, api, stage, route, region, component, kwh, g_co2e, flags,
+                   requests, g_co2e_per_kwh FROM _carbon_df
+        """)
+    finally:
+        con.unregister("_carbon_df")

@@ -1,0 +1,154 @@
+"""``forecaster costs``, ``forecaster carbon`` and ``forecaster whatif``: thin fronts over
+:mod:`forecaster.pricing` and :mod:`forecaster.carbon`."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Optional
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ..errors import BadInput
+from ..store import open_store
+from .common import ConfigOption, DbOption, JsonOption, load_settings, print_json
+
+FromOption = typer.Option(None, "--from", help="window start, ISO date/time (UTC; default: month of the latest data)")
+ToOption = typer.Option(None, "--to", help="window end, exclusive (default: end of the latest data)")
+ByOption = typer.Option("route", "--by", help="group rows by route | api | region | component | kind")
+ForecastOption = typer.Option(False, "--forecast", help="add the next --horizon hours from the latest forecast run")
+HorizonOption = typer.Option(72, "--horizon", help="forecast hours to price", min=1, max=24 * 31)
+SaveOption = typer.Option(True, "--save/--no-save", help="store the lines in DuckDB (tables costs / carbon)")
+
+
+def parse_ts(value: Optional[str], name: str) -> Optional[dt.datetime]:
+    """ISO date/time -> naive UTC datetime (tz-aware values are converted)."""
+    if value is None:
+        return None
+    try:
+        ts = pd.Timestamp(value)
+    except ValueError as e:
+        raise BadInput(f"{name}: expected an ISO date or time like 2026-11-01T00:00, got {value!r}") from e
+    if ts.tzinfo is not None:
+        ts = ts.tz_convert("UTC").tz_localize(None)
+    return ts.to_pydatetime()
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("costs")
+    def costs_cmd(
+        start: Optional[str] = FromOption, end: Optional[str] = ToOption, forecast: bool = ForecastOption,
+        by: str = ByOption, horizon: int = HorizonOption, save: bool = SaveOption, as_json: bool = JsonOption,
+        db: Optional[Path] = DbOption, config: Optional[Path] = ConfigOption,
+    ) -> None:
+        """Every route in dollars: history, and with --forecast the next hours, month-end projection and budget alerts."""
+        from ..pricing.store import report_from_db, write_report
+        settings = load_settings(config, db)
+        with open_store(settings.db, settings) as con:
+            report, fc_run = report_from_db(con, settings, parse_ts(start, "--from"), parse_ts(end, "--to"),
+                                            forecast, horizon)
+            out = report.to_dict(by)
+            if save:
+                out["run_id"] = write_report(con, report, {"from": start, "to": end, "forecast": forecast}, fc_run)
+        out["forecast_run_id"] = fc_run
+        if as_json:
+            print_json(out)
+            return
+        _table(f"costs {out['from']} .. {out['to']} by {by}", out["rows"], "usd", "${:,.6f}")
+        Console().print(f"total: ${out['total_usd']:,.6f}")
+        if "forecast" in out:
+            _table(f"forecast {out['forecast']['from']} .. {out['forecast']['to']}", out["forecast"]["rows"],
+                   "usd", "${:,.6f}")
+            p = out["projection"]
+            Console().print(f"month-end projection {p['month']}: ${p['total_usd']:,.2f} (actual ${p['actual_usd']:,.2f}"
+                            f" + forecast ${p['forecast_usd']:,.2f} + run-rate ${p['run_rate_usd']:,.2f})")
+            for a in out["alerts"]:
+                Console().print(f"[red]budget alert[/red] {a['message']}")
+
+    @app.command("carbon")
+    def carbon_cmd(
+        start: Optional[str] = FromOption, end: Optional[str] = ToOption, forecast: bool = ForecastOption,
+        by: str = ByOption, horizon: int = HorizonOption, save: bool = SaveOption, as_json: bool = JsonOption,
+        db: Optional[Path] = DbOption, config: Optional[Path] = ConfigOption,
+    ) -> None:
+        """Every route in grams of CO2e (CCF methodology) and SCI per request; --forecast for the next hours."""
+        from ..carbon.store import report_from_db, write_report
+        settings = load_settings(config, db)
+        with open_store(settings.db, settings) as con:
+            report = report_from_db(con, settings, parse_ts(start, "--from"), parse_ts(end, "--to"), forecast, horizon)
+            out = report.to_dict(by)
+            if save:
+                out["run_id"] = write_report(con, report)
+        if as_json:
+            print_json(out)
+            return
+        _table(f"carbon {out['from']} .. {out['to']} by {by}", out["rows"], "g_co2e", "{:,.3f} g")
+        Console().print(f"total: {out['total_g_co2e']:,.3f} gCO2e")
+        if "forecast" in out:
+            _table(f"forecast {out['forecast']['from']} .. {out['forecast']['to']}", out["forecast"]["rows"],
+                   "g_co2e", "{:,.3f} g")
+
+    whatif = typer.Typer(no_args_is_help=True, help="What-if: carbon and money saved by moving or shifting traffic.")
+    app.add_typer(whatif, name="whatif")
+
+    @whatif.command("move")
+    def whatif_move(
+        route: str = typer.Argument(..., help="'api|stage|route' or 'api|stage|route|region'"),
+        to_region: str = typer.Option(..., "--to-region", help="region the share moves to"),
+        share: float = typer.Option(..., "--share", help="share of the route's traffic to move, 0..1"),
+        start: Optional[str] = FromOption, end: Optional[str] = ToOption, as_json: bool = JsonOption,
+        db: Optional[Path] = DbOption, config: Optional[Path] = ConfigOption,
+    ) -> None:
+        """Move a share of a route's traffic to another region."""
+        from ..carbon.whatif import move_region
+        traffic, inputs = _whatif_inputs(config, db, start, end)
+        _print_whatif(move_region(traffic, route, to_region, share, inputs), as_json)
+
+    @whatif.command("shift")
+    def whatif_shift(
+        route: str = typer.Argument(..., help="'api|stage|route' or 'api|stage|route|region'"),
+        share: float = typer.Option(..., "--share", help="deferrable share of the route's traffic, 0..1"),
+        window: str = typer.Option("1D", "--window", help="shift within windows of this length (pandas offset)"),
+        start: Optional[str] = FromOption, end: Optional[str] = ToOption, as_json: bool = JsonOption,
+        db: Optional[Path] = DbOption, config: Optional[Path] = ConfigOption,
+    ) -> None:
+        """Shift deferrable traffic to the lowest-intensity hour of each window."""
+        from ..carbon.whatif import shift_to_clean_hours
+        traffic, inputs = _whatif_inputs(config, db, start, end)
+        _print_whatif(shift_to_clean_hours(traffic, route, share, inputs, window), as_json)
+
+
+def _whatif_inputs(config, db, start, end):
+    from ..carbon.store import inputs_for, window_for
+    from ..carbon.whatif import Inputs
+    from ..pricing.store import catalog_for, load_traffic
+    settings = load_settings(config, db)
+    with open_store(settings.db, settings) as con:
+        s, e, _ = window_for(con, parse_ts(start, "--from"), parse_ts(end, "--to"))
+        traffic = load_traffic(con, s, e)
+    c, grid = inputs_for(settings)
+    return traffic, Inputs(catalog_for(settings), c, grid, settings)
+
+
+def _print_whatif(w, as_json: bool) -> None:
+    d = w.to_dict()
+    if as_json:
+        print_json(d)
+        return
+    Console().print(f"{d['scenario']}: saves {d['saved_g_co2e']:,.3f} gCO2e "
+                    f"({d['baseline_g_co2e']:,.3f} -> {d['scenario_g_co2e']:,.3f}) and ${d['saved_usd']:,.6f} "
+                    f"(${d['baseline_usd']:,.6f} -> ${d['scenario_usd']:,.6f})"
+                    + (f"; flags: {', '.join(d['flags'])}" if d["flags"] else ""))
+
+
+def _table(title: str, rows: list[dict], value: str, fmt: str) -> None:
+    t = Table(title=title)
+    for col in ("key", value, "components", "flags"):
+        t.add_column(col, justify="right" if col == value else "left")
+    for r in rows:
+        comps = ", ".join(f"{k} {fmt.format(v)}" for k, v in r["components"].items() if v)
+        t.add_row(r["key"], fmt.format(r[value]), comps, ", ".join(r["flags"]))
+    Console().print(t)
