@@ -31,7 +31,8 @@ class Chunk:
     def __len__(self) -> int:
         return len(self.lines)
 
-    def split(self, max_line_bytes: int, keep_chars: int) -> tuple[pa.Table, list[tuple[int, str, str]], int]:
+    def split(self, max_line_bytes: int, keep_chars: int,
+              batch_rows: int = 16384) -> tuple[pa.Table, list[tuple[int, str, str]], int]:
         """Sort the chunk's lines: (table of good text lines, rejects, number of blank lines).
 
         Good lines keep their terminator and become an Arrow ``string`` table (line_no, line)
@@ -79,7 +80,8 @@ class Chunk:
         table = pa.table({"line_no": line_no, "line": text})
         if not keep.all():
             table = table.filter(pa.array(keep))
-        return table, rejects, blank
+        # Several record batches, so DuckDB's Arrow scan spreads the chunk over its threads.
+        return pa.Table.from_batches(table.to_batches(max_chunksize=batch_rows)), rejects, blank
 
 
 @dataclass

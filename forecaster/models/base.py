@@ -9,6 +9,10 @@ A model is fitted on one series' history and predicts ``horizon`` steps after it
 
 ``history`` is regular (one row per step, ``ds`` naive UTC) and may hold NaN for missing data
 (no logs is not zero traffic). Forecasts are counts: never negative. ``lo <= yhat <= hi``.
+
+Every factory takes ``step`` (inferred from ``ds`` when None) and ``seed``. A model whose minimum
+history is not met raises ``forecaster.errors.InsufficientHistory``; the seasonal naive models
+never do (they are the fallback). The conformance test in ``tests/models`` pins all of this.
 """
 
 from __future__ import annotations

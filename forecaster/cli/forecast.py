@@ -1,0 +1,129 @@
+"""``forecaster forecast | backtest | spikes``: per-series forecasts, model backtests, coming spikes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ..forecast import RunSummary, load_spikes, run_forecast
+from ..store import open_store
+from .common import ConfigOption, DbOption, JsonOption, load_settings, print_json
+
+HorizonOption = typer.Option(None, "--horizon", help="how far ahead: 72h, 3d (default: settings.forecast_horizon)")
+StepOption = typer.Option(None, "--step", help="bucket width: 5m, 15m or 1h (default: settings.forecast_step)")
+ModelOption = typer.Option(None, "--model", help="auto (backtest and pick per series) or a model name")
+AsOfOption = typer.Option(None, "--as-of", help="forecast as if now were this UTC timestamp; later data is never read")
+RoutesOption = typer.Option(None, "--routes", help="glob on the route or series id (repeatable), e.g. 'GET /products*'")
+EventsOption = typer.Option(None, "--events", help="events calendar, CSV or YAML (default: settings.events_file)")
+EngineOption = typer.Option(None, "--engine", help="local (processes) or dask")
+SchedulerOption = typer.Option(None, "--scheduler", help="Dask scheduler address, tcp://host:8786 (default: a LocalCluster)")
+WorkersOption = typer.Option(None, "--workers", help="parallel fits (default: settings.forecast_workers or cores)")
+PresetOption = typer.Option(None, "--preset", help="auto-selection preset: fast or full")
+SeedOption = typer.Option(None, "--seed", help="model seed (default: settings.forecast_seed)")
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("forecast")
+    def forecast_cmd(
+        db: Optional[Path] = DbOption, horizon: Optional[str] = HorizonOption, step: Optional[str] = StepOption,
+        model: Optional[str] = ModelOption, as_of: Optional[dt.datetime] = AsOfOption,
+        routes: Optional[List[str]] = RoutesOption, events: Optional[Path] = EventsOption,
+        engine: Optional[str] = EngineOption, scheduler: Optional[str] = SchedulerOption,
+        workers: Optional[int] = WorkersOption, preset: Optional[str] = PresetOption,
+        folds: Optional[int] = typer.Option(None, "--folds", help="backtest folds of auto selection"),
+        seed: Optional[int] = SeedOption, as_json: bool = JsonOption, config: Optional[Path] = ConfigOption,
+    ) -> None:
+        """Forecast every route and aggregate, find the spikes ahead, record the run."""
+        _run("forecast", **locals())
+
+    @app.command("backtest")
+    def backtest_cmd(
+        db: Optional[Path] = DbOption, horizon: Optional[str] = HorizonOption, step: Optional[str] = StepOption,
+        model: Optional[str] = ModelOption, as_of: Optional[dt.datetime] = AsOfOption,
+        routes: Optional[List[str]] = RoutesOption, events: Optional[Path] = EventsOption,
+        engine: Optional[str] = EngineOption, scheduler: Optional[str] = SchedulerOption,
+        workers: Optional[int] = WorkersOption, preset: Optional[str] = PresetOption,
+        folds: Optional[int] = typer.Option(None, "--folds", help="rolling-origin folds per series"),
+        seed: Optional[int] = SeedOption, as_json: bool = JsonOption, config: Optional[Path] = ConfigOption,
+    ) -> None:
+        """Backtest the models on every series (rolling origin) and report their accuracy."""
+        _run("backtest", **locals())
+
+    @app.command("spikes")
+    def spikes_cmd(
+        db: Optional[Path] = DbOption,
+        run_id: Optional[str] = typer.Option(None, "--run", help="forecast run id (default: the latest)"),
+        min_ratio: Optional[float] = typer.Option(None, "--min-ratio", help="only spikes at least this many times baseline"),
+        as_json: bool = JsonOption, config: Optional[Path] = ConfigOption,
+    ) -> None:
+        """List the spikes a forecast run found, soonest first."""
+        settings = load_settings(config, db)
+        with open_store(settings.db, settings) as con:
+            rid, frame = load_spikes(con, run_id, min_ratio)
+        if as_json:
+            rows = [{k: _plain(v) for k, v in r.items()} for r in frame.to_dict("records")]
+            print_json({"run_id": rid, "spikes": rows})
+            return
+        t = Table(title=f"spikes of run {rid}")
+        for col in ("series", "start", "peak at", "peak", "ratio", "probability", "lead h", "reason", "event"):
+            t.add_column(col, justify="right" if col in ("peak", "ratio", "probability", "lead h") else "left")
+        for r in frame.itertuples():
+            t.add_row(r.series, str(r.start_ts), str(r.peak_ts), f"{r.peak:,.0f}", _num(r.ratio, "x"),
+                      f"{r.probability:.0%}", f"{r.lead_time_hours:.0f}", r.reason, r.event or "")
+        Console().print(t)
+        if frame.empty:
+            Console().print("no spikes ahead")
+
+
+def _run(kind: str, db, horizon, step, model, as_of, routes, events, engine, scheduler, workers, preset, folds, seed,
+         as_json, config) -> None:
+    settings = load_settings(config, db)
+    with open_store(settings.db, settings) as con:
+        summary = run_forecast(con, settings, horizon=horizon, step=step, model=model, as_of=as_of, routes=routes,
+                               events=events, engine=engine, scheduler=scheduler, preset=preset, folds=folds,
+                               seed=seed, workers=workers, kind=kind)
+    if as_json:
+        print_json(summary.to_dict())
+    else:
+        print_summary(summary)
+
+
+def print_summary(s: RunSummary, limit: int = 40) -> None:
+    console = Console()
+    t = Table(title=f"{s.kind} run {s.run_id}: {s.series} series, {s.horizon_steps} x {s.step} ahead of {s.cutoff}")
+    for col in ("series", "model", "rel_mae", "mase", "coverage 80%", f"next {s.horizon_steps} peak", "spikes"):
+        t.add_column(col, justify="left" if col in ("series", "model") else "right")
+    rows = sorted(s.per_series, key=lambda r: (-r["spikes"], r["series"]))
+    for r in rows[:limit]:
+        t.add_row(r["series"], r["model"] + (" (fallback)" if r["fallback"] else ""), _num(r["rel_mae"]),
+                  _num(r["mase"]), _num(r["coverage_80"], pct=True), _num(r["peak"], digits=0), str(r["spikes"]))
+    console.print(t)
+    if len(rows) > limit:
+        console.print(f"... and {len(rows) - limit} more series (--json for all)")
+    a = s.accuracy
+    console.print(f"accuracy (mean over series): rel_mae {_num(a.get('rel_mae'))}, MASE {_num(a.get('mase'))}, "
+                  f"80% coverage {_num(a.get('coverage_80'), pct=True)}, 95% coverage {_num(a.get('coverage_95'), pct=True)}")
+    console.print(f"models: {', '.join(f'{k} {v}' for k, v in s.models.items())}; fallbacks {s.fallbacks}; "
+                  f"spikes {s.spikes}; {s.seconds:.1f}s ({s.series_per_second:.1f} series/s, {s.engine} x{s.workers})")
+
+
+def _num(v, suffix: str = "", pct: bool = False, digits: int = 2) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "-"
+    if isinstance(v, float) and math.isinf(v):
+        return "inf"
+    return f"{v:.0%}" if pct else f"{v:,.{digits}f}{suffix}"
+
+
+def _plain(v):
+    if hasattr(v, "isoformat"):
+        return v.isoformat()
+    if isinstance(v, float) and (math.isnan(v) or math.isinf(v)):
+        return None
+    return v

@@ -1,0 +1,573 @@
+"""The forecast run: every series fitted in parallel (local processes or Dask), results streamed into DuckDB.
+
+    series (SQL) -> fit_series (pure, one series, in a worker) -> forecasts / backtests / spikes rows
+
+:func:`fit_series` is the unit of work: module-level and picklable, it gets plain DataFrames (the
+DuckDB connection stays in this process) and never raises: a failing or slow model falls back to
+seasonal naive and says why. Engines (:data:`ENGINES`) only decide *where* it runs, so ``local`` and
+``dask`` give identical results under the same seed.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import json
+import logging
+import multiprocessing
+import os
+import signal
+import threading
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Iterable, Iterator
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from .errors import BadInput, ForecasterError, UnknownName
+from .events import Calendar, Event, regressors
+from .series import load_series, step_delta, steps_in
+from .spikes import Spike, find_spikes
+from .store.db import one, run, transaction, utcnow
+
+log = logging.getLogger(__name__)
+
+FALLBACK_MODEL = "seasonal_naive_weekly"
+#: models that apply an event's ``_uplift`` themselves; for the others the run applies it after predict
+MODELS_APPLYING_UPLIFT = frozenset({"seasonal_profile", "prophet"})
+FORECAST_COLS = ["ds", "yhat", "yhat_lo_80", "yhat_hi_80", "yhat_lo_95", "yhat_hi_95"]
+SCORE_COLS = ["model", "cutoff", "horizon", "mae", "rel_mae", "mase", "smape", "coverage_80", "coverage_95"]
+
+
+class SeriesTimeout(ForecasterError):
+    status = 504
+    code = "series_timeout"
+
+
+@dataclass(frozen=True)
+class FitSpec:
+    """Everything a worker needs besides the series itself (small; sent once per task or scattered)."""
+
+    horizon: int
+    step: str
+    model: str = "auto"
+    preset: str = "fast"
+    folds: int = 3
+    seed: int = 0
+    timeout_s: float = 120.0
+    as_of: pd.Timestamp | None = None
+    events: tuple[Event, ...] = ()
+    min_ratio: float = 1.5
+    min_peak: float = 0.0
+
+
+@dataclass
+class SeriesResult:
+    series: str
+    model: str
+    reason: str
+    fallback: bool
+    forecast: pd.DataFrame
+    scores: pd.DataFrame | None
+    spikes: list[Spike]
+    seconds: float
+
+
+# ---- the unit of work ----------------------------------------------------------------------
+
+def fit_series(series: str, history: pd.DataFrame, spec: FitSpec) -> SeriesResult:
+    """Fit, predict and find spikes for one series; never raises (falls back to seasonal naive)."""
+    t0 = time.perf_counter()
+    width = step_delta(spec.step)
+    last = pd.Timestamp(history["ds"].iloc[-1])
+    future = pd.date_range(last + width, periods=spec.horizon, freq=width)
+    regs = regressors(list(spec.events), series, pd.DatetimeIndex(history["ds"]).append(future), width)
+    try:
+        with _deadline(spec.timeout_s, series):
+            frame, model, reason, scores = _fit_predict(history, regs, future, spec, width)
+        fallback = False
+    except Exception as e:  # noqa: BLE001 - any model failure falls back, by design; the reason is kept
+        frame, model, reason, scores = _safe_fallback(history, regs, spec, width, f"{spec.model} failed: {_why(e)}")
+        fallback = True
+    as_of = spec.as_of if spec.as_of is not None else future[0]
+    spikes = find_spikes(series, frame, history, as_of, width, spec.min_ratio, spec.min_peak,
+                         events=list(spec.events))
+    return SeriesResult(series, model, reason, fallback, frame, scores, spikes, time.perf_counter() - t0)
+
+
+def _fit_predict(history, regs, future, spec: FitSpec, width: pd.Timedelta):
+    hist_regs, fut_regs = _split(regs, future[0])
+    if spec.model == "auto":
+        from .selection import fit_predict_auto
+
+        frame, choice = fit_predict_auto(history, spec.horizon, width, spec.preset, spec.folds, spec.seed,
+                                         hist_regs, fut_regs)
+        model, reason, scores = choice.model, choice.reason, choice.scores
+    else:
+        from .models import get_model
+
+        m = get_model(spec.model, step=width, seed=spec.seed)
+        frame = m.fit(history, hist_regs).predict(spec.horizon, (80, 95), future_regressors=fut_regs)
+        model, reason, scores = spec.model, "model named by the caller", _named_scores(history, hist_regs, spec, width)
+    frame = _checked(frame, future)
+    if model not in MODELS_APPLYING_UPLIFT:
+        frame = apply_uplift(frame, hist_regs, fut_regs)
+    return frame, model, reason, scores
+
+
+def _fallback(history, regs, spec: FitSpec, width, reason: str):
+    from .models import get_model
+
+    hist_regs, fut_regs = _split(regs, pd.Timestamp(history["ds"].iloc[-1]) + width)
+    log.warning("fallback to %s: %s", FALLBACK_MODEL, reason)
+    frame = get_model(FALLBACK_MODEL, step=width, seed=spec.seed).fit(history).predict(spec.horizon, (80, 95))
+    return apply_uplift(frame[FORECAST_COLS], hist_regs, fut_regs), FALLBACK_MODEL, f"fallback: {reason}", None
+
+
+def _named_scores(history, hist_regs, spec: FitSpec, width) -> pd.DataFrame | None:
+    """Backtest rows of a model the caller named (so its accuracy is reported too); None if it cannot be backtested."""
+    from .backtest import backtest
+
+    try:
+        return backtest(history, spec.model, spec.horizon, spec.folds, width, spec.seed, hist_regs).assign(model=spec.model)
+    except Exception as e:  # noqa: BLE001 - a series too short to backtest still gets its forecast
+        log.info("no backtest for %s: %s", spec.model, e)
+        return None
+
+
+def _safe_fallback(history, regs, spec: FitSpec, width, reason: str):
+    try:
+        return _fallback(history, regs, spec, width, reason)
+    except Exception as e:  # noqa: BLE001 - the fallback must not fail the run either
+        return _last_resort(history, spec, width, f"{reason}; {FALLBACK_MODEL} failed: {_why(e)}")
+
+
+def apply_uplift(frame: pd.DataFrame, hist_regs: pd.DataFrame | None, fut_regs: pd.DataFrame | None) -> pd.DataFrame:
+    """Multiply the forecast by the expected uplift of events never seen in the history (for models
+    that ignore regressors): the calendar is the only thing that knows about a first Black Friday."""
+    if fut_regs is None:
+        return frame
+    mult = np.ones(len(frame))
+    fut = fut_regs.set_index("ds").reindex(pd.DatetimeIndex(frame["ds"])).fillna(0.0)
+    for col in [c for c in fut.columns if c.endswith("_uplift")]:
+        event = col[: -len("_uplift")]
+        seen = hist_regs is not None and event in hist_regs.columns and bool((hist_regs[event] > 0).any())
+        if not seen:
+            m = fut[col].to_numpy(dtype=float)
+            mult *= np.where(m > 0, m, 1.0)
+    if np.all(mult == 1.0):
+        return frame
+    out = frame.copy()
+    for c in FORECAST_COLS[1:]:
+        out[c] = out[c].to_numpy(dtype=float) * mult
+    return out
+
+
+def _split(regs: pd.DataFrame | None, first_future: pd.Timestamp):
+    if regs is None:
+        return None, None
+    return regs[regs["ds"] < first_future].reset_index(drop=True), regs[regs["ds"] >= first_future].reset_index(drop=True)
+
+
+def _checked(frame: pd.DataFrame, future: pd.DatetimeIndex) -> pd.DataFrame:
+    missing = set(FORECAST_COLS) - set(frame.columns)
+    if missing:
+        raise BadInput(f"model output lacks columns {sorted(missing)}")
+    if len(frame) != len(future) or not (pd.DatetimeIndex(frame["ds"]) == future).all():
+        raise BadInput(f"model returned {len(frame)} steps from {frame['ds'].iloc[0] if len(frame) else None}, "
+                       f"expected {len(future)} from {future[0]}")
+    if not np.isfinite(frame[FORECAST_COLS[1:]].to_numpy(dtype=float)).all():
+        raise BadInput("model returned non-finite values")
+    return frame[FORECAST_COLS].reset_index(drop=True)
+
+
+def _why(e: BaseException) -> str:
+    return f"{type(e).__name__}: {e}"[:300]
+
+
+@contextmanager
+def _deadline(seconds: float, series: str):
+    """Raise SeriesTimeout in this thread after ``seconds`` (POSIX main thread only). A long call
+    inside C code (a Stan fit) delays it until the call returns; the engine's backstop deadline
+    (:func:`_bounded`) covers that and threads, where no alarm can be used."""
+    usable = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+    if not usable:
+        yield
+        return
+
+    def _alarm(signum, frame):
+        raise SeriesTimeout(f"{series} took more than {seconds:g}s")
+
+    previous = signal.signal(signal.SIGALRM, _alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _last_resort(history: pd.DataFrame, spec: FitSpec, width: pd.Timedelta, reason: str):
+    """The fallback of the fallback: a flat median forecast (only when seasonal naive itself fails)."""
+    from .models.common import constant_forecast
+
+    y = pd.to_numeric(history["y"], errors="coerce").to_numpy(dtype=float)
+    level = float(np.nanmedian(y)) if np.isfinite(y).any() else 0.0
+    index = pd.date_range(pd.Timestamp(history["ds"].iloc[-1]) + width, periods=spec.horizon, freq=width)
+    return constant_forecast(index, level, (80, 95))[FORECAST_COLS], "constant_median", f"fallback: {reason}", None
+
+
+def fallback_result(series: str, history: pd.DataFrame, spec: FitSpec, reason: str) -> SeriesResult:
+    """Seasonal naive for a series whose fit never came back (engine timeout, worker crash)."""
+    t0 = time.perf_counter()
+    width = step_delta(spec.step)
+    future = pd.date_range(pd.Timestamp(history["ds"].iloc[-1]) + width, periods=spec.horizon, freq=width)
+    regs = regressors(list(spec.events), series, pd.DatetimeIndex(history["ds"]).append(future), width)
+    frame, model, why, scores = _safe_fallback(history, regs, spec, width, reason)
+    as_of = spec.as_of if spec.as_of is not None else future[0]
+    spikes = find_spikes(series, frame, history, as_of, width, spec.min_ratio, spec.min_peak, events=list(spec.events))
+    return SeriesResult(series, model, why, True, frame, scores, spikes, time.perf_counter() - t0)
+
+
+# ---- engines: where fit_series runs --------------------------------------------------------
+
+Task = tuple[str, pd.DataFrame]
+Outcome = tuple[str, pd.DataFrame, "SeriesResult | BaseException"]
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    workers: int
+    scheduler: str | None = None      # dask: scheduler address; None starts a LocalCluster
+    dask_processes: bool = True       # dask LocalCluster: worker processes (False: threads, for tests)
+
+
+def _serial(tasks: Iterable[Task], spec: FitSpec) -> Iterator[Outcome]:
+    for sid, hist in tasks:
+        yield sid, hist, fit_series(sid, hist, spec)
+
+
+def _bounded(submit: Callable[[Task], cf.Future], tasks: Iterable[Task], limit: int, workers: int,
+             backstop_s: float) -> Iterator[Outcome]:
+    """Keep at most ``limit`` tasks in flight (memory stays flat for any number of series); a task
+    not back after ``backstop_s`` is given up as timed out, so a hung worker never stalls the run."""
+    it, inflight, hung = iter(tasks), {}, 0
+    while True:
+        while len(inflight) < limit and hung < workers:
+            task = next(it, None)
+            if task is None:
+                break
+            inflight[submit(task)] = (task, time.monotonic())
+        if not inflight:
+            break
+        done, _ = cf.wait(list(inflight), timeout=1.0, return_when=cf.FIRST_COMPLETED)
+        for fut in done:
+            (sid, hist), _t = inflight.pop(fut)
+            try:
+                yield sid, hist, fut.result()
+            except BaseException as e:  # noqa: BLE001 - a crashed task becomes a recorded fallback
+                yield sid, hist, e
+        now = time.monotonic()
+        for fut, ((sid, hist), t0) in list(inflight.items()):
+            if now - t0 > backstop_s:
+                del inflight[fut]
+                fut.cancel()
+                hung += 1
+                yield sid, hist, SeriesTimeout(f"{sid}: no result after {backstop_s:.0f}s (worker hung)")
+    for sid, hist in it:   # every worker hung: the rest fall back here rather than wait forever
+        yield sid, hist, SeriesTimeout(f"{sid}: not fitted, all {workers} workers hung")
+
+
+def _local(tasks: Iterable[Task], spec: FitSpec, opts: EngineOptions) -> Iterator[Outcome]:
+    """``concurrent.futures.ProcessPoolExecutor`` with ``workers`` processes (in-process when 1)."""
+    if opts.workers <= 1:
+        yield from _serial(tasks, spec)
+        return
+    # fork: workers start in milliseconds and never re-run the caller's __main__; they touch no DuckDB
+    ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+    pools = [cf.ProcessPoolExecutor(opts.workers, mp_context=ctx)]
+
+    def submit(task: Task) -> cf.Future:
+        try:
+            return pools[-1].submit(fit_series, task[0], task[1], spec)
+        except cf.process.BrokenProcessPool:
+            if len(pools) > 3:
+                raise
+            log.warning("process pool broken (a worker died); starting a new one")
+            pools.append(cf.ProcessPoolExecutor(opts.workers, mp_context=ctx))
+            return pools[-1].submit(fit_series, task[0], task[1], spec)
+
+    try:
+        yield from _bounded(submit, tasks, 2 * opts.workers, opts.workers, _backstop(spec))
+    finally:
+        for pool in pools:
+            pool.shutdown(wait=False, cancel_futures=True)
+            for proc in list((getattr(pool, "_processes", None) or {}).values()):  # hung workers: no public stop
+                if proc.is_alive():
+                    proc.terminate()
+
+
+def _dask(tasks: Iterable[Task], spec: FitSpec, opts: EngineOptions) -> Iterator[Outcome]:
+    """``dask.distributed``: the scheduler at ``opts.scheduler`` or a LocalCluster of ``workers`` workers."""
+    from dask.distributed import Client, LocalCluster
+
+    cluster = None
+    if opts.scheduler:
+        client = Client(opts.scheduler)
+    else:
+        cluster = LocalCluster(n_workers=opts.workers, threads_per_worker=1, processes=opts.dask_processes,
+                               dashboard_address=None)
+        client = Client(cluster)
+    try:
+        n = max(1, len(client.scheduler_info().get("workers", {})) or opts.workers)
+        pool = client.get_executor(pure=False)
+        yield from _bounded(lambda t: pool.submit(fit_series, t[0], t[1], spec), tasks, 2 * n, n, _backstop(spec))
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def _backstop(spec: FitSpec) -> float:
+    # a task may queue behind one other per worker (2 in flight each), plus start-up slack
+    return 2 * spec.timeout_s + 30.0
+
+
+#: engine name -> runner(tasks, spec, options) yielding (series, history, result or exception)
+ENGINES: dict[str, Callable[[Iterable[Task], FitSpec, EngineOptions], Iterator[Outcome]]] = {
+    "local": _local,
+    "dask": _dask,
+}
+
+
+# ---- the run -------------------------------------------------------------------------------
+
+@dataclass
+class RunSummary:
+    run_id: str
+    kind: str
+    status: str
+    series: int
+    step: str
+    horizon_steps: int
+    as_of: str | None
+    cutoff: str | None
+    engine: str
+    workers: int
+    model: str
+    models: dict[str, int] = field(default_factory=dict)        # chosen model -> series
+    fallbacks: int = 0
+    accuracy: dict[str, float | None] = field(default_factory=dict)   # mean over series of the chosen model's backtests
+    by_model: dict[str, dict[str, float | None]] = field(default_factory=dict)  # every backtested model
+    spikes: int = 0
+    seconds: float = 0.0
+    series_per_second: float = 0.0
+    per_series: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+METRICS = ("rel_mae", "mase", "smape", "coverage_80", "coverage_95")
+
+
+class _Writer:
+    """Buffers results and appends them to DuckDB in batches (inside the caller's transaction)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, run_id: str, write_forecasts: bool, batch: int = 100):
+        self.con, self.run_id, self.write_forecasts, self.batch = con, run_id, write_forecasts, batch
+        self.forecasts: list[pd.DataFrame] = []
+        self.scores: list[pd.DataFrame] = []
+        self.spikes: list[dict] = []
+        self.n = 0
+
+    def add(self, r: SeriesResult) -> None:
+        if self.write_forecasts:
+            f = r.forecast.copy()
+            f.insert(0, "series", r.series)
+            f.insert(2, "model", r.model)
+            self.forecasts.append(f)
+            self.spikes.extend(s.to_dict() for s in r.spikes)
+        if r.scores is not None and len(r.scores):
+            sc = r.scores.reindex(columns=SCORE_COLS).copy()
+            sc.insert(0, "series", r.series)
+            sc["chosen"] = sc["model"] == r.model
+            err = r.scores["error"] if "error" in r.scores else pd.Series(None, index=r.scores.index)
+            sc["note"] = [f"failed: {e}" if isinstance(e, str) and e else r.reason for e in err]
+            self.scores.append(sc)
+        self.n += 1
+        if self.n % self.batch == 0:
+            self.flush()
+
+    def flush(self) -> None:
+        for table, parts in (("forecasts", self.forecasts), ("backtests", self.scores)):
+            if parts:
+                self._insert(table, pd.concat(parts, ignore_index=True))
+                parts.clear()
+        if self.spikes:
+            self._insert("spikes", pd.DataFrame(self.spikes))
+            self.spikes.clear()
+
+    def _insert(self, table: str, frame: pd.DataFrame) -> None:
+        self.con.register("_fc_batch", frame)
+        try:
+            cols = ", ".join(frame.columns)
+            run(self.con, f"INSERT INTO {table} (run_id, {cols}) SELECT ?, {cols} FROM _fc_batch", [self.run_id])
+        finally:
+            self.con.unregister("_fc_batch")
+
+
+class _Tally:
+    """Per-series summary rows and running sums for the run summary (no frames kept)."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, Any]] = []
+        self.by_model: dict[str, dict[str, list[float]]] = {}
+
+    def add(self, r: SeriesResult) -> None:
+        acc = {m: None for m in METRICS}
+        if r.scores is not None and len(r.scores):
+            chosen = r.scores[r.scores["model"] == r.model]
+            acc = {m: _mean(chosen[m]) if m in chosen else None for m in METRICS}
+            for name, g in r.scores.groupby("model"):
+                sums = self.by_model.setdefault(str(name), {m: [] for m in METRICS})
+                for m in METRICS:
+                    v = _mean(g[m]) if m in g else None
+                    if v is not None:
+                        sums[m].append(v)
+        k = int(np.argmax(r.forecast["yhat"].to_numpy())) if len(r.forecast) else 0
+        self.rows.append({"series": r.series, "model": r.model, "fallback": r.fallback, "reason": r.reason, **acc,
+                          "peak": float(r.forecast["yhat"].iloc[k]) if len(r.forecast) else None,
+                          "peak_ts": str(r.forecast["ds"].iloc[k]) if len(r.forecast) else None,
+                          "spikes": len(r.spikes), "seconds": round(r.seconds, 4)})
+
+    def accuracy(self) -> dict[str, float | None]:
+        return {m: _mean(pd.Series([row[m] for row in self.rows], dtype=float)) for m in METRICS}
+
+    def models(self) -> dict[str, dict[str, float | None]]:
+        return {name: {"series": max(len(v) for v in sums.values()), **{m: _mean(pd.Series(sums[m], dtype=float))
+                                                                        for m in METRICS}}
+                for name, sums in sorted(self.by_model.items())}
+
+
+def _mean(s: pd.Series) -> float | None:
+    v = pd.to_numeric(s, errors="coerce").replace([np.inf, -np.inf], np.nan).mean()
+    return None if pd.isna(v) else round(float(v), 6)
+
+
+def run_forecast(con: duckdb.DuckDBPyConnection, settings, horizon: str | None = None, step: str | None = None,
+                 model: str | None = None, as_of=None, routes: list[str] | str | None = None, events=None,
+                 engine: str | None = None, scheduler: str | None = None, preset: str | None = None,
+                 folds: int | None = None, seed: int | None = None, workers: int | None = None,
+                 kind: str = "forecast", dask_processes: bool = True) -> RunSummary:
+    """Forecast every selected series and record the run (``kind='backtest'``: backtests only).
+
+    Arguments left None come from ``settings``. Returns the run summary; on an error the run row
+    is marked failed with the error and the exception propagates (nothing half-written).
+    """
+    p = _params(settings, horizon, step, model, as_of, routes, events, engine, scheduler, preset, folds, seed, workers)
+    if kind not in ("forecast", "backtest"):
+        raise UnknownName("run kind", kind, ["backtest", "forecast"])
+    run_id = f"{kind[:2]}-{utcnow():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+    started = utcnow()
+    run(con, "INSERT INTO runs (run_id, kind, params, started, status) VALUES (?, ?, ?, ?, 'running')",
+        [run_id, kind, json.dumps(p, default=str), started])
+    t0 = time.perf_counter()
+    try:
+        summary = _execute(con, settings, run_id, kind, p, dask_processes, t0)
+    except BaseException as e:
+        run(con, "UPDATE runs SET status = 'failed', finished = ?, error = ? WHERE run_id = ?",
+            [utcnow(), _why(e), run_id])
+        raise
+    return summary
+
+
+def _params(settings, horizon, step, model, as_of, routes, events, engine, scheduler, preset, folds, seed, workers) -> dict:
+    step = step or settings.forecast_step
+    p = {
+        "horizon": horizon or settings.forecast_horizon, "step": step, "model": model or settings.forecast_model,
+        "as_of": None if as_of is None else pd.Timestamp(as_of), "routes": routes,
+        "events": str(events) if events else (str(settings.events_file) if settings.events_file else None),
+        "engine": engine or settings.forecast_engine, "scheduler": scheduler or settings.dask_scheduler,
+        "preset": preset or settings.forecast_preset, "folds": folds or settings.forecast_folds,
+        "seed": settings.forecast_seed if seed is None else seed,
+        "workers": workers or settings.forecast_workers or os.cpu_count() or 1,
+    }
+    if p["as_of"] is not None and p["as_of"].tzinfo is not None:
+        p["as_of"] = p["as_of"].tz_convert("UTC").tz_localize(None)
+    p["horizon_steps"] = steps_in(p["horizon"], step)
+    if p["engine"] not in ENGINES:
+        raise UnknownName("engine", p["engine"], list(ENGINES))
+    if p["model"] != "auto":
+        from .models import model_names
+
+        if p["model"] not in model_names():
+            raise UnknownName("model", p["model"], ["auto", *model_names()])
+    return p
+
+
+def _execute(con, settings, run_id: str, kind: str, p: dict, dask_processes: bool, t0: float) -> RunSummary:
+    frame = load_series(con, p["step"], p["as_of"], p["routes"], settings.forecast_history_days)
+    if len(frame) == 0:
+        raise BadInput(f"no traffic in traffic_1m before {p['as_of'] or 'now'}"
+                       f"{' matching ' + str(p['routes']) if p['routes'] else ''}; ingest logs first")
+    width = step_delta(p["step"])
+    lo = frame.data["ds"].min()
+    calendar = Calendar.build(p["events"], settings.holiday_country, lo, frame.cutoff + p["horizon_steps"] * width)
+    spec = FitSpec(horizon=p["horizon_steps"], step=p["step"], model=p["model"], preset=p["preset"], folds=p["folds"],
+                   seed=p["seed"], timeout_s=settings.forecast_timeout_s, as_of=p["as_of"] or frame.cutoff,
+                   events=tuple(calendar.events), min_ratio=settings.spike_min_ratio, min_peak=settings.spike_min_peak)
+    opts = EngineOptions(workers=p["workers"], scheduler=p["scheduler"], dask_processes=dask_processes)
+    tally = _Tally()
+    n = len(frame)
+    log.info("run %s: %d series, %d steps of %s ahead, engine %s x%d", run_id, n, spec.horizon, spec.step,
+             p["engine"], opts.workers)
+    with transaction(con):
+        writer = _Writer(con, run_id, write_forecasts=(kind == "forecast"))
+        for sid, hist, res in ENGINES[p["engine"]](frame.items(), spec, opts):
+            if isinstance(res, BaseException):
+                if isinstance(res, (KeyboardInterrupt, SystemExit)):
+                    raise res
+                res = fallback_result(sid, hist, spec, f"{p['engine']} engine: {_why(res)}")
+            writer.add(res)
+            tally.add(res)
+        writer.flush()
+        seconds = time.perf_counter() - t0
+        summary = RunSummary(
+            run_id=run_id, kind=kind, status="ok", series=n, step=p["step"], horizon_steps=spec.horizon,
+            as_of=None if p["as_of"] is None else str(p["as_of"]), cutoff=str(frame.cutoff), engine=p["engine"],
+            workers=opts.workers, model=p["model"],
+            models=dict(sorted(pd.Series([r["model"] for r in tally.rows]).value_counts().items())),
+            fallbacks=sum(r["fallback"] for r in tally.rows), accuracy=tally.accuracy(), by_model=tally.models(),
+            spikes=sum(r["spikes"] for r in tally.rows) if kind == "forecast" else 0,
+            seconds=round(seconds, 3), series_per_second=round(n / seconds, 2) if seconds > 0 else 0.0,
+            per_series=tally.rows)
+        summary.models = {str(k): int(v) for k, v in summary.models.items()}
+        run(con, "UPDATE runs SET status = 'ok', finished = ?, summary = ? WHERE run_id = ?",
+            [utcnow(), json.dumps(summary.to_dict(), default=str), run_id])
+    return summary
+
+
+# ---- reading back --------------------------------------------------------------------------
+
+def latest_run_id(con: duckdb.DuckDBPyConnection, kind: str = "forecast") -> str | None:
+    row = one(con, "SELECT run_id FROM runs WHERE kind = ? AND status = 'ok' ORDER BY started DESC LIMIT 1", [kind])
+    return row[0] if row else None
+
+
+def load_spikes(con: duckdb.DuckDBPyConnection, run_id: str | None = None, min_ratio: float | None = None) -> tuple[str, pd.DataFrame]:
+    """The spikes of a forecast run (latest ok run by default), soonest first; ``min_ratio`` filters."""
+    run_id = run_id or latest_run_id(con)
+    if run_id is None:
+        raise BadInput("no finished forecast run yet; run `forecaster forecast` first")
+    if one(con, "SELECT count(*) FROM runs WHERE run_id = ?", [run_id])[0] == 0:
+        raise BadInput(f"no run {run_id!r}")
+    frame = con.execute("""
+        SELECT series, start_ts, end_ts, peak_ts, peak, baseline, ratio, threshold, probability, lead_time_hours,
+               reason, event
+        FROM spikes WHERE run_id = ? AND (? IS NULL OR ratio >= ?) ORDER BY start_ts, series
+    """, [run_id, min_ratio, min_ratio]).df()
+    return run_id, frame

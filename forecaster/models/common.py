@@ -1,0 +1,167 @@
+"""Shared plumbing of the model wrappers: history checks, periods from the step, regressors, output frame.
+
+Kernels stay in each model module; this holds only what every wrapper needs the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from statistics import NormalDist
+
+import numpy as np
+import pandas as pd
+
+from ..errors import BadInput, InsufficientHistory
+
+DAY = pd.Timedelta("1D")
+WEEK = pd.Timedelta("7D")
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """One validated history: values (NaN = no data), its timestamps and its step."""
+
+    ds: pd.DatetimeIndex
+    y: np.ndarray
+    step: pd.Timedelta
+
+    @property
+    def n(self) -> int:
+        return len(self.y)
+
+    @property
+    def n_observed(self) -> int:
+        return int(np.isfinite(self.y).sum())
+
+
+def infer_step(ds: pd.Series | pd.DatetimeIndex) -> pd.Timedelta:
+    """The step of a regular series: the most common difference between timestamps."""
+    diffs = pd.Series(pd.DatetimeIndex(ds)).diff().dropna()
+    if diffs.empty:
+        raise InsufficientHistory("cannot infer the step from fewer than 2 timestamps; pass step=")
+    return pd.Timedelta(diffs.mode().iloc[0])
+
+
+def prepare(history: pd.DataFrame, step: pd.Timedelta | None) -> Prepared:
+    """Validate ``history`` (columns ds, y) and put it on a regular grid at ``step``.
+
+    Missing steps become NaN (no data), never zero. Raises InsufficientHistory when no value is observed.
+    """
+    missing = {"ds", "y"} - set(history.columns)
+    if missing:
+        raise BadInput(f"history needs columns ds, y; missing {sorted(missing)}, got {list(history.columns)}")
+    if history.empty:
+        raise InsufficientHistory("history is empty; need at least 1 observed value")
+    ds = pd.DatetimeIndex(pd.to_datetime(history["ds"]))
+    if ds.tz is not None:
+        ds = ds.tz_convert("UTC").tz_localize(None)
+    y = pd.to_numeric(history["y"], errors="coerce").to_numpy(dtype=float)
+    if step is None:
+        step = infer_step(ds) if len(ds) > 1 else pd.Timedelta("1h")
+    step = pd.Timedelta(step)
+    if step <= pd.Timedelta(0):
+        raise BadInput(f"step must be positive, got {step}")
+    gaps = np.diff(ds.values)
+    if len(ds) > 1 and np.all(gaps == step.to_timedelta64()):  # already regular: the common, fast path
+        grid, values = ds, y.copy()
+    else:
+        s = pd.Series(y, index=ds).groupby(level=0).sum(min_count=1).sort_index()
+        grid = pd.date_range(s.index[0], s.index[-1], freq=step)
+        off_grid = s.index.difference(grid)
+        if len(off_grid):
+            raise BadInput(f"{len(off_grid)} history timestamps are off the {step} grid starting "
+                           f"{s.index[0]}, first {off_grid[0]}")
+        values = s.reindex(grid).to_numpy(dtype=float, copy=True)
+    if np.any(values[np.isfinite(values)] < 0):
+        raise BadInput(f"history holds negative counts (min {np.nanmin(values)}); counts are >= 0")
+    values[~np.isfinite(values)] = np.nan
+    prepared = Prepared(ds=grid, y=values, step=step)
+    if prepared.n_observed == 0:
+        raise InsufficientHistory(f"history of {prepared.n} steps holds no observed value (all NaN)")
+    return prepared
+
+
+def season_steps(step: pd.Timedelta, season: pd.Timedelta) -> int:
+    """Steps in one season (day or week) at ``step``; at least 1."""
+    return max(1, int(round(season / step)))
+
+
+def periods(step: pd.Timedelta) -> tuple[int, int]:
+    """(daily, weekly) seasonal periods in steps."""
+    return season_steps(step, DAY), season_steps(step, WEEK)
+
+
+def future_index(last: pd.Timestamp, step: pd.Timedelta, horizon: int) -> pd.DatetimeIndex:
+    """The ``horizon`` timestamps continuing a history that ends at ``last``."""
+    if horizon < 1:
+        raise BadInput(f"horizon must be >= 1 step, got {horizon}")
+    return pd.date_range(last + step, periods=horizon, freq=step)
+
+
+def interpolated(y: np.ndarray) -> np.ndarray:
+    """Linear interpolation of NaN gaps, edges filled with the nearest value (statsmodels cannot take NaN)."""
+    s = pd.Series(y)
+    return s.interpolate(limit_direction="both").to_numpy(dtype=float)
+
+
+def z(level: int) -> float:
+    """Two-sided normal quantile of a central ``level``% interval."""
+    return NormalDist().inv_cdf(0.5 + level / 200.0)
+
+
+def align_regressors(regressors: pd.DataFrame | None, index: pd.DatetimeIndex) -> pd.DataFrame:
+    """Regressor columns (all but ds) on ``index``; absent rows are 0 (no event)."""
+    if regressors is None or regressors.empty:
+        return pd.DataFrame(index=index)
+    if "ds" not in regressors.columns:
+        raise BadInput(f"regressors need a ds column, got {list(regressors.columns)}")
+    frame = regressors.copy()
+    frame["ds"] = pd.to_datetime(frame["ds"])
+    frame = frame.groupby("ds").max()
+    return frame.reindex(index).fillna(0.0).astype(float)
+
+
+def merge_regressors(*frames: pd.DataFrame | None) -> pd.DataFrame | None:
+    """Concatenate regressor frames (history part, future part); later rows win on duplicate ds."""
+    present = [f for f in frames if f is not None and not f.empty]
+    if not present:
+        return None
+    frame = pd.concat(present, ignore_index=True)
+    return frame.drop_duplicates("ds", keep="last")
+
+
+def finish(index: pd.DatetimeIndex, yhat: np.ndarray, bounds: dict[int, tuple[np.ndarray, np.ndarray]],
+           levels: tuple[int, ...]) -> pd.DataFrame:
+    """The output frame: clipped at 0, intervals nested (wider level outside narrower) around yhat."""
+    yhat = np.clip(np.nan_to_num(np.asarray(yhat, dtype=float), nan=0.0), 0.0, None)
+    out = {"ds": index, "yhat": yhat}
+    lo_prev, hi_prev = yhat, yhat
+    for level in sorted(levels):
+        lo, hi = bounds[level]
+        lo = np.nan_to_num(np.asarray(lo, dtype=float), nan=0.0)
+        hi = np.nan_to_num(np.asarray(hi, dtype=float), nan=0.0)
+        lo = np.clip(np.minimum(lo, lo_prev), 0.0, None)
+        hi = np.maximum(hi, hi_prev)
+        out[f"yhat_lo_{level}"], out[f"yhat_hi_{level}"] = lo, hi
+        lo_prev, hi_prev = lo, hi
+    return pd.DataFrame(out)  # columns in order: ds, yhat, then lo/hi per level ascending
+
+
+def constant_forecast(index: pd.DatetimeIndex, value: float, levels: tuple[int, ...]) -> pd.DataFrame:
+    """A flat forecast with zero-width intervals: what a constant history predicts."""
+    yhat = np.full(len(index), value)
+    return finish(index, yhat, {lv: (yhat, yhat) for lv in levels}, levels)
+
+
+def is_constant(y: np.ndarray) -> bool:
+    observed = y[np.isfinite(y)]
+    return observed.size > 0 and float(np.ptp(observed)) == 0.0
+
+
+def require(prepared: Prepared, min_steps: int, model: str, why: str) -> None:
+    """Raise InsufficientHistory with the numbers when the history is shorter than ``min_steps``."""
+    if prepared.n < min_steps or prepared.n_observed < 2:
+        raise InsufficientHistory(
+            f"{model} needs at least {min_steps} steps ({why}) with 2+ observed values; "
+            f"history has {prepared.n} steps, {prepared.n_observed} observed"
+        )

@@ -1,0 +1,158 @@
+"""Robust seasonal profile: the median (or mean) of the same hour-of-week over the last k weeks.
+
+    yhat[t] = profile[t] * level * event_multiplier[t]
+
+- ``profile``: same phase of the week (of the day, when the history is shorter than a week) over
+  the last ``weeks`` seasons, event hours masked out, NaN skipped.
+- ``level``: sum of the last ``level_days`` of actuals over the sum of the profile for those hours
+  (built from the seasons before them), clipped to ``level_clip`` — follows growth and dips.
+- ``event_multiplier``: for each regressor column (an event indicator, > 0 = active), the ratio of
+  actual to profile over its past active hours, clipped to ``event_clip``; an event never seen
+  before uses ``<event>_uplift`` from the regressors if given (e.g. 2.0 = expected to double), else 1.
+- intervals: empirical quantiles of in-sample residuals on the log1p scale.
+
+Fits in well under a millisecond per 1,000 steps.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InsufficientHistory
+from .base import register_model
+from .common import (Prepared, align_regressors, finish, future_index, merge_regressors, periods,
+                     prepare)
+
+UPLIFT_SUFFIX = "_uplift"
+
+
+class SeasonalProfile:
+    name = "seasonal_profile"
+
+    def __init__(self, step: pd.Timedelta | None = None, seed: int = 0, weeks: int = 4,
+                 agg: str = "median", level_days: float = 2.0, level_clip: tuple[float, float] = (0.5, 2.0),
+                 event_clip: tuple[float, float] = (0.2, 10.0), residual_weeks: int = 4):
+        if agg not in ("median", "mean"):
+            raise ValueError(f"agg must be 'median' or 'mean', got {agg!r}")
+        if weeks < 1:
+            raise ValueError(f"weeks must be >= 1, got {weeks}")
+        self.step, self.seed, self.weeks, self.agg = step, seed, weeks, agg
+        self.level_days, self.level_clip, self.event_clip = level_days, level_clip, event_clip
+        self.residual_weeks = residual_weeks
+        self._data: Prepared | None = None
+        self._regressors: pd.DataFrame | None = None
+
+    def fit(self, history: pd.DataFrame, regressors: pd.DataFrame | None = None) -> "SeasonalProfile":
+        data = prepare(history, self.step)
+        daily, weekly = periods(data.step)
+        if data.n >= weekly:
+            self.period = weekly
+        elif data.n >= daily:
+            self.period = daily
+        else:
+            raise InsufficientHistory(
+                f"seasonal_profile needs at least one day ({daily} steps at {data.step}); history has {data.n} steps")
+        self._data, self._regressors = data, regressors
+        regs = align_regressors(regressors, data.ds)
+        self.events = [c for c in regs.columns if not c.endswith(UPLIFT_SUFFIX)]
+        active = (regs[self.events].to_numpy() > 0).any(axis=1) if self.events else np.zeros(data.n, bool)
+        self._masked = np.where(active, np.nan, data.y)
+        self.level = self._level(data, active, daily)
+        self.multipliers = self._event_multipliers(data, regs)
+        self.quantiles = self._residual_quantiles(data, regs)
+        return self
+
+    def predict(self, horizon: int, levels: tuple[int, ...] = (80, 95),
+                future_regressors: pd.DataFrame | None = None) -> pd.DataFrame:
+        data = self._fitted()
+        index = future_index(data.ds[-1], data.step, horizon)
+        t = np.arange(data.n, data.n + horizon)
+        regs = align_regressors(merge_regressors(self._regressors, future_regressors), index)
+        yhat = self._profile_at(t) * self.level * self._multiplier(regs)
+        base = np.log1p(np.clip(yhat, 0, None))
+        bounds = {}
+        for level in levels:
+            alpha = (100 - level) / 200.0
+            q_lo, q_hi = self._quantile(alpha), self._quantile(1 - alpha)
+            bounds[level] = (np.expm1(base + q_lo), np.expm1(base + q_hi))
+        return finish(index, yhat, bounds, levels)
+
+    # -- pieces -----------------------------------------------------------------------------------
+
+    def _profile_at(self, t: np.ndarray) -> np.ndarray:
+        """Aggregate of the same phase over the ``weeks`` seasons before each target (never after the history)."""
+        n, p = len(self._masked), self.period
+        first = np.maximum(1, (t - n) // p + 1)
+        idx = t[:, None] - (first[:, None] + np.arange(self.weeks)[None, :]) * p
+        vals = np.where(idx >= 0, self._masked[np.clip(idx, 0, None)], np.nan)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            out = np.nanmedian(vals, axis=1) if self.agg == "median" else np.nanmean(vals, axis=1)
+        fallback = np.nanmedian(self._masked) if np.isfinite(self._masked).any() else np.nanmedian(
+            self._data.y)
+        return np.where(np.isfinite(out), out, fallback)
+
+    def _level(self, data: Prepared, active: np.ndarray, daily: int) -> float:
+        recent = min(int(round(self.level_days * daily)), data.n - self.period)
+        if recent < 1:
+            return 1.0
+        t = np.arange(data.n - recent, data.n)
+        actual, prof = data.y[t], self._profile_at(t)
+        ok = np.isfinite(actual) & ~active[t]
+        total = prof[ok].sum()
+        if total <= 0:
+            return 1.0
+        return float(np.clip(actual[ok].sum() / total, *self.level_clip))
+
+    def _event_multipliers(self, data: Prepared, regs: pd.DataFrame) -> dict[str, float]:
+        """Learned ratio actual/profile over each event's past active hours (events never seen: absent)."""
+        out = {}
+        for event in self.events:
+            t = np.flatnonzero(regs[event].to_numpy() > 0)
+            t = t[t >= self.period]
+            if t.size == 0:
+                continue
+            actual, prof = data.y[t], self._profile_at(t) * self.level
+            ok = np.isfinite(actual)
+            if ok.any() and prof[ok].sum() > 0:
+                out[event] = float(np.clip(actual[ok].sum() / prof[ok].sum(), *self.event_clip))
+        return out
+
+    def _multiplier(self, regs: pd.DataFrame) -> np.ndarray:
+        mult = np.ones(len(regs))
+        for event in [c for c in regs.columns if not c.endswith(UPLIFT_SUFFIX)]:
+            weight = np.clip(regs[event].to_numpy(), 0, 1)
+            if event in self.multipliers:
+                m = np.full(len(regs), self.multipliers[event])
+            elif event + UPLIFT_SUFFIX in regs.columns:
+                m = regs[event + UPLIFT_SUFFIX].to_numpy()
+                m = np.where(m > 0, m, 1.0)
+            else:
+                continue
+            mult *= 1 + weight * (m - 1)
+        return mult
+
+    def _residual_quantiles(self, data: Prepared, regs: pd.DataFrame) -> np.ndarray:
+        start = max(self.period, data.n - self.residual_weeks * self.period)
+        t = np.arange(start, data.n)
+        if t.size == 0:
+            return np.empty(0)
+        fit = self._profile_at(t) * self.level * self._multiplier(regs.iloc[t])
+        r = np.log1p(data.y[t]) - np.log1p(np.clip(fit, 0, None))
+        return np.sort(r[np.isfinite(r)])
+
+    def _quantile(self, q: float) -> float:
+        return float(np.quantile(self.quantiles, q)) if self.quantiles.size >= 2 else 0.0
+
+    def _fitted(self) -> Prepared:
+        if self._data is None:
+            raise RuntimeError("seasonal_profile: call fit() before predict()")
+        return self._data
+
+
+@register_model("seasonal_profile")
+def seasonal_profile(step: pd.Timedelta | None = None, seed: int = 0, **options) -> SeasonalProfile:
+    return SeasonalProfile(step=step, seed=seed, **options)

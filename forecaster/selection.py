@@ -1,0 +1,228 @@
+"""Automatic model choice per series, and calibrated intervals (pure).
+
+``fit_predict_auto`` is what the orchestrator calls per series:
+
+1. Backtest every candidate of the preset on rolling origins (``forecaster.backtest``); slow
+   models (``SLOW_MODELS``) only on their most recent fold(s) and only with enough history, so
+   that the full preset fits the time budget (see ``bench/bench_models.py``).
+2. The lowest mean rel_mae over all folds wins; a slow model, scored on the latest fold(s) only,
+   replaces it only if it beats it on those same folds by ``SLOW_MARGIN`` (a fair comparison:
+   one lucky fold against a three-fold mean would favour the slow models). Seasonal naive is the floor: always a candidate, and the choice
+   when every other candidate fails or the history is too short to backtest (``reason`` says which).
+3. Refit the winner on the whole history and predict.
+4. Calibrate: when the winner's backtest coverage of the 80% interval falls outside 0.75-0.88
+   (or of the 95% outside 0.90-0.99), its intervals are replaced by conformal ones: empirical
+   quantiles of the backtest residuals ``log1p(y) - log1p(yhat)`` per horizon band, added to
+   ``log1p(yhat)``. The log scale makes the width proportional to the level (traffic noise is
+   roughly multiplicative) yet stays defined at zero.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .backtest import evaluate, make_folds, score_records
+from .errors import InsufficientHistory, UnknownName
+from .models import get_model
+from .models.common import finish, prepare, season_steps
+
+log = logging.getLogger(__name__)
+
+FAST = ("seasonal_naive_daily", "seasonal_naive_weekly", "seasonal_profile", "ets")
+PRESETS: dict[str, tuple[str, ...]] = {"fast": FAST, "full": FAST + ("mstl", "prophet")}
+PRESET_FOLDS = {"fast": 2, "full": 3}  # default backtest folds per preset (the fast one has a 60 s budget)
+FLOOR = "seasonal_naive_weekly"
+
+
+@dataclass(frozen=True)
+class SlowRule:
+    """Budget for an expensive candidate: at most ``folds`` backtest folds, only with ``min_history``."""
+
+    folds: int
+    min_history: pd.Timedelta
+
+
+SLOW_MODELS: dict[str, SlowRule] = {
+    "mstl": SlowRule(folds=1, min_history=pd.Timedelta("14D")),
+    "prophet": SlowRule(folds=1, min_history=pd.Timedelta("14D")),
+}
+SLOW_MARGIN = 0.05  # a slow model scored on fewer folds must win by this much on those folds
+COVERAGE_TARGETS = {80: (0.75, 0.88), 95: (0.90, 0.99)}
+BAND = pd.Timedelta("6h")  # horizon band of the conformal quantiles
+MIN_RESIDUALS_PER_BAND = 30
+
+
+@dataclass
+class Choice:
+    """The outcome of auto selection for one series."""
+
+    model: str
+    scores: pd.DataFrame  # one row per candidate and fold (model, fold, cutoff, metrics..., error)
+    reason: str
+    residual_quantiles: pd.DataFrame = field(default_factory=pd.DataFrame)  # h_from, h_to, n, q_lo_80...
+    calibrated: bool = False
+
+    def summary(self) -> pd.DataFrame:
+        """Mean metrics per candidate, best first."""
+        if self.scores.empty or "rel_mae" not in self.scores:
+            return pd.DataFrame()
+        ok = self.scores[self.scores["error"].isna()]
+        return ok.groupby("model").mean(numeric_only=True).sort_values("rel_mae").drop(columns="fold")
+
+
+def preset_models(preset: str) -> tuple[str, ...]:
+    try:
+        return PRESETS[preset]
+    except KeyError:
+        raise UnknownName("preset", preset, list(PRESETS)) from None
+
+
+def choose_model(history: pd.DataFrame, candidates: tuple[str, ...] | list[str], horizon: int, folds: int = 3,
+                 step: pd.Timedelta | None = None, seed: int = 0,
+                 regressors: pd.DataFrame | None = None) -> Choice:
+    """Backtest each candidate and pick the lowest mean rel_mae; seasonal naive is the floor and fallback."""
+    data = prepare(history, step)
+    try:
+        built = make_folds(history, horizon, folds, data.step, seed, regressors)
+    except InsufficientHistory as e:
+        return Choice(FLOOR, pd.DataFrame(), f"{FLOOR}: history too short to backtest ({e})")
+    span = data.ds[-1] - data.ds[0] + data.step
+    records, forecasts, skipped = [], {}, []
+    per_fold: dict[str, dict[int, float]] = {}
+    for name in dict.fromkeys([FLOOR, *candidates]):
+        rule = SLOW_MODELS.get(name)
+        if rule and span < rule.min_history:
+            skipped.append(f"{name} (needs {rule.min_history.days} days, history {span})")
+            continue
+        use = built[: rule.folds] if rule else built
+        try:
+            fc = evaluate(use, name, horizon, seed)
+        except Exception as e:  # any model failure means "not this model", never "no forecast"
+            log.info("candidate %s failed in backtest: %s", name, e)
+            records.append({"model": name, "error": f"{type(e).__name__}: {e}"})
+            continue
+        forecasts[name] = fc
+        fold_rows = score_records(fc)
+        records.extend({"model": name, **row, "error": None} for row in fold_rows)
+        rel = {r["fold"]: r["rel_mae"] for r in fold_rows if not math.isnan(r["rel_mae"])}
+        if rel:
+            per_fold[name] = rel
+    table = pd.DataFrame(records)
+    failed = sorted({r["model"] for r in records if r["error"] is not None})
+    if not per_fold:
+        return Choice(FLOOR, table, f"{FLOOR}: no candidate could be scored (failed: {', '.join(failed)})")
+    best, reason = pick(per_fold, len(built), horizon)
+    if failed:
+        reason += f"; failed: {', '.join(failed)}"
+    if skipped:
+        reason += f"; skipped: {', '.join(skipped)}"
+    winner = forecasts[best]
+    return Choice(best, table, reason, residual_quantiles(winner, data.step, int(winner["fold"].nunique())))
+
+
+def pick(per_fold: dict[str, dict[int, float]], n_folds: int, horizon: int) -> tuple[str, str]:
+    """The winner and why: lowest mean rel_mae among the models scored on every fold; a slow model
+    (scored on fewer folds) wins only if it beats that winner on the same folds by ``SLOW_MARGIN``."""
+    def mean(model: str, folds=None) -> float:
+        values = [v for f, v in per_fold[model].items() if folds is None or f in folds]
+        return float(np.mean(values)) if values else float("inf")
+
+    full = [m for m in per_fold if m not in SLOW_MODELS] or list(per_fold)
+    best = min(full, key=lambda m: (mean(m), m != FLOOR))
+    reason = (f"{best}: lowest mean rel_mae {mean(best):.3f} over {n_folds} fold(s) of {horizon} steps "
+              f"(weekly seasonal naive = 1)")
+    if best == FLOOR:
+        reason = f"{FLOOR}: no candidate beat the seasonal naive floor"
+    challengers = []
+    for slow in (m for m in per_fold if m in SLOW_MODELS and m not in full):
+        folds = set(per_fold[slow])
+        ratio = mean(slow) / mean(best, folds) if mean(best, folds) > 0 else float("inf")
+        if ratio < 1 - SLOW_MARGIN:
+            challengers.append((ratio, slow, len(folds)))
+    if challengers:
+        ratio, slow, k = min(challengers)
+        reason = (f"{slow}: rel_mae {mean(slow):.3f} on the latest {k} fold(s), {1 - ratio:.0%} below "
+                  f"{best} on the same fold(s) (fast candidates' best over {n_folds}: {mean(best):.3f})")
+        best = slow
+    return best, reason
+
+
+def residual_quantiles(forecasts: pd.DataFrame, step: pd.Timedelta, n_folds: int,
+                       levels: tuple[int, ...] = (80, 95)) -> pd.DataFrame:
+    """Quantiles of log1p residuals per horizon band (bands widened until each holds enough residuals)."""
+    band = max(season_steps(step, BAND), math.ceil(MIN_RESIDUALS_PER_BAND / max(n_folds, 1)))
+    r = np.log1p(forecasts["y"].to_numpy(float)) - np.log1p(forecasts["yhat"].to_numpy(float))
+    frame = pd.DataFrame({"h": forecasts["h"].to_numpy(), "r": r}).dropna()
+    if frame.empty:
+        return pd.DataFrame()
+    frame["band"] = (frame["h"] - 1) // band
+    rows = []
+    for b, part in frame.groupby("band"):
+        row = {"h_from": int(b * band + 1), "h_to": int((b + 1) * band), "n": len(part)}
+        for level in levels:
+            alpha = (100 - level) / 200.0
+            row[f"q_lo_{level}"], row[f"q_hi_{level}"] = np.quantile(part["r"], [alpha, 1 - alpha])
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def needs_calibration(choice: Choice) -> bool:
+    """True when the winner's backtest interval coverage misses a target band."""
+    if choice.scores.empty or choice.residual_quantiles.empty:
+        return False
+    rows = choice.scores[(choice.scores.model == choice.model) & choice.scores.error.isna()]
+    for level, (low, high) in COVERAGE_TARGETS.items():
+        column = f"coverage_{level}"
+        weights = rows["n_actual"].to_numpy(float)
+        if column in rows and weights.sum() > 0:
+            cov = float(np.average(rows[column].fillna(0), weights=weights))
+            if not low <= cov <= high:
+                return True
+    return False
+
+
+def conformal(forecast: pd.DataFrame, quantiles: pd.DataFrame, levels: tuple[int, ...]) -> pd.DataFrame:
+    """Replace the intervals of ``forecast`` by yhat shifted by the residual quantiles of its band."""
+    h = np.arange(1, len(forecast) + 1)
+    edges = quantiles["h_to"].to_numpy()
+    row = np.minimum(np.searchsorted(edges, h), len(quantiles) - 1)  # beyond the last band: reuse it
+    yhat = forecast["yhat"].to_numpy(float)
+    base = np.log1p(yhat)
+    bounds = {lv: (np.expm1(base + quantiles[f"q_lo_{lv}"].to_numpy()[row]),
+                   np.expm1(base + quantiles[f"q_hi_{lv}"].to_numpy()[row])) for lv in levels}
+    return finish(pd.DatetimeIndex(forecast["ds"]), yhat, bounds, levels)
+
+
+def fit_predict_auto(history: pd.DataFrame, horizon: int, step: pd.Timedelta | None = None,
+                     preset: str = "fast", folds: int | None = None, seed: int = 0,
+                     regressors: pd.DataFrame | None = None,
+                     future_regressors: pd.DataFrame | None = None) -> tuple[pd.DataFrame, Choice]:
+    """Choose a model for one series, refit it on the whole history, forecast, calibrate the intervals.
+
+    ``folds`` defaults to the preset's (``PRESET_FOLDS``). Returns the forecast frame (ds, yhat,
+    yhat_lo_80, yhat_hi_80, yhat_lo_95, yhat_hi_95) and the Choice.
+    A winner that fails on the full history falls back to seasonal naive (said in ``reason``).
+    """
+    levels = (80, 95)
+    step = prepare(history, step).step
+    candidates = preset_models(preset)
+    folds = folds or PRESET_FOLDS.get(preset, 3)
+    choice = choose_model(history, candidates, horizon, folds, step, seed, regressors)
+    try:
+        model = get_model(choice.model, step=step, seed=seed).fit(history, regressors)
+        forecast = model.predict(horizon, levels, future_regressors)
+    except Exception as e:  # refit failed: fall back to the floor, and say so
+        log.warning("refit of %s failed, falling back to %s: %s", choice.model, FLOOR, e)
+        choice.reason = f"{FLOOR}: refit of {choice.model} failed ({type(e).__name__}: {e}); was: {choice.reason}"
+        choice.model, choice.residual_quantiles = FLOOR, pd.DataFrame()
+        forecast = get_model(FLOOR, step=step, seed=seed).fit(history).predict(horizon, levels)
+    if needs_calibration(choice):
+        forecast = conformal(forecast, choice.residual_quantiles, levels)
+        choice.calibrated = True
+        choice.reason += "; intervals calibrated from backtest residuals (conformal, log1p, per horizon band)"
+    return forecast, choice

@@ -1,0 +1,187 @@
+"""Spikes in the forecast window (pure): where the forecast rises well above usual traffic.
+
+Baseline: for each forecast step, the median of the history at the same hour of the week over
+the last ``baseline_weeks`` weeks (NaN = no data is skipped), leaving out the hours of calendar
+events that apply to the series (a weekly flash sale is a spike every week, not the baseline).
+A step is in a spike when
+
+- ``yhat > min_ratio x baseline`` (and ``yhat >= min_peak``), or
+- ``yhat_hi_80 > capacity`` when a capacity/throttle limit (requests per second) is given.
+
+Adjacent flagged steps merge into one spike.
+
+Probability: the chance that the actual exceeds the spike's threshold, at the likeliest step of
+the spike. The forecast at a step is taken as **lognormal** with its median at ``yhat`` and its
+90th percentile at ``yhat_hi_80`` (the 80% interval's upper bound); counts are positive and
+right-skewed, which a lognormal respects and a normal does not. When the interval has no width
+the probability is 0 or 1.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from statistics import NormalDist
+
+import numpy as np
+import pandas as pd
+
+_N = NormalDist()
+Z90 = _N.inv_cdf(0.90)   # yhat_hi_80 is the 90th percentile
+HOURS_PER_WEEK = 7 * 24
+
+SPIKE_COLUMNS = ("series", "start_ts", "end_ts", "peak_ts", "peak", "baseline", "ratio", "threshold",
+                 "probability", "lead_time_hours", "reason", "event")
+
+
+@dataclass(frozen=True)
+class Spike:
+    series: str
+    start_ts: pd.Timestamp
+    end_ts: pd.Timestamp          # exclusive: the end of the last step in the spike
+    peak_ts: pd.Timestamp
+    peak: float                   # yhat at the peak, requests per step
+    baseline: float               # baseline at the peak, requests per step
+    ratio: float                  # peak / baseline (inf when the baseline is 0)
+    threshold: float              # requests per step the peak is compared with
+    probability: float            # P(actual > threshold) at the likeliest step, lognormal
+    lead_time_hours: float        # start - as_of
+    reason: str
+    event: str | None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def hour_of_week(ds: pd.DatetimeIndex | pd.Series) -> np.ndarray:
+    ds = pd.DatetimeIndex(ds)
+    return np.asarray(ds.day_of_week * 24 + ds.hour)
+
+
+def baseline(history: pd.DataFrame, future_ds: pd.DatetimeIndex | pd.Series, weeks: int = 4,
+             exclude: np.ndarray | None = None) -> np.ndarray:
+    """Median of the history at each future step's hour of the week, over the last ``weeks`` weeks.
+
+    ``exclude``: history rows to leave out (event hours: a weekly flash sale must not become its own
+    baseline). An hour of the week with nothing left takes the median of its hour of the day, then
+    of the whole window (0 when the history holds no value at all).
+    """
+    keep = history["y"].notna().to_numpy()
+    if exclude is not None:
+        keep = keep & ~np.asarray(exclude, dtype=bool)
+    h = history[keep]
+    if h.empty:
+        return np.zeros(len(future_ds))
+    end = pd.Timestamp(history["ds"].max())
+    recent = h[h["ds"] > end - pd.Timedelta(weeks=weeks)]
+    if recent.empty:
+        recent = h
+    rds = pd.DatetimeIndex(recent["ds"])
+    fds = pd.DatetimeIndex(future_ds)
+    y = recent["y"].to_numpy(dtype=float)
+    by_week = _medians(y, hour_of_week(rds), hour_of_week(fds))
+    by_day = _medians(y, np.asarray(rds.hour), np.asarray(fds.hour))
+    out = np.where(np.isfinite(by_week), by_week, by_day)
+    return np.where(np.isfinite(out), out, float(recent["y"].median()))
+
+
+def _medians(y: np.ndarray, keys: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """Median of ``y`` per key, looked up for ``wanted`` keys (NaN where a key has no value)."""
+    out = np.full(len(wanted), np.nan)
+    for k in np.unique(wanted):
+        vals = y[keys == k]
+        if vals.size:
+            out[wanted == k] = np.median(vals)
+    return out
+
+
+def event_mask(events: list | None, series: str, ds: pd.Series | pd.DatetimeIndex, step: pd.Timedelta) -> np.ndarray | None:
+    """True where a step of ``ds`` overlaps an event that applies to ``series``."""
+    if not events:
+        return None
+    ds = pd.DatetimeIndex(ds)
+    if len(ds) == 0:
+        return None
+    mask = np.zeros(len(ds), dtype=bool)
+    for ev in events:
+        if ev.applies_to(series):
+            for start, end in ev.occurrences(ds[0], ds[-1] + step):
+                mask |= np.asarray((ds < end) & (ds + step > start))
+    return mask
+
+
+def exceed_probability(yhat: np.ndarray, hi80: np.ndarray, threshold: np.ndarray) -> np.ndarray:
+    """P(actual > threshold) with actual ~ lognormal(median yhat, 90th percentile hi80), elementwise in [0, 1]."""
+    yhat, hi80, threshold = (np.asarray(a, dtype=float) for a in (yhat, hi80, threshold))
+    out = np.where(yhat > threshold, 1.0, 0.0)
+    ok = (yhat > 0) & (threshold > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sigma = np.where(ok & (hi80 > 0), np.log(np.where(hi80 > 0, hi80, 1.0)) - np.log(np.where(yhat > 0, yhat, 1.0)), 0.0) / Z90
+    ok &= sigma > 1e-12
+    if ok.any():
+        zs = (np.log(threshold[ok]) - np.log(yhat[ok])) / sigma[ok]
+        out[ok] = [1.0 - _N.cdf(z) for z in zs]
+    out[threshold <= 0] = 1.0
+    return np.clip(out, 0.0, 1.0)
+
+
+def find_spikes(series: str, forecast: pd.DataFrame, history: pd.DataFrame, as_of: pd.Timestamp,
+                step: pd.Timedelta, min_ratio: float = 1.5, min_peak: float = 0.0,
+                capacity_rps: float | None = None, events: list | None = None,
+                baseline_weeks: int = 4) -> list[Spike]:
+    """Spikes of one series' forecast (see module doc). ``events``: :class:`forecaster.events.Event` list
+    used to name the event overlapping each spike."""
+    if forecast.empty:
+        return []
+    f = forecast.sort_values("ds").reset_index(drop=True)
+    ds = pd.DatetimeIndex(f["ds"])
+    yhat = f["yhat"].to_numpy(dtype=float)
+    hi80 = f["yhat_hi_80"].to_numpy(dtype=float)
+    base = baseline(history, ds, baseline_weeks, event_mask(events, series, history["ds"], step))
+    ratio_thr = min_ratio * base
+    by_ratio = (yhat > ratio_thr) & (yhat >= min_peak) & np.isfinite(yhat)
+    step_s = step.total_seconds()
+    cap_thr = np.full(len(f), np.inf) if capacity_rps is None else np.full(len(f), capacity_rps * step_s)
+    by_cap = hi80 > cap_thr
+    flagged = by_ratio | by_cap
+    spikes: list[Spike] = []
+    i, n = 0, len(f)
+    while i < n:
+        if not flagged[i]:
+            i += 1
+            continue
+        j = i
+        while j + 1 < n and flagged[j + 1]:
+            j += 1
+        spikes.append(_one(series, ds, yhat, hi80, base, ratio_thr, cap_thr, by_cap, i, j, as_of, step,
+                           min_ratio, capacity_rps, events))
+        i = j + 1
+    return spikes
+
+
+def _one(series, ds, yhat, hi80, base, ratio_thr, cap_thr, by_cap, i, j, as_of, step, min_ratio,
+         capacity_rps, events) -> Spike:
+    window = slice(i, j + 1)
+    k = i + int(np.argmax(yhat[window]))
+    capacity = bool(by_cap[window].any())
+    threshold = np.where(by_cap[window], cap_thr[window], ratio_thr[window])
+    probs = exceed_probability(yhat[window], hi80[window], threshold)
+    b = float(base[k])
+    ratio = float(yhat[k] / b) if b > 0 else math.inf
+    if capacity:
+        reason = f"80% upper bound {hi80[window].max() / step.total_seconds():.1f} rps exceeds throttle {capacity_rps:g} rps"
+    else:
+        reason = f"{ratio:.1f}x baseline" if math.isfinite(ratio) else f"{yhat[k]:.0f} vs a baseline of 0"
+    start, end = ds[i], ds[j] + step
+    event = None
+    if events:
+        from .events import event_at
+        event = event_at(events, series, start, end)
+    return Spike(series=series, start_ts=start, end_ts=end, peak_ts=ds[k], peak=float(yhat[k]), baseline=b,
+                 ratio=ratio, threshold=float(threshold[k - i]), probability=float(probs.max()),
+                 lead_time_hours=(start - pd.Timestamp(as_of)) / pd.Timedelta(hours=1), reason=reason, event=event)
+
+
+def spikes_frame(spikes: list[Spike]) -> pd.DataFrame:
+    """A tidy frame (the ``spikes`` table's columns, without run_id)."""
+    return pd.DataFrame([s.to_dict() for s in spikes], columns=list(SPIKE_COLUMNS))
