@@ -120,7 +120,7 @@ class Settings(BaseSettings):
     forecast_step: Literal["5m", "15m", "1h"] = Field("1h", description="bucket width of the forecast series")
     forecast_model: str = Field("auto", description="model name, or auto (backtest and pick per series)")
     forecast_preset: str = Field("fast", description="model selection preset of auto: fast or full")
-    forecast_folds: int = Field(3, ge=1, le=20, description="rolling-origin backtest folds per series")
+    forecast_folds: int | None = Field(None, ge=1, le=20, description="rolling-origin backtest folds per series (None: the preset's, fast 2 / full 3)")
     forecast_seed: int = Field(0, description="seed of every model, so runs repeat exactly")
     forecast_history_days: float | None = Field(
         56, gt=0, description="history read per series before the as-of point, in days (None: all)"

@@ -55,7 +55,7 @@ class FitSpec:
     step: str
     model: str = "auto"
     preset: str = "fast"
-    folds: int = 3
+    folds: int | None = None     # None: the preset's own (fast 2, full 3)
     seed: int = 0
     timeout_s: float = 120.0
     as_of: pd.Timestamp | None = None
@@ -132,7 +132,7 @@ def _named_scores(history, hist_regs, spec: FitSpec, width) -> pd.DataFrame | No
     from .backtest import backtest
 
     try:
-        return backtest(history, spec.model, spec.horizon, spec.folds, width, spec.seed, hist_regs).assign(model=spec.model)
+        return backtest(history, spec.model, spec.horizon, spec.folds or 3, width, spec.seed, hist_regs).assign(model=spec.model)
     except Exception as e:  # noqa: BLE001 - a series too short to backtest still gets its forecast
         log.info("no backtest for %s: %s", spec.model, e)
         return None

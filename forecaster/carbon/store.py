@@ -30,10 +30,12 @@ def inputs_for(settings: Settings) -> tuple[Coefficients, GridIntensity]:
     return c, load_grid(c.unknown_region_g_per_kwh, settings.grid_intensity_file)
 
 
-def window_for(con: duckdb.DuckDBPyConnection, start: dt.datetime | None, end: dt.datetime | None
-               ) -> tuple[dt.datetime, dt.datetime, dt.datetime]:
-    """(start, end, as_of): defaults are the month of the latest data up to its end."""
-    _, as_of = data_span(con)
+def window_for(con: duckdb.DuckDBPyConnection, start: dt.datetime | None, end: dt.datetime | None,
+               as_of: dt.datetime | None = None) -> tuple[dt.datetime, dt.datetime, dt.datetime]:
+    """(start, end, as_of): defaults are the month of the latest data (before ``as_of``) up to its end."""
+    cut = as_of
+    _, as_of = data_span(con, cut)
+    as_of = cut if cut is not None else as_of
     as_of = as_of or utcnow().replace(second=0, microsecond=0)
     end = end or as_of
     start = start or month_bounds(end - dt.timedelta(microseconds=1))[0]
@@ -44,10 +46,12 @@ def window_for(con: duckdb.DuckDBPyConnection, start: dt.datetime | None, end: d
 
 def report_from_db(con: duckdb.DuckDBPyConnection, settings: Settings, start: dt.datetime | None = None,
                    end: dt.datetime | None = None, forecast: bool = False,
-                   horizon_hours: int = 72) -> CarbonReport:
-    start, end, as_of = window_for(con, start, end)
+                   horizon_hours: int = 72, as_of: dt.datetime | None = None) -> CarbonReport:
+    """Load what a carbon report needs and build it (no writes); ``as_of`` as in pricing."""
+    cut = as_of
+    start, end, as_of = window_for(con, start, end, cut)
     lo = min(start, as_of - dt.timedelta(days=8)) if forecast else start
-    traffic = load_traffic(con, lo, max(end, as_of))
+    traffic = load_traffic(con, lo, max(end, as_of), cut)
     fc = load_latest_forecasts(con)[1] if forecast else None
     c, grid = inputs_for(settings)
     return carbon_report(traffic, c, grid, settings, start, end, forecasts=fc, as_of=as_of,

@@ -24,6 +24,9 @@ HorizonOption = typer.Option(72, "--horizon", help="forecast hours to price", mi
 SaveOption = typer.Option(True, "--save/--no-save", help="store the lines in DuckDB (tables costs / carbon)")
 
 
+AsOfOption = typer.Option(None, "--as-of", help="price as if now were this time (UTC): later traffic is ignored")
+
+
 def parse_ts(value: Optional[str], name: str) -> Optional[dt.datetime]:
     """ISO date/time -> naive UTC datetime (tz-aware values are converted)."""
     if value is None:
@@ -42,14 +45,14 @@ def register(app: typer.Typer) -> None:
     def costs_cmd(
         start: Optional[str] = FromOption, end: Optional[str] = ToOption, forecast: bool = ForecastOption,
         by: str = ByOption, horizon: int = HorizonOption, save: bool = SaveOption, as_json: bool = JsonOption,
-        db: Optional[Path] = DbOption, config: Optional[Path] = ConfigOption,
+        db: Optional[Path] = DbOption, config: Optional[Path] = ConfigOption, as_of: Optional[str] = AsOfOption,
     ) -> None:
         """Every route in dollars: history, and with --forecast the next hours, month-end projection and budget alerts."""
         from ..pricing.store import report_from_db, write_report
         settings = load_settings(config, db)
         with open_store(settings.db, settings) as con:
             report, fc_run = report_from_db(con, settings, parse_ts(start, "--from"), parse_ts(end, "--to"),
-                                            forecast, horizon)
+                                            forecast, horizon, parse_ts(as_of, "--as-of"))
             out = report.to_dict(by)
             if save:
                 out["run_id"] = write_report(con, report, {"from": start, "to": end, "forecast": forecast}, fc_run)
@@ -72,13 +75,14 @@ def register(app: typer.Typer) -> None:
     def carbon_cmd(
         start: Optional[str] = FromOption, end: Optional[str] = ToOption, forecast: bool = ForecastOption,
         by: str = ByOption, horizon: int = HorizonOption, save: bool = SaveOption, as_json: bool = JsonOption,
-        db: Optional[Path] = DbOption, config: Optional[Path] = ConfigOption,
+        db: Optional[Path] = DbOption, config: Optional[Path] = ConfigOption, as_of: Optional[str] = AsOfOption,
     ) -> None:
         """Every route in grams of CO2e (CCF methodology) and SCI per request; --forecast for the next hours."""
         from ..carbon.store import report_from_db, write_report
         settings = load_settings(config, db)
         with open_store(settings.db, settings) as con:
-            report = report_from_db(con, settings, parse_ts(start, "--from"), parse_ts(end, "--to"), forecast, horizon)
+            report = report_from_db(con, settings, parse_ts(start, "--from"), parse_ts(end, "--to"), forecast, horizon,
+                                    parse_ts(as_of, "--as-of"))
             out = report.to_dict(by)
             if save:
                 out["run_id"] = write_report(con, report)

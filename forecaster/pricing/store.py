@@ -33,18 +33,25 @@ def catalog_for(settings: Settings) -> Catalog:
     return load_catalog(settings.price_catalog, settings.price_overrides_file)
 
 
-def data_span(con: duckdb.DuckDBPyConnection) -> tuple[dt.datetime | None, dt.datetime | None]:
-    """(first minute, end of last minute) in traffic_1m, or (None, None)."""
-    row = one(con, "SELECT min(ts), max(ts) FROM traffic_1m")
+def data_span(con: duckdb.DuckDBPyConnection, as_of: dt.datetime | None = None
+              ) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """(first minute, end of last minute) in traffic_1m (before ``as_of`` when given), or (None, None)."""
+    if as_of is not None:
+        row = one(con, "SELECT min(ts), max(ts) FROM traffic_1m WHERE ts < ?", [as_of])
+    else:
+        row = one(con, "SELECT min(ts), max(ts) FROM traffic_1m")
     if not row or row[0] is None:
         return None, None
     return row[0], row[1] + dt.timedelta(minutes=1)
 
 
-def load_traffic(con: duckdb.DuckDBPyConnection, start: dt.datetime, end: dt.datetime) -> pd.DataFrame:
-    """Hourly traffic for the whole months [start, end) touches (tiers are monthly)."""
+def load_traffic(con: duckdb.DuckDBPyConnection, start: dt.datetime, end: dt.datetime,
+                 as_of: dt.datetime | None = None) -> pd.DataFrame:
+    """Hourly traffic for the whole months [start, end) touches (tiers are monthly), none from ``as_of`` on."""
     m0 = month_bounds(start)[0]
     m1 = month_bounds(end - dt.timedelta(microseconds=1))[1]
+    if as_of is not None:
+        m1 = min(m1, as_of)
     rows = run(con, """
         SELECT date_trunc('hour', ts) AS ts, api, stage, route, region, any_value(api_type) AS api_type,
                sum(requests)::BIGINT, sum(bytes_out)::BIGINT, sum(integration_n)::BIGINT, sum(billed_ms_sum)
@@ -73,9 +80,15 @@ def load_latest_forecasts(con: duckdb.DuckDBPyConnection) -> tuple[str | None, p
 
 def report_from_db(con: duckdb.DuckDBPyConnection, settings: Settings, start: dt.datetime | None = None,
                    end: dt.datetime | None = None, forecast: bool = False,
-                   horizon_hours: int = 72) -> tuple[CostReport, str | None]:
-    """Load what a cost report needs and build it (no writes). Defaults: this month of the data."""
-    first, as_of = data_span(con)
+                   horizon_hours: int = 72, as_of: dt.datetime | None = None) -> tuple[CostReport, str | None]:
+    """Load what a cost report needs and build it (no writes). Defaults: this month of the data.
+
+    ``as_of``: price as if now were then — only traffic before it counts as actual (like
+    ``forecast --as-of``); by default "now" is the end of the data.
+    """
+    cut = as_of
+    first, as_of = data_span(con, cut)
+    as_of = cut if cut is not None else as_of
     as_of = as_of or utcnow().replace(second=0, microsecond=0)
     end = end or as_of
     start = start or month_bounds(end - dt.timedelta(microseconds=1))[0]
@@ -83,7 +96,7 @@ def report_from_db(con: duckdb.DuckDBPyConnection, settings: Settings, start: dt
         raise BadInput(f"--from {start:%Y-%m-%d %H:%M} must be before --to {end:%Y-%m-%d %H:%M}")
     lo = min(start, month_bounds(as_of - dt.timedelta(microseconds=1))[0]) if forecast else start
     hi = max(end, as_of) if forecast else end
-    traffic = load_traffic(con, lo, hi)
+    traffic = load_traffic(con, lo, hi, cut)
     run_id, fc = load_latest_forecasts(con) if forecast else (None, None)
     report = cost_report(traffic, catalog_for(settings), settings, start, end, forecasts=fc,
                          horizon_hours=horizon_hours, as_of=as_of)
