@@ -17,6 +17,7 @@ from typing import Any, BinaryIO, Callable
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..config import Settings
 from ..errors import BadInput
@@ -160,6 +161,7 @@ def _load_in_transaction(con, src: Source, settings: Settings, fmt: str, templat
     header: str | None = None   # for formats whose first line every chunk needs (CSV header)
     ctx = NormalizeContext(source_id=sid, default_region=settings.default_region, route_templates=templates)
     stream = src.open()
+    workers = _Workers(con, settings)
     try:
         chunks = iter_chunks(stream, settings.ingest_chunk_mb << 20, stats, max_line_bytes=max(max_line, 1 << 20))
         for chunk in prefetch(chunks):
@@ -176,12 +178,13 @@ def _load_in_transaction(con, src: Source, settings: Settings, fmt: str, templat
                 sr.format = log_format.name
             if log_format.header and header is None:
                 header = _first_content_line(chunk)
-            _load_chunk(con, chunk, log_format, ctx, settings, sr, header)
+            _load_chunk(con, workers, chunk, log_format, ctx, settings, sr, header)
             sr.rows_rejected += _reject_oversize(con, sid, stats, max_line, settings)
             if progress:
                 progress(src.uri, stats.bytes_read, src.size)
     finally:
         stream.close()
+        workers.close()
     sr.rows_rejected += _reject_oversize(con, sid, stats, max_line, settings)
     if stats.stream_error:
         run(con, "INSERT INTO rejects VALUES (?, ?, NULL, ?)", [sid, stats.lines + 1, stats.stream_error])
@@ -194,6 +197,9 @@ def _load_in_transaction(con, src: Source, settings: Settings, fmt: str, templat
         raise _AlreadyLoaded(row[0])
     src.extra["checksum"] = checksum
     if log_format is not None and not log_format.aggregated:
+        repeats = _dedupe_source(con, sid)
+        sr.rows_loaded -= repeats
+        sr.rows_duplicate += repeats
         sr.requests_counted = rollups.fold_source(con, sid)
     if settings.retention_raw_days == 0:
         run(con, "DELETE FROM requests WHERE source_id = ?", [sid])
@@ -240,8 +246,32 @@ def detect_format(chunk: Chunk, sample: int = 50) -> LogFormat | None:
     return best if best_score >= 0.5 else None
 
 
-def _load_chunk(con, chunk: Chunk, fmt: LogFormat, ctx: NormalizeContext, settings: Settings, sr: SourceReport,
-                header: str | None = None) -> None:
+class _Workers:
+    """The two side connections a load uses besides its own transaction.
+
+    ``parse``: a private in-memory DuckDB where chunks are parsed and typed; its results come back
+    as Arrow tables, so nothing per chunk accumulates inside the load's transaction (memory stays
+    flat whatever the file size). ``committed``: a cursor on the store outside the transaction,
+    which sees only committed rows — the ones a new source may duplicate — so the dedupe lookup
+    never scans this load's own uncommitted rows.
+    """
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, settings: Settings):
+        config = {"threads": settings.duckdb_threads} if settings.duckdb_threads else {}
+        self.parse = duckdb.connect(config=config)
+        self.committed = con.cursor()
+
+    def close(self) -> None:
+        self.parse.close()
+        self.committed.close()
+
+
+_REQUEST_COLUMNS = ("ts, api, api_type, stage, route, method, status, latency_ms, integration_latency_ms, "
+                    "bytes_out, region, client, request_id")
+
+
+def _load_chunk(con, w: _Workers, chunk: Chunk, fmt: LogFormat, ctx: NormalizeContext, settings: Settings,
+                sr: SourceReport, header: str | None = None) -> None:
     sid, keep = ctx.source_id, settings.reject_raw_max_chars
     table, rejects, blank = chunk.split(settings.ingest_max_line_kb * 1024, keep)
     lines_in = table.num_rows
@@ -251,42 +281,81 @@ def _load_chunk(con, chunk: Chunk, fmt: LogFormat, ctx: NormalizeContext, settin
         table = pa.concat_tables([head, table])
     sr.lines_blank += blank
     if rejects:
-        con.executemany("INSERT INTO rejects VALUES (?, ?, ?, ?)", [(sid, *r) for r in rejects])
+        _append(con, "rejects", pa.table({
+            "source_id": pa.array([sid] * len(rejects), pa.int64()),
+            "line_no": pa.array([r[0] for r in rejects], pa.int64()),
+            "raw": pa.array([r[1] for r in rejects], pa.string()),
+            "reason": pa.array([r[2] for r in rejects], pa.string())}))
         sr.rows_rejected += len(rejects)
-    con.register("_chunk", table)
+    w.parse.register("_chunk", table)
     try:
-        run(con, f"CREATE OR REPLACE TEMP TABLE _parsed AS {normalized_sql(fmt, '_chunk', ctx)}")
+        parsed = w.parse.sql(normalized_sql(fmt, "_chunk", ctx)).to_arrow_table()
     finally:
-        con.unregister("_chunk")
-    n_bad, n_good = one(
-        con, "SELECT count(*) FILTER (WHERE reason IS NOT NULL), count(*) FILTER (WHERE reason IS NULL) FROM _parsed"
-    )
-    if n_bad:
-        run(con, f"""INSERT INTO rejects SELECT {sid}, line_no, left(regexp_replace(line, '\r?\n$', ''), {keep}), reason
-                     FROM _parsed WHERE reason IS NOT NULL""")
-    sr.rows_rejected += n_bad
-    sr.lines_blank += lines_in - n_bad - n_good   # lines a format leaves out on purpose (a CSV header)
-    if fmt.aggregated:
-        counted = rollups.fold_counts(con, "(SELECT * FROM _parsed WHERE reason IS NULL)")
-        sr.rows_loaded += n_good
-        sr.requests_counted += counted
+        w.parse.unregister("_chunk")
+    w.parse.register("_p", parsed)
+    try:
+        n_bad, n_good, lo, hi = one(w.parse, "SELECT count(*) FILTER (WHERE reason IS NOT NULL), "
+                                             "count(*) FILTER (WHERE reason IS NULL), "
+                                             "min(ts) FILTER (WHERE reason IS NULL), max(ts) FILTER (WHERE reason IS NULL) FROM _p")
+        if n_bad:
+            _append(con, "rejects", w.parse.sql(
+                f"SELECT {sid}::BIGINT, line_no, left(regexp_replace(line, '\r?\n$', ''), {keep}), reason "
+                f"FROM _p WHERE reason IS NOT NULL").to_arrow_table())
+        sr.rows_rejected += n_bad
+        sr.lines_blank += lines_in - n_bad - n_good   # lines a format leaves out on purpose (a CSV header)
+        if fmt.aggregated:
+            good = w.parse.sql("SELECT * FROM _p WHERE reason IS NULL").to_arrow_table()
+            con.register("_good", good)
+            try:
+                sr.requests_counted += rollups.fold_counts(con, "_good")
+            finally:
+                con.unregister("_good")
+            sr.rows_loaded += n_good
+            return
+        if lo is None:
+            return
+        good = w.parse.sql(f"SELECT {_REQUEST_COLUMNS}, {sid}::BIGINT AS source_id, line_no "
+                           f"FROM _p WHERE reason IS NULL").to_arrow_table()
+    finally:
+        w.parse.unregister("_p")
+    # Requests already committed by earlier sources (same id, same time span) are duplicates.
+    w.committed.register("_ids", good.select(["request_id"]))
+    try:
+        dups = w.committed.sql(
+            f"SELECT DISTINCT i.request_id FROM _ids i SEMI JOIN (SELECT request_id FROM requests "
+            f"WHERE ts BETWEEN TIMESTAMP '{lo.isoformat()}' AND TIMESTAMP '{hi.isoformat()}') r USING (request_id)"
+        ).to_arrow_table()
+    finally:
+        w.committed.unregister("_ids")
+    if dups.num_rows:
+        good = good.filter(pc.invert(pc.is_in(good["request_id"], value_set=dups["request_id"])))
+    _append(con, "requests", good)
+    sr.rows_loaded += good.num_rows
+    sr.rows_duplicate += n_good - good.num_rows
+
+
+def _append(con, table: str, rows: pa.Table) -> None:
+    """Insert an Arrow table into a store table (columns in table order)."""
+    if rows.num_rows == 0:
         return
-    lo, hi, n_ids = one(con, "SELECT min(ts), max(ts), count(DISTINCT request_id) FROM _parsed WHERE reason IS NULL")
-    if lo is None:
-        return
-    # Repeats inside the chunk keep their first line (a cheap distinct count tells whether to look).
-    rows = "(SELECT * FROM _parsed WHERE reason IS NULL"
-    rows += ")" if n_ids == n_good else " QUALIFY row_number() OVER (PARTITION BY request_id ORDER BY line_no) = 1)"
-    inserted = one(con, f"""
-        INSERT INTO requests
-        SELECT ts, api, api_type, stage, route, method, status, latency_ms, integration_latency_ms,
-               bytes_out, region, client, request_id, {sid}, line_no
-        FROM {rows} p
-        WHERE NOT EXISTS (SELECT 1 FROM requests r
-                          WHERE r.ts BETWEEN ? AND ? AND r.request_id = p.request_id)
-    """, [lo, hi])[0]
-    sr.rows_loaded += inserted
-    sr.rows_duplicate += n_good - inserted
+    con.register("_rows", rows)
+    try:
+        run(con, f"INSERT INTO {table} SELECT * FROM _rows")
+    finally:
+        con.unregister("_rows")
+
+
+def _dedupe_source(con, sid: int) -> int:
+    """Repeated request ids inside one source keep their first line; returns how many were dropped.
+
+    Done once per source, over its rows, so a repeat far apart in a huge file is caught too.
+    """
+    n = one(con, "SELECT count(*) - count(DISTINCT request_id) FROM requests WHERE source_id = ?", [sid])[0]
+    if n:
+        run(con, """DELETE FROM requests WHERE source_id = ? AND line_no IN (
+                        SELECT line_no FROM (SELECT line_no, row_number() OVER (PARTITION BY request_id ORDER BY line_no) AS k
+                                             FROM requests WHERE source_id = ?) WHERE k > 1)""", [sid, sid])
+    return n
 
 
 def _record_source(con, src: Source, sr: SourceReport) -> None:
