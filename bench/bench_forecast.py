@@ -119,7 +119,7 @@ def main() -> None:
         rows.append(("overhead: seasonal_naive_weekly, 1 backtest fold", s, mb))
         print(f"overhead run: {s['series']} series in {s['seconds']:.1f}s", flush=True)
     s, mb = timed_run(db, model=args.model, preset=args.preset, engine=args.engine, workers=args.workers)
-    rows.append((f"{args.model} ({args.preset} preset, {s['by_model'] and len(s['by_model'])} candidates, 3 folds)", s, mb))
+    rows.append((f"{args.model} ({args.preset} preset, {s['by_model'] and len(s['by_model'])} candidates, the preset's folds)", s, mb))
     routes_per_s = args.routes / s["seconds"]
     target = TARGET_S[args.preset]
     cmd = (f".venv/bin/python -m bench.bench_forecast --preset {args.preset} --routes {args.routes} --days {args.days} "

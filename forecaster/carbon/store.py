@@ -14,9 +14,7 @@ import duckdb
 import pandas as pd
 
 from ..config import Settings
-from ..errors import BadInput
-from ..pricing.projection import month_bounds
-from ..pricing.store import data_span, load_latest_forecasts, load_traffic
+from ..pricing.store import load_latest_forecasts, load_traffic, window_for
 from ..store.db import run, transaction, utcnow
 from .coefficients import Coefficients, load_coefficients
 from .intensity import GridIntensity, load_grid
@@ -28,20 +26,6 @@ log = logging.getLogger(__name__)
 def inputs_for(settings: Settings) -> tuple[Coefficients, GridIntensity]:
     c = load_coefficients(settings.carbon_coefficients_file)
     return c, load_grid(c.unknown_region_g_per_kwh, settings.grid_intensity_file)
-
-
-def window_for(con: duckdb.DuckDBPyConnection, start: dt.datetime | None, end: dt.datetime | None,
-               as_of: dt.datetime | None = None) -> tuple[dt.datetime, dt.datetime, dt.datetime]:
-    """(start, end, as_of): defaults are the month of the latest data (before ``as_of``) up to its end."""
-    cut = as_of
-    _, as_of = data_span(con, cut)
-    as_of = cut if cut is not None else as_of
-    as_of = as_of or utcnow().replace(second=0, microsecond=0)
-    end = end or as_of
-    start = start or month_bounds(end - dt.timedelta(microseconds=1))[0]
-    if start >= end:
-        raise BadInput(f"--from {start:%Y-%m-%d %H:%M} must be before --to {end:%Y-%m-%d %H:%M}")
-    return start, end, as_of
 
 
 def report_from_db(con: duckdb.DuckDBPyConnection, settings: Settings, start: dt.datetime | None = None,

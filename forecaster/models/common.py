@@ -165,3 +165,13 @@ def require(prepared: Prepared, min_steps: int, model: str, why: str) -> None:
             f"{model} needs at least {min_steps} steps ({why}) with 2+ observed values; "
             f"history has {prepared.n} steps, {prepared.n_observed} observed"
         )
+
+
+def start_predict(model, horizon: int, levels: tuple[int, ...]) -> tuple[Prepared, pd.DatetimeIndex, pd.DataFrame | None]:
+    """The common start of ``predict``: (fitted data, future index, the flat forecast of a constant series or None)."""
+    data = getattr(model, "_data", None)
+    if data is None:
+        raise RuntimeError(f"{model.name}: call fit() before predict()")
+    index = future_index(data.ds[-1], data.step, horizon)
+    flat = constant_forecast(index, float(np.nanmax(data.y)), levels) if is_constant(data.y) else None
+    return data, index, flat

@@ -18,8 +18,7 @@ import pandas as pd
 from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 
 from .base import register_model
-from .common import (Prepared, constant_forecast, finish, future_index, interpolated, is_constant,
-                     periods, prepare, require)
+from .common import (start_predict, Prepared, finish, interpolated, periods, prepare, require)
 from .common import z as z_of
 
 TRANSFORMS = {
@@ -131,12 +130,9 @@ class ETS:
 
     def predict(self, horizon: int, levels: tuple[int, ...] = (80, 95),
                 future_regressors: pd.DataFrame | None = None) -> pd.DataFrame:
-        data = self._data
-        if data is None:
-            raise RuntimeError("ets: call fit() before predict()")
-        index = future_index(data.ds[-1], data.step, horizon)
-        if is_constant(data.y):
-            return constant_forecast(index, float(np.nanmax(data.y)), levels)
+        data, index, flat = start_predict(self, horizon, levels)
+        if flat is not None:
+            return flat
         forward, back = TRANSFORMS[self.transform]
         daily, _ = periods(data.step)
         y = data.y[-max(2 * daily, int(self.window / data.step)):] if self.window is not None else data.y

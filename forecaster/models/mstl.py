@@ -16,8 +16,7 @@ import pandas as pd
 from statsmodels.tsa.seasonal import MSTL as StatsmodelsMSTL
 
 from .base import register_model
-from .common import (Prepared, constant_forecast, finish, future_index, interpolated, is_constant,
-                     periods, prepare, require)
+from .common import (start_predict, Prepared, finish, interpolated, periods, prepare, require)
 from .ets import bounded, ets_kernel
 
 
@@ -38,12 +37,9 @@ class MSTL:
 
     def predict(self, horizon: int, levels: tuple[int, ...] = (80, 95),
                 future_regressors: pd.DataFrame | None = None) -> pd.DataFrame:
-        data = self._data
-        if data is None:
-            raise RuntimeError("mstl: call fit() before predict()")
-        index = future_index(data.ds[-1], data.step, horizon)
-        if is_constant(data.y):
-            return constant_forecast(index, float(np.nanmax(data.y)), levels)
+        data, index, flat = start_predict(self, horizon, levels)
+        if flat is not None:
+            return flat
         z = np.log1p(interpolated(data.y))
         seasonal_future = np.zeros(horizon)
         adjusted = z

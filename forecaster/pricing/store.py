@@ -78,6 +78,20 @@ def load_latest_forecasts(con: duckdb.DuckDBPyConnection) -> tuple[str | None, p
     return row[0], pd.DataFrame(rows, columns=["series", "ds", "yhat"])
 
 
+def window_for(con: duckdb.DuckDBPyConnection, start: dt.datetime | None, end: dt.datetime | None,
+               as_of: dt.datetime | None = None) -> tuple[dt.datetime, dt.datetime, dt.datetime]:
+    """(start, end, as_of) of a report: defaults are the month of the latest data (before ``as_of``) up to its end."""
+    cut = as_of
+    _, as_of = data_span(con, cut)
+    as_of = cut if cut is not None else as_of
+    as_of = as_of or utcnow().replace(second=0, microsecond=0)
+    end = end or as_of
+    start = start or month_bounds(end - dt.timedelta(microseconds=1))[0]
+    if start >= end:
+        raise BadInput(f"--from {start:%Y-%m-%d %H:%M} must be before --to {end:%Y-%m-%d %H:%M}")
+    return start, end, as_of
+
+
 def report_from_db(con: duckdb.DuckDBPyConnection, settings: Settings, start: dt.datetime | None = None,
                    end: dt.datetime | None = None, forecast: bool = False,
                    horizon_hours: int = 72, as_of: dt.datetime | None = None) -> tuple[CostReport, str | None]:
@@ -87,13 +101,7 @@ def report_from_db(con: duckdb.DuckDBPyConnection, settings: Settings, start: dt
     ``forecast --as-of``); by default "now" is the end of the data.
     """
     cut = as_of
-    first, as_of = data_span(con, cut)
-    as_of = cut if cut is not None else as_of
-    as_of = as_of or utcnow().replace(second=0, microsecond=0)
-    end = end or as_of
-    start = start or month_bounds(end - dt.timedelta(microseconds=1))[0]
-    if start >= end:
-        raise BadInput(f"--from {start:%Y-%m-%d %H:%M} must be before --to {end:%Y-%m-%d %H:%M}")
+    start, end, as_of = window_for(con, start, end, cut)
     lo = min(start, month_bounds(as_of - dt.timedelta(microseconds=1))[0]) if forecast else start
     hi = max(end, as_of) if forecast else end
     traffic = load_traffic(con, lo, hi, cut)

@@ -52,7 +52,7 @@ def register_custom_formats(formats: Mapping[str, object]) -> None:
         else:
             problems.append(f"custom format {name!r}: give either 'regex' or 'json_fields'")
             continue
-        register(LogFormat(name=name, description=f"custom format from the config", select_sql=sel,
+        register(LogFormat(name=name, description="custom format from the config", select_sql=sel,
                            detect=detect, ts_sql=ts, api_type=cf.defaults.get("api_type", "web")))
         _declared.add(name)
     if problems:

@@ -9,7 +9,7 @@ marked ``us``) is picked up when present.
 
 from __future__ import annotations
 
-from .base import CANONICAL, LogFormat, register, regex_select, sql_str, ts_clf
+from .base import CANONICAL, LogFormat, register, sql_str, ts_clf
 from .detect import regex_share
 
 _HEAD = r'(?P<client>\S+) \S+ \S+ \[(?P<ts>[^\]]+)\] "(?P<method>[A-Za-z]+) (?P<path>\S+)(?: [^"]*)?" (?P<status>\d{3}) (?P<bytes>\d+|-)'
