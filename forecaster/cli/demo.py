@@ -8,6 +8,8 @@ samples, and the DuckDB file is left behind to explore (CLI, notebooks). The sam
 from __future__ import annotations
 
 import datetime as dt
+import os
+import sys
 from pathlib import Path
 from typing import Optional
 
@@ -43,6 +45,8 @@ def register(app: typer.Typer) -> None:
         config: Optional[Path] = ConfigOption,
     ) -> None:
         """Run the pipeline on the sample data: ingest -> forecast -> spikes -> costs -> carbon."""
+        if not sys.stdout.isatty():
+            os.environ.setdefault("COLUMNS", "140")   # piped output: wide enough for the tables
         settings = load_settings(config, db)
         samples_dir = samples or default_samples_dir()
         missing = [n for n in DEMO_LOGS if not (samples_dir / n).is_file()]

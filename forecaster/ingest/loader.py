@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..config import Settings
-from ..errors import BadInput
+from ..errors import BadInput, ForecasterError
 from ..store.db import one, run, transaction, utcnow
 from . import rollups
 from .chunks import Chunk, StreamStats, iter_chunks, prefetch
@@ -141,7 +141,7 @@ def load_source(
     except _AlreadyLoaded as e:
         sr = SourceReport(uri=src.uri, status="skipped", source_id=e.source_id,
                           note=f"same bytes already loaded as source {e.source_id}")
-    except (OSError, duckdb.Error, BadInput, ValueError) as e:
+    except (OSError, duckdb.Error, ForecasterError, ValueError) as e:
         log.warning("source %s failed: %s", src.uri, e)
         sr = SourceReport(uri=src.uri, status="failed", note=f"{type(e).__name__}: {e}")
     cw = src.extra.get("cwrecords")
