@@ -49,6 +49,7 @@ class SourceReport:
     bytes: int = 0
     seconds: float = 0.0
     note: str | None = None
+    extra_logged_ids: bool = field(default=False, repr=False)   # some rows carried the log's own request id
 
 
 @dataclass
@@ -61,7 +62,10 @@ class IngestReport:
     by_source: list[SourceReport] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        for s in d["by_source"]:
+            s.pop("extra_logged_ids", None)
+        return d
 
     @property
     def failed(self) -> list[SourceReport]:
@@ -196,10 +200,15 @@ def _load_in_transaction(con, src: Source, settings: Settings, fmt: str, templat
     if row is not None and stats.bytes_read and not stats.stream_error:   # a damaged or empty read is not "the same bytes"
         raise _AlreadyLoaded(row[0])
     src.extra["checksum"] = checksum
+    if log_format is not None and log_format.aggregated and one(
+            con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = '_counts_stage' AND temporary")[0]:
+        sr.requests_counted = rollups.fold_counts(con, "_counts_stage")
+        run(con, "DROP TABLE _counts_stage")
     if log_format is not None and not log_format.aggregated:
-        repeats = _dedupe_source(con, sid)
-        sr.rows_loaded -= repeats
-        sr.rows_duplicate += repeats
+        if sr.extra_logged_ids:   # ids from the log can repeat; ids from line numbers cannot
+            repeats = _dedupe_source(con, sid)
+            sr.rows_loaded -= repeats
+            sr.rows_duplicate += repeats
         sr.requests_counted = rollups.fold_source(con, sid)
     if settings.retention_raw_days == 0:
         run(con, "DELETE FROM requests WHERE source_id = ?", [sid])
@@ -266,6 +275,7 @@ class _Workers:
         self.committed.close()
 
 
+_COUNT_COLUMNS = "ts, api, api_type, stage, route, region, status, bytes_out, requests"
 _REQUEST_COLUMNS = ("ts, api, api_type, stage, route, method, status, latency_ms, integration_latency_ms, "
                     "bytes_out, region, client, request_id")
 
@@ -294,8 +304,9 @@ def _load_chunk(con, w: _Workers, chunk: Chunk, fmt: LogFormat, ctx: NormalizeCo
         w.parse.unregister("_chunk")
     w.parse.register("_p", parsed)
     try:
-        n_bad, n_good, lo, hi = one(w.parse, "SELECT count(*) FILTER (WHERE reason IS NOT NULL), "
+        n_bad, n_good, n_logged, lo, hi = one(w.parse, "SELECT count(*) FILTER (WHERE reason IS NOT NULL), "
                                              "count(*) FILTER (WHERE reason IS NULL), "
+                                             "count(*) FILTER (WHERE reason IS NULL AND id_logged), "
                                              "min(ts) FILTER (WHERE reason IS NULL), max(ts) FILTER (WHERE reason IS NULL) FROM _p")
         if n_bad:
             _append(con, "rejects", w.parse.sql(
@@ -304,12 +315,12 @@ def _load_chunk(con, w: _Workers, chunk: Chunk, fmt: LogFormat, ctx: NormalizeCo
         sr.rows_rejected += n_bad
         sr.lines_blank += lines_in - n_bad - n_good   # lines a format leaves out on purpose (a CSV header)
         if fmt.aggregated:
-            good = w.parse.sql("SELECT * FROM _p WHERE reason IS NULL").to_arrow_table()
-            con.register("_good", good)
-            try:
-                sr.requests_counted += rollups.fold_counts(con, "_good")
-            finally:
-                con.unregister("_good")
+            # Staged, and folded into the rollups once at the end of the source.
+            good = w.parse.sql(f"SELECT {_COUNT_COLUMNS} FROM _p WHERE reason IS NULL").to_arrow_table()
+            if good.num_rows:
+                run(con, f"CREATE TEMP TABLE IF NOT EXISTS _counts_stage AS SELECT {_COUNT_COLUMNS} FROM requests "
+                         f"CROSS JOIN (SELECT 1::BIGINT AS requests) LIMIT 0")
+                con.from_arrow(good).insert_into("_counts_stage")
             sr.rows_loaded += n_good
             return
         if lo is None:
@@ -318,6 +329,11 @@ def _load_chunk(con, w: _Workers, chunk: Chunk, fmt: LogFormat, ctx: NormalizeCo
                            f"FROM _p WHERE reason IS NULL").to_arrow_table()
     finally:
         w.parse.unregister("_p")
+    if not n_logged:   # ids made from source and line number: unique by construction
+        _append(con, "requests", good)
+        sr.rows_loaded += good.num_rows
+        return
+    sr.extra_logged_ids = True
     # Requests already committed by earlier sources (same id, same time span) are duplicates.
     w.committed.register("_ids", good.select(["request_id"]))
     try:
@@ -335,14 +351,14 @@ def _load_chunk(con, w: _Workers, chunk: Chunk, fmt: LogFormat, ctx: NormalizeCo
 
 
 def _append(con, table: str, rows: pa.Table) -> None:
-    """Insert an Arrow table into a store table (columns in table order)."""
+    """Insert an Arrow table into a store table (columns in table order).
+
+    Through a relation, not a registered view: a view registered inside the load's transaction
+    would keep every chunk's Arrow table alive until the commit.
+    """
     if rows.num_rows == 0:
         return
-    con.register("_rows", rows)
-    try:
-        run(con, f"INSERT INTO {table} SELECT * FROM _rows")
-    finally:
-        con.unregister("_rows")
+    con.from_arrow(rows).insert_into(table)
 
 
 def _dedupe_source(con, sid: int) -> int:

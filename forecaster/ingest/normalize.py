@@ -90,6 +90,7 @@ def normalized_sql(fmt: LogFormat, lines_rel: str, ctx: NormalizeContext) -> str
            coalesce(region, {sql_str(ctx.default_region)}) AS region,
            client,
            coalesce(request_id, '{ctx.source_id}:' || line_no) AS request_id,
+           request_id IS NOT NULL AS id_logged,
            coalesce(_t_requests, 1) AS requests
     FROM (SELECT *, {route} AS _route
           FROM (SELECT *, {fmt.ts_sql("ts")} AS _ts, {typed}, upper(trim(method)) AS _method,
