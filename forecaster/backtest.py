@@ -19,7 +19,7 @@ import pandas as pd
 from .errors import InsufficientHistory
 from .metrics import DEFAULT_METRICS, Scored, compute
 from .models import get_model
-from .models.common import WEEK, periods, prepare, season_steps
+from .models.common import WEEK, Prepared, periods, prepare, season_steps
 
 MIN_TRAIN = pd.Timedelta("3D")
 
@@ -36,10 +36,13 @@ class Fold:
     benchmark: np.ndarray  # seasonal naive yhat on the test steps
     scale: float  # in-sample seasonal naive MAE
     step: pd.Timedelta
+    train_data: Prepared | None = None  # the training part already validated (models skip re-checking it)
 
     @property
     def cutoff(self) -> pd.Timestamp:
         """Last training timestamp (Prophet's convention)."""
+        if self.train_data is not None:
+            return self.train_data.ds[-1]
         return self.train["ds"].iloc[-1]
 
 
@@ -48,22 +51,25 @@ def make_folds(history: pd.DataFrame, horizon: int, folds: int = 3, step: pd.Tim
                min_train: pd.Timedelta = MIN_TRAIN) -> list[Fold]:
     """The folds of a rolling-origin evaluation, most recent first; raises InsufficientHistory if none fits."""
     data = prepare(history, step)
-    frame = pd.DataFrame({"ds": data.ds, "y": data.y})
     spacing = spacing or horizon
     min_steps = max(season_steps(data.step, min_train), 2)
+    reg_ds = _regressor_ds(regressors)
     out = []
     for i in range(folds):
         end = data.n - i * spacing
         start = end - horizon
         if start < min_steps:
             break
-        train, test = frame.iloc[:start], frame.iloc[start:end]
+        train_data = Prepared(ds=data.ds[:start], y=data.y[:start], step=data.step)
+        train = pd.DataFrame({"ds": train_data.ds, "y": train_data.y})
+        test = pd.DataFrame({"ds": data.ds[start:end], "y": data.y[start:end]})
         bench_name = benchmark_model(start, data.step)
-        bench = get_model(bench_name, step=data.step, seed=seed).fit(train).predict(horizon)
-        out.append(Fold(i, train, test.reset_index(drop=True), _window(regressors, None, train["ds"].iloc[-1]),
-                        _window(regressors, train["ds"].iloc[-1], test["ds"].iloc[-1]),
-                        bench["yhat"].to_numpy(float), naive_scale(train["y"].to_numpy(float), start, data.step),
-                        data.step))
+        bench = get_model(bench_name, step=data.step, seed=seed).fit(train_data).predict(horizon)
+        last_train, last_test = data.ds[start - 1], data.ds[end - 1]
+        out.append(Fold(i, train, test, _window(regressors, reg_ds, None, last_train),
+                        _window(regressors, reg_ds, last_train, last_test),
+                        bench["yhat"].to_numpy(float), naive_scale(train_data.y, start, data.step),
+                        data.step, train_data))
     if not out:
         raise InsufficientHistory(
             f"backtest needs at least {min_steps + horizon} steps ({min_train} of training + horizon "
@@ -95,12 +101,13 @@ def evaluate(folds: list[Fold], model_name: str, horizon: int, seed: int = 0,
     columns: dict[str, list[np.ndarray]] = {}
     for fold in folds:
         model = get_model(model_name, step=fold.step, seed=seed, **(model_options or {}))
-        forecast = model.fit(fold.train, fold.train_regressors).predict(
+        forecast = model.fit(fold.train_data if fold.train_data is not None else fold.train,
+                             fold.train_regressors).predict(
             horizon, future_regressors=fold.test_regressors)
         parts = {"fold": np.full(horizon, fold.index), "cutoff": np.full(horizon, fold.cutoff.to_datetime64()),
                  "h": np.arange(1, horizon + 1)}
         parts.update({c: forecast[c].to_numpy() for c in forecast.columns})
-        parts.update({"y": fold.test["y"].to_numpy(float), "benchmark": fold.benchmark,
+        parts.update({"y": fold.test["y"].to_numpy(dtype=float), "benchmark": fold.benchmark,
                       "scale": np.full(horizon, fold.scale)})
         for name, values in parts.items():
             columns.setdefault(name, []).append(values)
@@ -136,13 +143,19 @@ def backtest(history: pd.DataFrame, model_name: str, horizon: int, folds: int = 
     return score(evaluate(built, model_name, horizon, seed), metrics)
 
 
-def _window(regressors: pd.DataFrame | None, after: pd.Timestamp | None,
-            until: pd.Timestamp) -> pd.DataFrame | None:
+def _regressor_ds(regressors: pd.DataFrame | None) -> np.ndarray | None:
     if regressors is None or regressors.empty:
         return None
-    ds = pd.to_datetime(regressors["ds"])
-    keep = ds <= until if after is None else (ds > after) & (ds <= until)
-    return regressors[keep.to_numpy()].reset_index(drop=True)
+    return pd.to_datetime(regressors["ds"]).to_numpy()
+
+
+def _window(regressors: pd.DataFrame | None, ds: np.ndarray | None, after: pd.Timestamp | None,
+            until: pd.Timestamp) -> pd.DataFrame | None:
+    if regressors is None or regressors.empty or ds is None:
+        return None
+    until = np.datetime64(until)
+    keep = ds <= until if after is None else (ds > np.datetime64(after)) & (ds <= until)
+    return regressors[keep].reset_index(drop=True)
 
 
 __all__ = ["Fold", "backtest", "benchmark_model", "evaluate", "make_folds", "naive_scale", "score"]

@@ -36,6 +36,8 @@ from .store.db import one, run, transaction, utcnow
 log = logging.getLogger(__name__)
 
 FALLBACK_MODEL = "seasonal_naive_weekly"
+#: series per task sent to a worker: one pickle round trip and one future per batch, not per series
+BATCH_SERIES = 25
 #: models that apply an event's ``_uplift`` themselves; for the others the run applies it after predict
 MODELS_APPLYING_UPLIFT = frozenset({"seasonal_profile", "prophet"})
 FORECAST_COLS = ["ds", "yhat", "yhat_lo_80", "yhat_hi_80", "yhat_lo_95", "yhat_hi_95"]
@@ -243,6 +245,7 @@ class EngineOptions:
     workers: int
     scheduler: str | None = None      # dask: scheduler address; None starts a LocalCluster
     dask_processes: bool = True       # dask LocalCluster: worker processes (False: threads, for tests)
+    batch: int = BATCH_SERIES         # series per task sent to a worker
 
 
 def _serial(tasks: Iterable[Task], spec: FitSpec) -> Iterator[Outcome]:
@@ -281,8 +284,45 @@ def _bounded(submit: Callable[[Task], cf.Future], tasks: Iterable[Task], limit: 
         yield sid, hist, SeriesTimeout(f"{sid}: not fitted, all {workers} workers hung")
 
 
+Batch = tuple[str, list[Task]]
+
+
+def fit_batch(batch: list[Task], spec: FitSpec) -> list[SeriesResult]:
+    """:func:`fit_series` on each series of a batch, in order (what a worker runs per task)."""
+    return [fit_series(sid, hist, spec) for sid, hist in batch]
+
+
+def batches(tasks: Iterable[Task], size: int) -> Iterator[Batch]:
+    """Group tasks into lists of ``size`` (the last one shorter), labelled by their first series."""
+    chunk: list[Task] = []
+    for task in tasks:
+        chunk.append(task)
+        if len(chunk) >= size:
+            yield chunk[0][0], chunk
+            chunk = []
+    if chunk:
+        yield chunk[0][0], chunk
+
+
+def batch_size(n_series: int, workers: int) -> int:
+    """``BATCH_SERIES``, smaller when there are few series, so that every worker gets work (4 tasks each)."""
+    return max(1, min(BATCH_SERIES, -(-n_series // (4 * max(workers, 1)))))
+
+
+def _unbatched(outcomes: Iterable[tuple[str, list[Task], "list[SeriesResult] | BaseException"]]) -> Iterator[Outcome]:
+    """Per-series outcomes of batch outcomes; a failed batch fails each of its series (they fall back)."""
+    for _label, batch, res in outcomes:
+        if isinstance(res, BaseException):
+            for sid, hist in batch:
+                yield sid, hist, res
+        else:
+            for (sid, hist), r in zip(batch, res):
+                yield sid, hist, r
+
+
 def _local(tasks: Iterable[Task], spec: FitSpec, opts: EngineOptions) -> Iterator[Outcome]:
-    """``concurrent.futures.ProcessPoolExecutor`` with ``workers`` processes (in-process when 1)."""
+    """``concurrent.futures.ProcessPoolExecutor`` with ``workers`` processes (in-process when 1);
+    series go in batches of :func:`batch_size`."""
     if opts.workers <= 1:
         yield from _serial(tasks, spec)
         return
@@ -290,18 +330,19 @@ def _local(tasks: Iterable[Task], spec: FitSpec, opts: EngineOptions) -> Iterato
     ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
     pools = [cf.ProcessPoolExecutor(opts.workers, mp_context=ctx)]
 
-    def submit(task: Task) -> cf.Future:
+    def submit(task: Batch) -> cf.Future:
         try:
-            return pools[-1].submit(fit_series, task[0], task[1], spec)
+            return pools[-1].submit(fit_batch, task[1], spec)
         except cf.process.BrokenProcessPool:
             if len(pools) > 3:
                 raise
             log.warning("process pool broken (a worker died); starting a new one")
             pools.append(cf.ProcessPoolExecutor(opts.workers, mp_context=ctx))
-            return pools[-1].submit(fit_series, task[0], task[1], spec)
+            return pools[-1].submit(fit_batch, task[1], spec)
 
     try:
-        yield from _bounded(submit, tasks, 2 * opts.workers, opts.workers, _backstop(spec))
+        yield from _unbatched(_bounded(submit, batches(tasks, opts.batch), 2 * opts.workers, opts.workers,
+                                       _backstop(spec, opts.batch)))
     finally:
         for pool in pools:
             pool.shutdown(wait=False, cancel_futures=True)
@@ -324,16 +365,18 @@ def _dask(tasks: Iterable[Task], spec: FitSpec, opts: EngineOptions) -> Iterator
     try:
         n = max(1, len(client.scheduler_info().get("workers", {})) or opts.workers)
         pool = client.get_executor(pure=False)
-        yield from _bounded(lambda t: pool.submit(fit_series, t[0], t[1], spec), tasks, 2 * n, n, _backstop(spec))
+        yield from _unbatched(_bounded(lambda t: pool.submit(fit_batch, t[1], spec), batches(tasks, opts.batch),
+                                       2 * n, n, _backstop(spec, opts.batch)))
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
 
 
-def _backstop(spec: FitSpec) -> float:
-    # a task may queue behind one other per worker (2 in flight each), plus start-up slack
-    return 2 * spec.timeout_s + 30.0
+def _backstop(spec: FitSpec, batch: int = 1) -> float:
+    # a batch may queue behind one other per worker (2 in flight each), plus start-up slack; each of
+    # its series is bounded by the worker's own per-series deadline (timeout_s)
+    return 2 * batch * spec.timeout_s + 30.0
 
 
 #: engine name -> runner(tasks, spec, options) yielding (series, history, result or exception)
@@ -377,27 +420,31 @@ METRICS = ("rel_mae", "mase", "smape", "coverage_80", "coverage_95")
 class _Writer:
     """Buffers results and appends them to DuckDB in batches (inside the caller's transaction)."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, run_id: str, write_forecasts: bool, batch: int = 100):
+    def __init__(self, con: duckdb.DuckDBPyConnection, run_id: str, write_forecasts: bool, batch: int = 500):
         self.con, self.run_id, self.write_forecasts, self.batch = con, run_id, write_forecasts, batch
-        self.forecasts: list[pd.DataFrame] = []
-        self.scores: list[pd.DataFrame] = []
+        self.forecasts: dict[str, list[np.ndarray]] = {}
+        self.scores: dict[str, list[np.ndarray]] = {}
         self.spikes: list[dict] = []
         self.n = 0
 
     def add(self, r: SeriesResult) -> None:
         if self.write_forecasts:
-            f = r.forecast.copy()
-            f.insert(0, "series", r.series)
-            f.insert(2, "model", r.model)
-            self.forecasts.append(f)
+            n = len(r.forecast)
+            _extend(self.forecasts, {"series": np.full(n, r.series, dtype=object), "model": np.full(n, r.model, dtype=object),
+                                     **{c: r.forecast[c].to_numpy() for c in FORECAST_COLS}})
             self.spikes.extend(s.to_dict() for s in r.spikes)
         if r.scores is not None and len(r.scores):
-            sc = r.scores.reindex(columns=SCORE_COLS).copy()
-            sc.insert(0, "series", r.series)
-            sc["chosen"] = sc["model"] == r.model
-            err = r.scores["error"] if "error" in r.scores else pd.Series(None, index=r.scores.index)
-            sc["note"] = [f"failed: {e}" if isinstance(e, str) and e else r.reason for e in err]
-            self.scores.append(sc)
+            n = len(r.scores)
+            names = r.scores["model"].to_numpy(dtype=object)
+            cols = {"series": np.full(n, r.series, dtype=object)}
+            for c in SCORE_COLS:
+                cols[c] = (r.scores[c].to_numpy() if c in r.scores
+                           else np.full(n, None, dtype=object))
+            cols["model"] = names
+            cols["chosen"] = names == r.model
+            err = r.scores["error"].to_numpy(dtype=object) if "error" in r.scores else np.full(n, None, dtype=object)
+            cols["note"] = np.array([f"failed: {e}" if isinstance(e, str) and e else r.reason for e in err], dtype=object)
+            _extend(self.scores, cols)
         self.n += 1
         if self.n % self.batch == 0:
             self.flush()
@@ -405,7 +452,7 @@ class _Writer:
     def flush(self) -> None:
         for table, parts in (("forecasts", self.forecasts), ("backtests", self.scores)):
             if parts:
-                self._insert(table, pd.concat(parts, ignore_index=True))
+                self._insert(table, pd.DataFrame({c: _concat(v) for c, v in parts.items()}))
                 parts.clear()
         if self.spikes:
             self._insert("spikes", pd.DataFrame(self.spikes))
@@ -420,6 +467,19 @@ class _Writer:
             self.con.unregister("_fc_batch")
 
 
+def _extend(parts: dict[str, list[np.ndarray]], cols: dict[str, np.ndarray]) -> None:
+    for c, v in cols.items():
+        parts.setdefault(c, []).append(v)
+
+
+def _concat(arrays: list[np.ndarray]) -> np.ndarray:
+    """Concatenate column pieces; pieces of different kinds (a cutoff that is None for a failed
+    candidate next to timestamps) are joined as objects, which DuckDB casts on insert."""
+    if len({a.dtype for a in arrays}) > 1:
+        return pd.concat([pd.Series(a) for a in arrays], ignore_index=True)  # keeps Timestamps as Timestamps
+    return np.concatenate(arrays)
+
+
 class _Tally:
     """Per-series summary rows and running sums for the run summary (no frames kept)."""
 
@@ -430,32 +490,38 @@ class _Tally:
     def add(self, r: SeriesResult) -> None:
         acc = {m: None for m in METRICS}
         if r.scores is not None and len(r.scores):
-            chosen = r.scores[r.scores["model"] == r.model]
-            acc = {m: _mean(chosen[m]) if m in chosen else None for m in METRICS}
-            for name, g in r.scores.groupby("model"):
+            names = r.scores["model"].to_numpy(dtype=object)
+            values = {m: r.scores[m].to_numpy(dtype=float) if m in r.scores else None for m in METRICS}
+            mine = names == r.model
+            acc = {m: None if v is None else _nanmean(v[mine]) for m, v in values.items()}
+            for name in dict.fromkeys(names):
+                rows = names == name
                 sums = self.by_model.setdefault(str(name), {m: [] for m in METRICS})
-                for m in METRICS:
-                    v = _mean(g[m]) if m in g else None
-                    if v is not None:
-                        sums[m].append(v)
-        k = int(np.argmax(r.forecast["yhat"].to_numpy())) if len(r.forecast) else 0
+                for m, v in values.items():
+                    mean = None if v is None else _nanmean(v[rows])
+                    if mean is not None:
+                        sums[m].append(mean)
+        yhat = r.forecast["yhat"].to_numpy(dtype=float) if len(r.forecast) else None
+        k = int(np.argmax(yhat)) if yhat is not None else 0
         self.rows.append({"series": r.series, "model": r.model, "fallback": r.fallback, "reason": r.reason, **acc,
-                          "peak": float(r.forecast["yhat"].iloc[k]) if len(r.forecast) else None,
-                          "peak_ts": str(r.forecast["ds"].iloc[k]) if len(r.forecast) else None,
+                          "peak": float(yhat[k]) if yhat is not None else None,
+                          "peak_ts": str(r.forecast["ds"].iloc[k]) if yhat is not None else None,
                           "spikes": len(r.spikes), "seconds": round(r.seconds, 4)})
 
     def accuracy(self) -> dict[str, float | None]:
-        return {m: _mean(pd.Series([row[m] for row in self.rows], dtype=float)) for m in METRICS}
+        return {m: _nanmean(np.array([np.nan if row[m] is None else row[m] for row in self.rows], dtype=float))
+                for m in METRICS}
 
     def models(self) -> dict[str, dict[str, float | None]]:
-        return {name: {"series": max(len(v) for v in sums.values()), **{m: _mean(pd.Series(sums[m], dtype=float))
-                                                                        for m in METRICS}}
+        return {name: {"series": max(len(v) for v in sums.values()),
+                       **{m: _nanmean(np.asarray(sums[m], dtype=float)) for m in METRICS}}
                 for name, sums in sorted(self.by_model.items())}
 
 
-def _mean(s: pd.Series) -> float | None:
-    v = pd.to_numeric(s, errors="coerce").replace([np.inf, -np.inf], np.nan).mean()
-    return None if pd.isna(v) else round(float(v), 6)
+def _nanmean(v: np.ndarray) -> float | None:
+    """Mean of the finite values (inf and NaN skipped), rounded to 6 places; None when there is none."""
+    v = v[np.isfinite(v)]
+    return round(float(v.mean()), 6) if v.size else None
 
 
 def run_forecast(con: duckdb.DuckDBPyConnection, settings, horizon: str | None = None, step: str | None = None,
@@ -520,9 +586,10 @@ def _execute(con, settings, run_id: str, kind: str, p: dict, dask_processes: boo
     spec = FitSpec(horizon=p["horizon_steps"], step=p["step"], model=p["model"], preset=p["preset"], folds=p["folds"],
                    seed=p["seed"], timeout_s=settings.forecast_timeout_s, as_of=p["as_of"] or frame.cutoff,
                    events=tuple(calendar.events), min_ratio=settings.spike_min_ratio, min_peak=settings.spike_min_peak)
-    opts = EngineOptions(workers=p["workers"], scheduler=p["scheduler"], dask_processes=dask_processes)
-    tally = _Tally()
     n = len(frame)
+    opts = EngineOptions(workers=p["workers"], scheduler=p["scheduler"], dask_processes=dask_processes,
+                         batch=batch_size(n, p["workers"]))
+    tally = _Tally()
     log.info("run %s: %d series, %d steps of %s ahead, engine %s x%d", run_id, n, spec.horizon, spec.step,
              p["engine"], opts.workers)
     with transaction(con):

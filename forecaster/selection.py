@@ -209,7 +209,8 @@ def fit_predict_auto(history: pd.DataFrame, horizon: int, step: pd.Timedelta | N
     A winner that fails on the full history falls back to seasonal naive (said in ``reason``).
     """
     levels = (80, 95)
-    step = prepare(history, step).step
+    history = prepare(history, step)  # validated once; the folds and every candidate reuse it
+    step = history.step
     candidates = preset_models(preset)
     folds = folds or PRESET_FOLDS.get(preset, 3)
     choice = choose_model(history, candidates, horizon, folds, step, seed, regressors)

@@ -66,23 +66,24 @@ def baseline(history: pd.DataFrame, future_ds: pd.DatetimeIndex | pd.Series, wee
     baseline). An hour of the week with nothing left takes the median of its hour of the day, then
     of the whole window (0 when the history holds no value at all).
     """
-    keep = history["y"].notna().to_numpy()
+    y_all = history["y"].to_numpy(dtype=float)
+    ds_all = pd.DatetimeIndex(history["ds"]).values
+    keep = ~np.isnan(y_all)
     if exclude is not None:
         keep = keep & ~np.asarray(exclude, dtype=bool)
-    h = history[keep]
-    if h.empty:
+    if not keep.any():
         return np.zeros(len(future_ds))
-    end = pd.Timestamp(history["ds"].max())
-    recent = h[h["ds"] > end - pd.Timedelta(weeks=weeks)]
-    if recent.empty:
-        recent = h
-    rds = pd.DatetimeIndex(recent["ds"])
+    end = ds_all.max()
+    recent = keep & (ds_all > end - np.timedelta64(7 * weeks, "D"))
+    if not recent.any():
+        recent = keep
+    rds = pd.DatetimeIndex(ds_all[recent])
     fds = pd.DatetimeIndex(future_ds)
-    y = recent["y"].to_numpy(dtype=float)
+    y = y_all[recent]
     by_week = _medians(y, hour_of_week(rds), hour_of_week(fds))
     by_day = _medians(y, np.asarray(rds.hour), np.asarray(fds.hour))
     out = np.where(np.isfinite(by_week), by_week, by_day)
-    return np.where(np.isfinite(out), out, float(recent["y"].median()))
+    return np.where(np.isfinite(out), out, float(np.median(y)))
 
 
 def _medians(y: np.ndarray, keys: np.ndarray, wanted: np.ndarray) -> np.ndarray:

@@ -47,15 +47,26 @@ def prepare(history: pd.DataFrame, step: pd.Timedelta | None) -> Prepared:
 
     Missing steps become NaN (no data), never zero. Raises InsufficientHistory when no value is observed.
     """
+    if isinstance(history, Prepared):  # already validated (backtest folds, auto selection): no copy, no pandas
+        if step is None or pd.Timedelta(step) == history.step:
+            return history
+        history = pd.DataFrame({"ds": history.ds, "y": history.y})
     missing = {"ds", "y"} - set(history.columns)
     if missing:
         raise BadInput(f"history needs columns ds, y; missing {sorted(missing)}, got {list(history.columns)}")
     if history.empty:
         raise InsufficientHistory("history is empty; need at least 1 observed value")
-    ds = pd.DatetimeIndex(pd.to_datetime(history["ds"]))
-    if ds.tz is not None:
-        ds = ds.tz_convert("UTC").tz_localize(None)
-    y = pd.to_numeric(history["y"], errors="coerce").to_numpy(dtype=float)
+    ds_col, y_col = history["ds"], history["y"]
+    if ds_col.dtype == "datetime64[ns]":  # the common case: skip to_datetime's parsing machinery
+        ds = pd.DatetimeIndex(ds_col.to_numpy())
+    else:
+        ds = pd.DatetimeIndex(pd.to_datetime(ds_col))
+        if ds.tz is not None:
+            ds = ds.tz_convert("UTC").tz_localize(None)
+    if y_col.dtype.kind in "fiu":
+        y = y_col.to_numpy(dtype=float)
+    else:
+        y = pd.to_numeric(y_col, errors="coerce").to_numpy(dtype=float)
     if step is None:
         step = infer_step(ds) if len(ds) > 1 else pd.Timedelta("1h")
     step = pd.Timedelta(step)
@@ -115,10 +126,34 @@ def align_regressors(regressors: pd.DataFrame | None, index: pd.DatetimeIndex) -
         return pd.DataFrame(index=index)
     if "ds" not in regressors.columns:
         raise BadInput(f"regressors need a ds column, got {list(regressors.columns)}")
+    ds = regressors["ds"]
+    if ds.dtype == "datetime64[ns]":
+        values = ds.to_numpy()
+        if len(values) < 2 or bool((values[1:] > values[:-1]).all()):  # sorted, unique: align with numpy
+            return _aligned_sorted(regressors, values, index)
     frame = regressors.copy()
     frame["ds"] = pd.to_datetime(frame["ds"])
     frame = frame.groupby("ds").max()
     return frame.reindex(index).fillna(0.0).astype(float)
+
+
+def _aligned_sorted(regressors: pd.DataFrame, ds: np.ndarray, index: pd.DatetimeIndex) -> pd.DataFrame:
+    """``align_regressors`` for a frame whose ds is sorted and unique (what events.regressors builds)."""
+    want = index.values
+    pos = np.searchsorted(ds, want)
+    inside = pos < len(ds)
+    hit = np.zeros(len(want), dtype=bool)
+    hit[inside] = ds[pos[inside]] == want[inside]
+    cols = {}
+    for c in regressors.columns:
+        if c == "ds":
+            continue
+        v = regressors[c].to_numpy(dtype=float)
+        out = np.zeros(len(want))
+        out[hit] = v[pos[hit]]
+        out[np.isnan(out)] = 0.0
+        cols[c] = out
+    return pd.DataFrame(cols, index=index)
 
 
 def merge_regressors(*frames: pd.DataFrame | None) -> pd.DataFrame | None:
