@@ -328,6 +328,8 @@ def _local(tasks: Iterable[Task], spec: FitSpec, opts: EngineOptions) -> Iterato
         return
     # fork: workers start in milliseconds and never re-run the caller's __main__; they touch no DuckDB
     ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+    if ctx.get_start_method() == "fork":
+        _import_models()
     pools = [cf.ProcessPoolExecutor(opts.workers, mp_context=ctx)]
 
     def submit(task: Batch) -> cf.Future:
@@ -349,6 +351,12 @@ def _local(tasks: Iterable[Task], spec: FitSpec, opts: EngineOptions) -> Iterato
             for proc in list((getattr(pool, "_processes", None) or {}).values()):  # hung workers: no public stop
                 if proc.is_alive():
                     proc.terminate()
+
+
+def _import_models() -> None:
+    """Import the model stack (statsmodels, scipy, prophet) here, once, so that forked workers
+    inherit it instead of each paying ~3 s of CPU for the same imports on its first series."""
+    from . import backtest, models, selection  # noqa: F401
 
 
 def _dask(tasks: Iterable[Task], spec: FitSpec, opts: EngineOptions) -> Iterator[Outcome]:

