@@ -45,3 +45,18 @@ def test_missing_config_file_named_by_env_is_an_error(tmp_path, monkeypatch):
     monkeypatch.setenv("FORECASTER_CONFIG_FILE", str(tmp_path / "none.toml"))
     with pytest.raises(ConfigError, match="does not exist"):
         Settings()
+
+
+def test_every_cost_and_carbon_flag_is_documented_in_the_readme():
+    """A fallback is only 'named' if a user can look the name up."""
+    import forecaster.carbon.footprint as footprint
+    import forecaster.carbon.intensity as intensity
+    import forecaster.pricing.catalog as catalog
+    import forecaster.pricing.costs as costs
+    import forecaster.pricing.projection as projection
+    import forecaster.pricing.usage as usage
+
+    flags = {v for m in (footprint, intensity, catalog, costs, projection, usage)
+             for k, v in vars(m).items() if k.startswith("FLAG_")}
+    documented = set(re.findall(r"^\| `([a-z_]+)` \| (?:cost|carbon)", README, flags=re.M))
+    assert flags and not flags - documented, f"flags missing from the README: {sorted(flags - documented)}"

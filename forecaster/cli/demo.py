@@ -20,6 +20,7 @@ from rich.table import Table
 from ..ingest import ingest
 from ..store import open_store
 from ..store.db import run
+from ..config import DEFAULT_CONFIG_FILE
 from .common import ConfigOption, DbOption, load_settings
 from .ingest import print_summary
 
@@ -28,12 +29,21 @@ from .ingest import print_summary
 DEMO_LOGS = ("apigw_rest_json.log", "apigw_http.log", "apigw_websocket.log", "combined.log", "alb.log",
              "kong.log", "envoy.log", "counts_hourly.csv")
 DEMO_AS_OF = "2026-11-25T05:00:00"
+DEMO_CONFIG = Path(__file__).resolve().parents[1] / "data" / "demo.toml"   # budgets, Lambda sizes
 
 
 def default_samples_dir() -> Path:
     """data/samples of the checkout this package runs from, else of the current directory."""
     here = Path(__file__).resolve().parents[2] / "data" / "samples"
     return here if here.is_dir() else Path("data/samples")
+
+
+def demo_config(config: Optional[Path]) -> Optional[Path]:
+    """The user's config when they have one (--config, $FORECASTER_CONFIG_FILE, ./forecaster.toml),
+    else the packaged demo settings, so that the demo shows budgets and per-route Lambda sizes."""
+    if config or os.environ.get("FORECASTER_CONFIG_FILE") or Path(DEFAULT_CONFIG_FILE).exists():
+        return config
+    return DEMO_CONFIG
 
 
 def register(app: typer.Typer) -> None:
@@ -47,7 +57,7 @@ def register(app: typer.Typer) -> None:
         """Run the pipeline on the sample data: ingest -> forecast -> spikes -> costs -> carbon."""
         if not sys.stdout.isatty():
             os.environ.setdefault("COLUMNS", "140")   # piped output: wide enough for the tables
-        settings = load_settings(config, db)
+        settings = load_settings(demo_config(config), db)
         samples_dir = samples or default_samples_dir()
         missing = [n for n in DEMO_LOGS if not (samples_dir / n).is_file()]
         if missing:
@@ -119,10 +129,11 @@ def show_costs(con, settings, now: dt.datetime, console: Console) -> None:
     write_costs(con, report, {"as_of": now.isoformat(), "forecast": True}, fc_run)
     out = report.to_dict("api")
     t = Table(title=f"cost by api, {out['from'][:16]} .. {out['to'][:16]} (month to date)")
-    for c in ("api", "usd", "flags"):
-        t.add_column(c, justify="right" if c == "usd" else "left")
+    t.add_column("api")
+    t.add_column("usd", justify="right")
+    t.add_column("flags (README: Costs and carbon)", overflow="fold")
     for r in out["rows"]:
-        t.add_row(str(r["key"]), f"${r['usd']:,.2f}", ", ".join(r.get("flags", []))[:60])
+        t.add_row(str(r["key"]), f"${r['usd']:,.2f}", ", ".join(r.get("flags", [])))
     console.print(t)
     p = out.get("projection")
     if p:
