@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import resource
 import tempfile
 import threading
 import time
@@ -88,13 +89,33 @@ def _pss(p: psutil.Process) -> int:
         return p.memory_info().rss
 
 
-def timed_run(db: Path, **kw) -> tuple[dict, float]:
+def cpu_seconds() -> float:
+    """User + system CPU seconds of this process and of its children that have exited (workers,
+    and Prophet's Stan processes under them: a reaped child's time includes its own reaped ones)."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def _wait_children(timeout_s: float = 30.0) -> None:
+    """Wait until the run's worker processes have exited and their pool has reaped them, so that
+    their CPU time is in RUSAGE_CHILDREN (reaping them here would race the pool's own join)."""
+    deadline = time.monotonic() + timeout_s
+    while psutil.Process().children(recursive=True) and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
+def timed_run(db: Path, **kw) -> tuple[dict, float, float]:
+    """One forecast run: (summary, peak PSS MB, CPU seconds of the run, parent + workers)."""
     settings = Settings(db=db, forecast_history_days=None, holiday_country="US")
     con = connect(db)
+    _wait_children()
+    c0 = cpu_seconds()
     with PeakRss() as mem:
         s = run_forecast(con, settings, **kw)
+    _wait_children()
+    cpu = cpu_seconds() - c0
     con.close()
-    return s.to_dict(), mem.peak / 2**20
+    return s.to_dict(), mem.peak / 2**20, cpu
 
 
 def main() -> None:
@@ -115,11 +136,11 @@ def main() -> None:
     print(f"built {args.routes} routes x {args.days} days in {build_s:.1f}s", flush=True)
     rows = []
     if args.overhead:
-        s, mb = timed_run(db, model="seasonal_naive_weekly", engine=args.engine, workers=args.workers, folds=1)
-        rows.append(("overhead: seasonal_naive_weekly, 1 backtest fold", s, mb))
-        print(f"overhead run: {s['series']} series in {s['seconds']:.1f}s", flush=True)
-    s, mb = timed_run(db, model=args.model, preset=args.preset, engine=args.engine, workers=args.workers)
-    rows.append((f"{args.model} ({args.preset} preset, {s['by_model'] and len(s['by_model'])} candidates, the preset's folds)", s, mb))
+        s, mb, cpu = timed_run(db, model="seasonal_naive_weekly", engine=args.engine, workers=args.workers, folds=1)
+        rows.append(("overhead: seasonal_naive_weekly, 1 backtest fold", s, mb, cpu))
+        print(f"overhead run: {s['series']} series in {s['seconds']:.1f}s, {cpu:.1f} CPU s", flush=True)
+    s, mb, cpu = timed_run(db, model=args.model, preset=args.preset, engine=args.engine, workers=args.workers)
+    rows.append((f"{args.model} ({args.preset} preset, {s['by_model'] and len(s['by_model'])} candidates, the preset's folds)", s, mb, cpu))
     routes_per_s = args.routes / s["seconds"]
     target = TARGET_S[args.preset]
     cmd = (f".venv/bin/python -m bench.bench_forecast --preset {args.preset} --routes {args.routes} --days {args.days} "
@@ -127,17 +148,20 @@ def main() -> None:
     lines = [header(f"Forecast run speed ({args.preset} preset)", cmd),
              f"- data: {args.routes} routes x {args.days} days hourly (+ aggregates), 72 h horizon, "
              f"{args.engine} engine x{args.workers}; DuckDB build {build_s:.1f}s\n",
-             "| run | series | seconds | series/s | routes/s | peak PSS MB | fallbacks | models chosen |",
-             "|---|---|---|---|---|---|---|---|"]
-    for name, r, mb in rows:
-        lines.append(f"| {name} | {r['series']} | {r['seconds']:.1f} | {r['series_per_second']:.2f} | "
-                     f"{args.routes / r['seconds']:.2f} | {mb:.0f} | {r['fallbacks']} | "
+             "| run | series | wall s | CPU s | CPU s / workers | series/s | routes/s | peak PSS MB | fallbacks | models chosen |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for name, r, mb, c in rows:
+        lines.append(f"| {name} | {r['series']} | {r['seconds']:.1f} | {c:.1f} | {c / max(args.workers, 1):.1f} | "
+                     f"{r['series_per_second']:.2f} | {args.routes / r['seconds']:.2f} | {mb:.0f} | {r['fallbacks']} | "
                      f"{', '.join(f'{k} {v}' for k, v in r['models'].items())} |")
     acc = s["accuracy"]
     at_1000 = s["seconds"] * 1000 / args.routes
     scale = "" if args.routes == 1000 else f" (linear extrapolation to 1,000 routes: {at_1000:.0f}s)"
-    lines += ["", f"**{args.routes} routes in {s['seconds']:.1f}s = {routes_per_s:.2f} routes/s{scale}; "
-              f"target for 1,000 routes < {target}s: {'met' if at_1000 < target else 'NOT met'}**", "",
+    quiet = cpu / max(args.workers, 1) * 1000 / args.routes
+    lines += ["", f"**{args.routes} routes in {s['seconds']:.1f}s wall, {cpu:.1f} CPU s = {routes_per_s:.2f} routes/s{scale}; "
+              f"target for 1,000 routes < {target}s: {'met' if at_1000 < target else 'NOT met'} on wall time; "
+              f"CPU s / {args.workers} workers (the quiet-machine estimate) for 1,000 routes {quiet:.0f}s: "
+              f"{'met' if quiet < target else 'NOT met'}**", "",
               f"accuracy (mean over series, chosen model's backtests): rel_mae {acc['rel_mae']}, MASE {acc['mase']}, "
               f"coverage 80% {acc['coverage_80']}, 95% {acc['coverage_95']}", ""]
     OUT.mkdir(parents=True, exist_ok=True)

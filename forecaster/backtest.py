@@ -19,31 +19,42 @@ import pandas as pd
 from .errors import InsufficientHistory
 from .metrics import DEFAULT_METRICS, Scored, compute
 from .models import get_model
-from .models.common import WEEK, Prepared, periods, prepare, season_steps
+from .models.common import WEEK, Arrays, Prepared, forecast_arrays, periods, prepare, season_steps
 
 MIN_TRAIN = pd.Timedelta("3D")
 
 
 @dataclass(frozen=True)
 class Fold:
-    """One rolling origin: training data, test actuals, and the naive benchmark for them."""
+    """One rolling origin: training data, test actuals, and the naive benchmark for them.
+
+    Held as arrays (``train_data``, ``test_ds``, ``test_y``); ``train`` and ``test`` build frames
+    on demand for callers that want them (a backtest itself never does)."""
 
     index: int  # 0 = most recent
-    train: pd.DataFrame  # ds, y
-    test: pd.DataFrame  # ds, y
+    train_data: Prepared  # the training part, already validated (models skip re-checking it)
+    test_ds: np.ndarray  # datetime64 of the test steps
+    test_y: np.ndarray  # actuals on the test steps (NaN = no data)
     train_regressors: pd.DataFrame | None
     test_regressors: pd.DataFrame | None
     benchmark: np.ndarray  # seasonal naive yhat on the test steps
     scale: float  # in-sample seasonal naive MAE
     step: pd.Timedelta
-    train_data: Prepared | None = None  # the training part already validated (models skip re-checking it)
+
+    @property
+    def train(self) -> pd.DataFrame:
+        """The training part as a frame (ds, y)."""
+        return pd.DataFrame({"ds": self.train_data.ds, "y": self.train_data.y})
+
+    @property
+    def test(self) -> pd.DataFrame:
+        """The test part as a frame (ds, y)."""
+        return pd.DataFrame({"ds": self.test_ds, "y": self.test_y})
 
     @property
     def cutoff(self) -> pd.Timestamp:
         """Last training timestamp (Prophet's convention)."""
-        if self.train_data is not None:
-            return self.train_data.ds[-1]
-        return self.train["ds"].iloc[-1]
+        return self.train_data.ds[-1]
 
 
 def make_folds(history: pd.DataFrame, horizon: int, folds: int = 3, step: pd.Timedelta | None = None,
@@ -54,6 +65,7 @@ def make_folds(history: pd.DataFrame, horizon: int, folds: int = 3, step: pd.Tim
     spacing = spacing or horizon
     min_steps = max(season_steps(data.step, min_train), 2)
     reg_ds = _regressor_ds(regressors)
+    ds = data.ds.values
     out = []
     for i in range(folds):
         end = data.n - i * spacing
@@ -61,15 +73,14 @@ def make_folds(history: pd.DataFrame, horizon: int, folds: int = 3, step: pd.Tim
         if start < min_steps:
             break
         train_data = Prepared(ds=data.ds[:start], y=data.y[:start], step=data.step)
-        train = pd.DataFrame({"ds": train_data.ds, "y": train_data.y})
-        test = pd.DataFrame({"ds": data.ds[start:end], "y": data.y[start:end]})
         bench_name = benchmark_model(start, data.step)
-        bench = get_model(bench_name, step=data.step, seed=seed).fit(train_data).predict(horizon)
-        last_train, last_test = data.ds[start - 1], data.ds[end - 1]
-        out.append(Fold(i, train, test, _window(regressors, reg_ds, None, last_train),
+        bench = forecast_arrays(get_model(bench_name, step=data.step, seed=seed).fit(train_data), horizon)
+        last_train, last_test = ds[start - 1], ds[end - 1]
+        out.append(Fold(i, train_data, ds[start:end], data.y[start:end],
+                        _window(regressors, reg_ds, None, last_train),
                         _window(regressors, reg_ds, last_train, last_test),
-                        bench["yhat"].to_numpy(float), naive_scale(train_data.y, start, data.step),
-                        data.step, train_data))
+                        np.asarray(bench["yhat"], dtype=float), naive_scale(train_data.y, start, data.step),
+                        data.step))
     if not out:
         raise InsufficientHistory(
             f"backtest needs at least {min_steps + horizon} steps ({min_train} of training + horizon "
@@ -98,29 +109,39 @@ def evaluate(folds: list[Fold], model_name: str, horizon: int, seed: int = 0,
              model_options: dict | None = None) -> pd.DataFrame:
     """Fit and predict ``model_name`` on every fold: long frame of fold, cutoff, h, forecast columns, y,
     benchmark, scale (one row per fold and step ahead)."""
+    return pd.DataFrame(evaluate_arrays(folds, model_name, horizon, seed, model_options))
+
+
+def evaluate_arrays(folds: list[Fold], model_name: str, horizon: int, seed: int = 0,
+                    model_options: dict | None = None) -> Arrays:
+    """:func:`evaluate` as a dict of columns (what auto selection scores; no frame built)."""
     columns: dict[str, list[np.ndarray]] = {}
     for fold in folds:
         model = get_model(model_name, step=fold.step, seed=seed, **(model_options or {}))
-        forecast = model.fit(fold.train_data if fold.train_data is not None else fold.train,
-                             fold.train_regressors).predict(
-            horizon, future_regressors=fold.test_regressors)
+        forecast = forecast_arrays(model.fit(fold.train_data, fold.train_regressors), horizon,
+                                   future_regressors=fold.test_regressors)
         parts = {"fold": np.full(horizon, fold.index), "cutoff": np.full(horizon, fold.cutoff.to_datetime64()),
                  "h": np.arange(1, horizon + 1)}
-        parts.update({c: forecast[c].to_numpy() for c in forecast.columns})
-        parts.update({"y": fold.test["y"].to_numpy(dtype=float), "benchmark": fold.benchmark,
+        parts.update(forecast)
+        parts.update({"y": np.asarray(fold.test_y, dtype=float), "benchmark": fold.benchmark,
                       "scale": np.full(horizon, fold.scale)})
         for name, values in parts.items():
             columns.setdefault(name, []).append(values)
-    return pd.DataFrame({name: np.concatenate(values) for name, values in columns.items()})
+    return {name: np.concatenate(values) for name, values in columns.items()}
 
 
-def score_records(forecasts: pd.DataFrame, metrics: tuple[str, ...] = DEFAULT_METRICS) -> list[dict]:
-    """One record per fold: fold, cutoff, horizon, n_actual and each metric (missing actuals excluded)."""
-    arrays = {c: forecasts[c].to_numpy() for c in forecasts.columns}
+def score_records(forecasts: pd.DataFrame | Arrays, metrics: tuple[str, ...] = DEFAULT_METRICS) -> list[dict]:
+    """One record per fold: fold, cutoff, horizon, n_actual and each metric (missing actuals excluded).
+    ``forecasts``: what :func:`evaluate` or :func:`evaluate_arrays` returns."""
+    if isinstance(forecasts, pd.DataFrame):
+        arrays = {c: forecasts[c].to_numpy() for c in forecasts.columns}
+    else:
+        arrays = {c: np.asarray(v) for c, v in forecasts.items()}
     rows = []
     y_all = arrays["y"].astype(float)
-    for fold in np.unique(arrays["fold"]):
-        in_fold = arrays["fold"] == fold
+    fold_ids = arrays["fold"]
+    for fold in np.unique(fold_ids):
+        in_fold = fold_ids == fold
         keep = in_fold & np.isfinite(y_all)
         observed = {c: v[keep] for c, v in arrays.items()}
         scored = Scored(y_all[keep], observed, observed["benchmark"].astype(float),
@@ -149,13 +170,19 @@ def _regressor_ds(regressors: pd.DataFrame | None) -> np.ndarray | None:
     return pd.to_datetime(regressors["ds"]).to_numpy()
 
 
-def _window(regressors: pd.DataFrame | None, ds: np.ndarray | None, after: pd.Timestamp | None,
-            until: pd.Timestamp) -> pd.DataFrame | None:
+def _window(regressors: pd.DataFrame | None, ds: np.ndarray | None, after: np.datetime64 | None,
+            until: np.datetime64) -> pd.DataFrame | None:
+    """The regressor rows with ``after < ds <= until`` (a slice when ds is sorted, as events.regressors builds it)."""
     if regressors is None or regressors.empty or ds is None:
         return None
     until = np.datetime64(until)
+    if len(ds) < 2 or bool((ds[1:] > ds[:-1]).all()):
+        lo = 0 if after is None else int(np.searchsorted(ds, np.datetime64(after), side="right"))
+        hi = int(np.searchsorted(ds, until, side="right"))
+        return regressors.iloc[lo:hi].reset_index(drop=True)
     keep = ds <= until if after is None else (ds > np.datetime64(after)) & (ds <= until)
     return regressors[keep].reset_index(drop=True)
 
 
-__all__ = ["Fold", "backtest", "benchmark_model", "evaluate", "make_folds", "naive_scale", "score"]
+__all__ = ["Fold", "backtest", "benchmark_model", "evaluate", "evaluate_arrays", "make_folds", "naive_scale", "score",
+           "score_records"]

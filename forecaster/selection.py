@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .backtest import evaluate, make_folds, score_records
+from .backtest import evaluate_arrays, make_folds, score_records
 from .errors import InsufficientHistory, UnknownName
 from .models import get_model
 from .models.common import finish, prepare, season_steps
@@ -112,7 +112,7 @@ def choose_model(history: pd.DataFrame, candidates: tuple[str, ...] | list[str],
             continue
         use = built[: rule.folds] if rule else built
         try:
-            fc = evaluate(use, name, horizon, seed)
+            fc = evaluate_arrays(use, name, horizon, seed)
         except Exception as e:  # any model failure means "not this model", never "no forecast"
             log.info("candidate %s failed in backtest: %s", name, e)
             records.append({"model": name, "error": f"{type(e).__name__}: {e}"})
@@ -132,7 +132,7 @@ def choose_model(history: pd.DataFrame, candidates: tuple[str, ...] | list[str],
         reason += f"; failed: {', '.join(failed)}"
     if skipped:
         reason += f"; skipped: {', '.join(skipped)}"
-    winner = forecasts[best]
+    winner = pd.DataFrame(forecasts[best])
     return Choice(best, table, reason, residual_quantiles(winner, data.step, int(winner["fold"].nunique())))
 
 

@@ -3,9 +3,10 @@
 Fitted on log1p(counts) by default (seasonality of traffic is multiplicative in counts), NaN gaps
 interpolated, on the last ``window`` of history (default 14 days: exponential smoothing forgets
 older data anyway, and the cost grows with the length). The smoothing parameters come from a
-vectorised grid search on the one-step SSE (~5 ms) instead of statsmodels' MLE (~100 ms on 28
+vectorised grid search on the one-step SSE (~3 ms) instead of statsmodels' MLE (~100 ms on 28
 days hourly); the states are then filtered with them by statsmodels' own recursion and heuristic
-initial states, as a scalar loop (:func:`ets_filter`, ~0.3 ms instead of ~10 ms for building and
+initial states (:func:`initial_states`, statsmodels' ``_initialization_heuristic`` in numpy: 0.05 ms
+instead of 0.6 ms), as a scalar loop (:func:`ets_filter`, ~1 ms instead of ~10 ms for building and
 fitting an ``ETSModel``). Intervals are analytic (class-1 model) on the fitted scale, mapped back
 with expm1. Regressors are ignored.
 """
@@ -14,10 +15,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from statsmodels.tsa.exponential_smoothing.initialization import _initialization_heuristic
 
 from .base import register_model
-from .common import (start_predict, Prepared, finish, interpolated, periods, prepare, require)
+from .common import (ArrayPredict, Arrays, Prepared, finish_arrays, interpolated, periods, prepare, require,
+                     start_predict)
 from .common import z as z_of
 
 TRANSFORMS = {
@@ -44,28 +45,77 @@ def parameter_grid(seasonal: bool, damped: bool) -> np.ndarray:
 
 
 def grid_search(z: np.ndarray, m: int, damped: bool) -> np.ndarray:
-    """The (alpha, beta, gamma, phi) with the lowest one-step SSE, all combinations filtered at once."""
+    """The (alpha, beta, gamma, phi) with the lowest one-step SSE, all combinations filtered at once.
+
+    The loop is Python over time steps, numpy over the grid: ufuncs write into preallocated buffers
+    and the seasonal states are stored season-major (each step reads one contiguous row), which
+    makes it ~30% cheaper than the plain expressions and gives the same numbers bit for bit."""
     seasonal = m > 1
     grid = parameter_grid(seasonal, damped)
-    alpha, beta, gamma, phi = grid.T
+    alpha, beta, gamma, phi = (np.ascontiguousarray(c) for c in grid.T)
     season = max(m, 1)
     first = z[:season].mean()
     second = z[season:2 * season].mean() if len(z) >= 2 * season else first
-    level = np.full(len(grid), first)
-    trend = np.full(len(grid), (second - first) / season)
-    states = np.tile(z[:season] - first if seasonal else np.zeros(1), (len(grid), 1))
-    sse = np.zeros(len(grid))
-    for t, y in enumerate(z):
-        i = t % season
-        base = level + phi * trend
-        e = y - base - states[:, i]
-        level = base + alpha * e
-        trend = phi * trend + beta * e
+    g = len(grid)
+    level = np.full(g, first)
+    trend = np.full(g, (second - first) / season)
+    states = np.ascontiguousarray(np.tile(z[:season] - first if seasonal else np.zeros(1), (g, 1)).T)
+    sse = np.zeros(g)
+    damped_trend, base, e, tmp = (np.empty(g) for _ in range(4))
+    mul, add, sub = np.multiply, np.add, np.subtract
+    for t, y in enumerate(np.asarray(z, dtype=float).tolist()):
+        s = states[t % season]
+        mul(phi, trend, out=damped_trend)     # base = level + phi * trend
+        add(level, damped_trend, out=base)
+        sub(y, base, out=e)                   # e = y - base - s
+        sub(e, s, out=e)
+        mul(alpha, e, out=tmp)                # level = base + alpha * e
+        add(base, tmp, out=level)
+        mul(beta, e, out=tmp)                 # trend = phi * trend + beta * e
+        add(damped_trend, tmp, out=trend)
         if seasonal:
-            states[:, i] += gamma * e
+            mul(gamma, e, out=tmp)            # s += gamma * e
+            add(s, tmp, out=s)
         if t >= season:
-            sse += e * e
+            mul(e, e, out=tmp)                # sse += e * e
+            add(sse, tmp, out=sse)
     return grid[int(np.argmin(sse))]
+
+
+_PINV_LEVEL = np.linalg.pinv(np.c_[np.ones(10), np.arange(10) + 1])  # level/trend from 10 points
+
+
+def initial_states(z: np.ndarray, seasonal_periods: int | None) -> tuple[float, float, np.ndarray | None]:
+    """(level, trend, seasonal states) by statsmodels' ``_initialization_heuristic`` (additive trend
+    and season; Hyndman & Athanasopoulos, section 2.6) in numpy: the centred 2 x m moving average
+    of the first cycles (at most 5) as the trend, the mean detrended value per phase (normalised)
+    as the season, a line through the first 10 trend values for level and slope. Equal to
+    statsmodels' to 1e-14 (``tests/models/test_ets_filter.py``) at a tenth of its cost (pandas rolling)."""
+    n = len(z)
+    if n < 10:
+        raise ValueError(f"Cannot use heuristic method with less than 10 observations (got {n}).")
+    season, level_src = None, np.asarray(z, dtype=float)
+    m = seasonal_periods
+    if m:
+        min_obs = 10 + 2 * (m // 2)
+        if n < 2 * m or n < min_obs:
+            raise ValueError(f"Cannot compute initial seasonals with the heuristic method from {n} "
+                             f"observations: needs two full cycles of {m} and at least {min_obs}.")
+        k = max(min(5, n // m), int(np.ceil(min_obs / m)))
+        x = level_src[: m * k]
+        cum = np.concatenate([[0.0], np.cumsum(x)])
+        trend = np.full(len(x), np.nan)
+        trend[m // 2: m // 2 + len(x) - m + 1] = (cum[m:] - cum[:-m]) / m   # pandas rolling(m, center=True)
+        if m % 2 == 0:                                                         # .shift(-1).rolling(2).mean()
+            trend = np.concatenate([(trend[:-1] + trend[1:]) / 2, [np.nan]])
+        detrended = np.full(k * m, np.nan)
+        detrended[: len(x)] = x - trend
+        with np.errstate(invalid="ignore"):
+            season = np.nanmean(detrended.reshape(k, m).T, axis=1)
+        season -= season.mean()
+        level_src = trend[np.isfinite(trend)]
+    level, slope = _PINV_LEVEL @ level_src[:10]
+    return float(level), float(slope), season
 
 
 def ets_kernel(z: np.ndarray, horizon: int, levels: tuple[int, ...], seasonal_periods: int | None,
@@ -103,8 +153,7 @@ def ets_filter(z: np.ndarray, alpha: float, beta: float, gamma: float, phi: floa
     agrees with it to 1e-9 (``tests/models/test_ets_filter.py``).
     """
     m = seasonal_periods or 1
-    level, slope, initial = _initialization_heuristic(z, trend="add", seasonal="add" if seasonal_periods else None,
-                                                      seasonal_periods=seasonal_periods)
+    level, slope, initial = initial_states(z, seasonal_periods)
     ring = [float(v) for v in initial] if seasonal_periods else [0.0]   # ring[t % m] holds s[t - m]
     beta_star, gamma_star = beta / alpha, (gamma / (1 - alpha) if seasonal_periods else 0.0)
     lv, b, sse = float(level), float(slope), 0.0
@@ -128,7 +177,7 @@ def bounded(values: np.ndarray, ceiling: float) -> np.ndarray:
     return np.clip(np.nan_to_num(values, nan=0.0), 0.0, max(ceiling, 0.0))
 
 
-class ETS:
+class ETS(ArrayPredict):
     name = "ets"
 
     def __init__(self, step: pd.Timedelta | None = None, seed: int = 0, transform: str = "log1p",
@@ -146,8 +195,8 @@ class ETS:
         self._data = data
         return self
 
-    def predict(self, horizon: int, levels: tuple[int, ...] = (80, 95),
-                future_regressors: pd.DataFrame | None = None) -> pd.DataFrame:
+    def predict_arrays(self, horizon: int, levels: tuple[int, ...] = (80, 95),
+                       future_regressors: pd.DataFrame | None = None) -> Arrays:
         data, index, flat = start_predict(self, horizon, levels)
         if flat is not None:
             return flat
@@ -159,7 +208,7 @@ class ETS:
         ceiling = float(forward(np.array([10 * np.nanmax(data.y)]))[0])
         yhat = back(bounded(mean, ceiling))
         out = {lv: (back(bounded(lo, ceiling)), back(bounded(hi, ceiling))) for lv, (lo, hi) in bounds.items()}
-        return finish(index, yhat, out, levels)
+        return finish_arrays(index, yhat, out, levels)
 
 
 @register_model("ets")

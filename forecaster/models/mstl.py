@@ -16,11 +16,12 @@ import pandas as pd
 from statsmodels.tsa.seasonal import MSTL as StatsmodelsMSTL
 
 from .base import register_model
-from .common import (start_predict, Prepared, finish, interpolated, periods, prepare, require)
+from .common import (ArrayPredict, Arrays, Prepared, finish_arrays, interpolated, periods, prepare, require,
+                     start_predict)
 from .ets import bounded, ets_kernel
 
 
-class MSTL:
+class MSTL(ArrayPredict):
     name = "mstl"
 
     def __init__(self, step: pd.Timedelta | None = None, seed: int = 0, iterate: int = 1):
@@ -35,8 +36,8 @@ class MSTL:
         self._data = data
         return self
 
-    def predict(self, horizon: int, levels: tuple[int, ...] = (80, 95),
-                future_regressors: pd.DataFrame | None = None) -> pd.DataFrame:
+    def predict_arrays(self, horizon: int, levels: tuple[int, ...] = (80, 95),
+                       future_regressors: pd.DataFrame | None = None) -> Arrays:
         data, index, flat = start_predict(self, horizon, levels)
         if flat is not None:
             return flat
@@ -57,7 +58,7 @@ class MSTL:
         yhat = np.expm1(bounded(mean + seasonal_future, ceiling))
         out = {lv: (np.expm1(bounded(lo + seasonal_future, ceiling)),
                     np.expm1(bounded(hi + seasonal_future, ceiling))) for lv, (lo, hi) in bounds.items()}
-        return finish(index, yhat, out, levels)
+        return finish_arrays(index, yhat, out, levels)
 
 
 @register_model("mstl")

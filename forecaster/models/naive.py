@@ -12,10 +12,10 @@ import numpy as np
 import pandas as pd
 
 from .base import register_model
-from .common import DAY, WEEK, Prepared, finish, future_index, prepare, season_steps
+from .common import DAY, WEEK, ArrayPredict, Arrays, Prepared, finish_arrays, future_index, prepare, season_steps
 
 
-class SeasonalNaive:
+class SeasonalNaive(ArrayPredict):
     """Repeat the value one season earlier (skipping back over missing seasons)."""
 
     def __init__(self, name: str, season: pd.Timedelta, step: pd.Timedelta | None = None, seed: int = 0):
@@ -28,19 +28,21 @@ class SeasonalNaive:
         self.period = effective_period(self._data.n, self._data.step, self.season)
         return self
 
-    def predict(self, horizon: int, levels: tuple[int, ...] = (80, 95),
-                future_regressors: pd.DataFrame | None = None) -> pd.DataFrame:
+    def predict_arrays(self, horizon: int, levels: tuple[int, ...] = (80, 95),
+                       future_regressors: pd.DataFrame | None = None) -> Arrays:
         data = self._fitted()
         index = future_index(data.ds[-1], data.step, horizon)
         yhat = repeat_last_season(data.y, self.period, horizon)
         k = np.arange(horizon) // self.period + 1
         diffs = seasonal_differences(data.y, self.period)
+        alphas = [(100 - level) / 200.0 for level in levels]
+        # every level's quantiles in one call (one sort of the differences, not one per level)
+        qs = np.quantile(diffs, [q for a in alphas for q in (a, 1 - a)]) if diffs.size else np.zeros(2 * len(levels))
         bounds = {}
-        for level in levels:
-            alpha = (100 - level) / 200.0
-            q_lo, q_hi = (np.quantile(diffs, [alpha, 1 - alpha]) if diffs.size else (0.0, 0.0))
+        for i, level in enumerate(levels):
+            q_lo, q_hi = qs[2 * i], qs[2 * i + 1]
             bounds[level] = (yhat + q_lo * np.sqrt(k), yhat + q_hi * np.sqrt(k))
-        return finish(index, yhat, bounds, levels)
+        return finish_arrays(index, yhat, bounds, levels)
 
     def _fitted(self) -> Prepared:
         if self._data is None:
@@ -61,13 +63,17 @@ def effective_period(n: int, step: pd.Timedelta, season: pd.Timedelta) -> int:
 def repeat_last_season(y: np.ndarray, period: int, horizon: int) -> np.ndarray:
     """For each future step, the latest observed value at the same phase of the season."""
     n = len(y)
-    fallback = float(np.nanmedian(y))
-    out = np.empty(horizon)
-    for h in range(horizon):
-        t = n + h - (h // period + 1) * period
-        while t >= 0 and not np.isfinite(y[t]):
-            t -= period
-        out[h] = y[t] if t >= 0 else fallback
+    h = np.arange(horizon)
+    t = n + h - (h // period + 1) * period
+    finite = np.isfinite(y)
+    missing = (t >= 0) & ~finite[np.clip(t, 0, None)]
+    while missing.any():  # skip back one season where there is no data, until data or the start
+        t[missing] -= period
+        missing &= t >= 0
+        missing[missing] = ~finite[t[missing]]
+    out = np.where(t >= 0, y[np.clip(t, 0, None)], np.nan)
+    if (t < 0).any():
+        out[t < 0] = float(np.nanmedian(y))
     return out
 
 

@@ -23,13 +23,13 @@ import pandas as pd
 
 from ..errors import InsufficientHistory
 from .base import register_model
-from .common import (Prepared, align_regressors, finish, future_index, merge_regressors, periods,
-                     prepare)
+from .common import (ArrayPredict, Arrays, Prepared, aligned_arrays, finish_arrays, future_index,
+                     merge_regressors, periods, prepare)
 
 UPLIFT_SUFFIX = "_uplift"
 
 
-class SeasonalProfile:
+class SeasonalProfile(ArrayPredict):
     name = "seasonal_profile"
 
     def __init__(self, step: pd.Timedelta | None = None, seed: int = 0, weeks: int = 4,
@@ -56,29 +56,29 @@ class SeasonalProfile:
             raise InsufficientHistory(
                 f"seasonal_profile needs at least one day ({daily} steps at {data.step}); history has {data.n} steps")
         self._data, self._regressors = data, regressors
-        regs = align_regressors(regressors, data.ds)
-        self.events = [c for c in regs.columns if not c.endswith(UPLIFT_SUFFIX)]
-        active = (regs[self.events].to_numpy() > 0).any(axis=1) if self.events else np.zeros(data.n, bool)
+        regs = aligned_arrays(regressors, data.ds)
+        self.events = [c for c in regs if not c.endswith(UPLIFT_SUFFIX)]
+        active = np.any([regs[e] > 0 for e in self.events], axis=0) if self.events else np.zeros(data.n, bool)
         self._masked = np.where(active, np.nan, data.y)
         self.level = self._level(data, active, daily)
         self.multipliers = self._event_multipliers(data, regs)
         self.quantiles = self._residual_quantiles(data, regs)
         return self
 
-    def predict(self, horizon: int, levels: tuple[int, ...] = (80, 95),
-                future_regressors: pd.DataFrame | None = None) -> pd.DataFrame:
+    def predict_arrays(self, horizon: int, levels: tuple[int, ...] = (80, 95),
+                       future_regressors: pd.DataFrame | None = None) -> Arrays:
         data = self._fitted()
         index = future_index(data.ds[-1], data.step, horizon)
         t = np.arange(data.n, data.n + horizon)
-        regs = align_regressors(self._future_regressors(future_regressors, index), index)
-        yhat = self._profile_at(t) * self.level * self._multiplier(regs)
+        regs = aligned_arrays(self._future_regressors(future_regressors, index), index)
+        yhat = self._profile_at(t) * self.level * self._multiplier(regs, horizon)
         base = np.log1p(np.clip(yhat, 0, None))
         bounds = {}
         for level in levels:
             alpha = (100 - level) / 200.0
             q_lo, q_hi = self._quantile(alpha), self._quantile(1 - alpha)
             bounds[level] = (np.expm1(base + q_lo), np.expm1(base + q_hi))
-        return finish(index, yhat, bounds, levels)
+        return finish_arrays(index, yhat, bounds, levels)
 
     # -- pieces -----------------------------------------------------------------------------------
 
@@ -121,11 +121,11 @@ class SeasonalProfile:
             return 1.0
         return float(np.clip(actual[ok].sum() / total, *self.level_clip))
 
-    def _event_multipliers(self, data: Prepared, regs: pd.DataFrame) -> dict[str, float]:
+    def _event_multipliers(self, data: Prepared, regs: Arrays) -> dict[str, float]:
         """Learned ratio actual/profile over each event's past active hours (events never seen: absent)."""
         out = {}
         for event in self.events:
-            t = np.flatnonzero(regs[event].to_numpy() > 0)
+            t = np.flatnonzero(regs[event] > 0)
             t = t[t >= self.period]
             if t.size == 0:
                 continue
@@ -135,26 +135,27 @@ class SeasonalProfile:
                 out[event] = float(np.clip(actual[ok].sum() / prof[ok].sum(), *self.event_clip))
         return out
 
-    def _multiplier(self, regs: pd.DataFrame) -> np.ndarray:
-        mult = np.ones(len(regs))
-        for event in [c for c in regs.columns if not c.endswith(UPLIFT_SUFFIX)]:
-            weight = np.clip(regs[event].to_numpy(), 0, 1)
+    def _multiplier(self, regs: Arrays, n: int) -> np.ndarray:
+        """The event multiplier at each of ``n`` steps, from regressor columns aligned on them."""
+        mult = np.ones(n)
+        for event in [c for c in regs if not c.endswith(UPLIFT_SUFFIX)]:
+            weight = np.clip(regs[event], 0, 1)
             if event in self.multipliers:
-                m = np.full(len(regs), self.multipliers[event])
-            elif event + UPLIFT_SUFFIX in regs.columns:
-                m = regs[event + UPLIFT_SUFFIX].to_numpy()
+                m = np.full(n, self.multipliers[event])
+            elif event + UPLIFT_SUFFIX in regs:
+                m = regs[event + UPLIFT_SUFFIX]
                 m = np.where(m > 0, m, 1.0)
             else:
                 continue
             mult *= 1 + weight * (m - 1)
         return mult
 
-    def _residual_quantiles(self, data: Prepared, regs: pd.DataFrame) -> np.ndarray:
+    def _residual_quantiles(self, data: Prepared, regs: Arrays) -> np.ndarray:
         start = max(self.period, data.n - self.residual_weeks * self.period)
         t = np.arange(start, data.n)
         if t.size == 0:
             return np.empty(0)
-        fit = self._profile_at(t) * self.level * self._multiplier(regs.iloc[t])
+        fit = self._profile_at(t) * self.level * self._multiplier({c: v[t] for c, v in regs.items()}, t.size)
         r = np.log1p(data.y[t]) - np.log1p(np.clip(fit, 0, None))
         return np.sort(r[np.isfinite(r)])
 

@@ -35,3 +35,45 @@ def test_filter_matches_statsmodels(seasonal_periods, damped):
     assert mse == pytest.approx(float(result.mse), rel=1e-9)
     if seasonal_periods:
         np.testing.assert_allclose(season, np.asarray(result.season, dtype=float)[-seasonal_periods:], atol=1e-9)
+
+
+@pytest.mark.parametrize("seasonal_periods", [24, 12, 7, None])
+@pytest.mark.parametrize("n", [48, 100, 336, 501])
+def test_initial_states_match_statsmodels_heuristic(seasonal_periods, n):
+    from statsmodels.tsa.exponential_smoothing.initialization import _initialization_heuristic
+
+    from forecaster.models.ets import initial_states
+
+    rng = np.random.default_rng(n)
+    z = np.log1p(rng.poisson(100, n).astype(float)) + 0.01 * np.arange(n)
+    level, slope, season = _initialization_heuristic(z, trend="add", seasonal="add" if seasonal_periods else None,
+                                                     seasonal_periods=seasonal_periods)
+    ours = initial_states(z, seasonal_periods)
+    assert ours[0] == pytest.approx(level, abs=1e-12) and ours[1] == pytest.approx(slope, abs=1e-12)
+    if seasonal_periods:
+        np.testing.assert_allclose(ours[2], season, atol=1e-12)
+    else:
+        assert ours[2] is None
+
+
+def test_grid_search_is_the_plain_recursion():
+    """The buffered grid search gives the same parameters as the textbook loop over the grid."""
+    from forecaster.models.ets import grid_search, parameter_grid
+
+    rng = np.random.default_rng(5)
+    for _ in range(5):
+        z = np.log1p(rng.poisson(rng.uniform(1, 500), 14 * 24).astype(float))
+        grid = parameter_grid(True, True)
+        alpha, beta, gamma, phi = grid.T
+        level = np.full(len(grid), z[:24].mean())
+        trend = np.full(len(grid), (z[24:48].mean() - z[:24].mean()) / 24)
+        states = np.tile(z[:24] - z[:24].mean(), (len(grid), 1))
+        sse = np.zeros(len(grid))
+        for t, y in enumerate(z):
+            base = level + phi * trend
+            e = y - base - states[:, t % 24]
+            level, trend = base + alpha * e, phi * trend + beta * e
+            states[:, t % 24] += gamma * e
+            if t >= 24:
+                sse += e * e
+        assert (grid_search(z, 24, True) == grid[int(np.argmin(sse))]).all()
