@@ -137,6 +137,10 @@ class Settings(BaseSettings):
     spike_min_peak: float = Field(
         5.0, ge=0, description="requests per step a spike's forecast must reach (ignores noise on near-idle routes)"
     )
+    spike_capacity_rps: dict[str, float] = Field(
+        default_factory=dict,
+        description="known capacity or throttle limit (requests/s) per series id or glob, e.g. 'route:shop|prod|*' or 'region:us-east-1'",
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -19,9 +19,11 @@ the probability is 0 or 1.
 
 from __future__ import annotations
 
+import fnmatch
 import math
 from dataclasses import asdict, dataclass
 from statistics import NormalDist
+from typing import Mapping
 
 import numpy as np
 import pandas as pd
@@ -124,6 +126,26 @@ def exceed_probability(yhat: np.ndarray, hi80: np.ndarray, threshold: np.ndarray
         out[ok] = [1.0 - _N.cdf(z) for z in zs]
     out[threshold <= 0] = 1.0
     return np.clip(out, 0.0, 1.0)
+
+
+def capacity_for(series: str, limits: Mapping[str, float]) -> float | None:
+    """The capacity (requests/s) that applies to ``series`` from a table keyed by series id or glob.
+
+    The most specific key wins: the series id itself, else the same route in every region
+    (``route:api|stage|route``), else the longest glob that matches (``route:shop|prod|*``,
+    ``region:*``). Keys name the traffic a limit applies to: an API Gateway stage's per-method
+    throttle is a ``route:`` glob, its account-level regional limit a ``region:`` key.
+    """
+    if not limits:
+        return None
+    if series in limits:
+        return float(limits[series])
+    if series.startswith("route:") and series.count("|") == 3:
+        any_region = series.rsplit("|", 1)[0]
+        if any_region in limits:
+            return float(limits[any_region])
+    globs = [k for k in limits if any(ch in k for ch in "*?[") and fnmatch.fnmatchcase(series, k)]
+    return float(limits[max(globs, key=len)]) if globs else None
 
 
 def find_spikes(series: str, forecast: pd.DataFrame, history: pd.DataFrame, as_of: pd.Timestamp,

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from forecaster.events import Event
-from forecaster.spikes import Z90, baseline, exceed_probability, find_spikes, spikes_frame
+from forecaster.spikes import Z90, baseline, capacity_for, exceed_probability, find_spikes, spikes_frame
 
 H = pd.Timedelta("1h")
 AS_OF = pd.Timestamp("2026-11-23 00:00")
@@ -118,3 +118,17 @@ def test_recurring_event_hours_are_not_their_own_baseline():
     assert find_spikes("total", f, h, AS_OF, H) == []       # without the calendar it looks usual
     (s,) = find_spikes("total", f, h, AS_OF, H, events=[sale])
     assert s.start_ts == AS_OF + 42 * H and s.ratio == pytest.approx(2.5) and s.event == "Flash sale"
+
+
+def test_capacity_for_takes_the_most_specific_key():
+    limits = {"route:shop|prod|*": 100.0, "route:shop|prod|GET /orders": 50.0,
+              "route:shop|prod|GET /orders|eu-west-1": 20.0, "region:*": 10_000.0, "total": 25_000.0}
+    assert capacity_for("route:shop|prod|GET /orders|eu-west-1", limits) == 20.0      # the series itself
+    assert capacity_for("route:shop|prod|GET /orders|us-east-1", limits) == 50.0      # the route, any region
+    assert capacity_for("route:shop|prod|POST /cart|us-east-1", limits) == 100.0      # the stage's glob
+    assert capacity_for("region:us-east-1", limits) == 10_000.0
+    assert capacity_for("total", limits) == 25_000.0
+    assert capacity_for("route:pets|prod|GET /pets|us-east-1", limits) is None
+    assert capacity_for("api:shop", {}) is None
+    # of two globs that match, the longer (more specific) wins
+    assert capacity_for("route:shop|prod|GET /x|r", {"route:*": 1.0, "route:shop|*": 2.0}) == 2.0
