@@ -21,15 +21,17 @@ import time
 import uuid
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, NamedTuple
 
 import duckdb
 import numpy as np
 import pandas as pd
 
 from .errors import BadInput, ForecasterError, UnknownName
-from .events import Calendar, Event, regressors
+from .events import Calendar, Event
+from .models.common import Arrays, Prepared, constant_arrays, forecast_arrays, prepare_arrays
 from .series import load_series, step_delta, steps_in
+from .series_context import SeriesContext, series_context
 from .spikes import Spike, find_spikes
 from .store.db import one, run, transaction, utcnow
 
@@ -66,67 +68,102 @@ class FitSpec:
     min_peak: float = 0.0
 
 
+class History(NamedTuple):
+    """One series' values as arrays: what a task carries to a worker (numpy pickles cheaply, a frame does not)."""
+
+    ds: np.ndarray   # datetime64[ns], naive UTC, sorted
+    y: np.ndarray    # float, NaN = no data
+
+
 @dataclass
 class SeriesResult:
+    """One series' outcome, as arrays (it is pickled back from a worker): ``forecast`` maps
+    :data:`FORECAST_COLS` to arrays, ``scores`` maps backtest columns (``model``, ``cutoff``,
+    metrics, ``error``) to arrays, one row per candidate and fold."""
+
     series: str
     model: str
     reason: str
     fallback: bool
-    forecast: pd.DataFrame
-    scores: pd.DataFrame | None
+    forecast: Arrays
+    scores: Arrays | None
     spikes: list[Spike]
     seconds: float
 
 
 # ---- the unit of work ----------------------------------------------------------------------
 
-def fit_series(series: str, history: pd.DataFrame, spec: FitSpec) -> SeriesResult:
+def fit_series(series: str, history: History | pd.DataFrame, spec: FitSpec) -> SeriesResult:
     """Fit, predict and find spikes for one series; never raises (falls back to seasonal naive)."""
     t0 = time.perf_counter()
     width = step_delta(spec.step)
-    last = pd.Timestamp(history["ds"].iloc[-1])
-    future = pd.date_range(last + width, periods=spec.horizon, freq=width)
-    regs = regressors(list(spec.events), series, pd.DatetimeIndex(history["ds"]).append(future), width)
+    ds, y = _columns(history)
+    ctx = series_context(spec.events, series, ds, spec.horizon, width)
+    data = _validated(ds, y, width)
     try:
         with _deadline(spec.timeout_s, series):
-            frame, model, reason, scores = _fit_predict(history, regs, future, spec, width)
+            frame, model, reason, scores = _fit_predict(data, ctx, spec, width)
         fallback = False
     except Exception as e:  # noqa: BLE001 - any model failure falls back, by design; the reason is kept
-        frame, model, reason, scores = _safe_fallback(history, regs, spec, width, f"{spec.model} failed: {_why(e)}")
+        frame, model, reason, scores = _safe_fallback(data, ds, y, ctx, spec, width, f"{spec.model} failed: {_why(e)}")
         fallback = True
-    as_of = spec.as_of if spec.as_of is not None else future[0]
-    spikes = find_spikes(series, frame, history, as_of, width, spec.min_ratio, spec.min_peak,
+    return _result(series, ds, y, ctx, spec, width, frame, model, reason, fallback, scores, t0)
+
+
+def _result(series, ds, y, ctx, spec: FitSpec, width, frame, model, reason, fallback, scores, t0) -> SeriesResult:
+    as_of = spec.as_of if spec.as_of is not None else ctx.future[0]
+    spikes = find_spikes(series, frame, {"ds": ds, "y": y}, as_of, width, spec.min_ratio, spec.min_peak,
                          events=list(spec.events))
-    return SeriesResult(series, model, reason, fallback, frame, scores, spikes, time.perf_counter() - t0)
+    return SeriesResult(series, model, reason, fallback, frame, _score_arrays(scores), spikes,
+                        time.perf_counter() - t0)
 
 
-def _fit_predict(history, regs, future, spec: FitSpec, width: pd.Timedelta):
-    hist_regs, fut_regs = _split(regs, future[0])
+def _columns(history: History | pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(ds as naive UTC datetime64[ns], y as float) of a task's history."""
+    if isinstance(history, History):
+        return np.asarray(history.ds, dtype="datetime64[ns]"), np.asarray(history.y, dtype=float)
+    ds = pd.DatetimeIndex(pd.to_datetime(history["ds"]))
+    if ds.tz is not None:
+        ds = ds.tz_convert("UTC").tz_localize(None)
+    return ds.values.astype("datetime64[ns]"), pd.to_numeric(history["y"], errors="coerce").to_numpy(dtype=float)
+
+
+def _validated(ds: np.ndarray, y: np.ndarray, width: pd.Timedelta) -> Prepared | pd.DataFrame:
+    """The history validated once for every model of the series; when it does not validate, the raw
+    frame, so that each model fails on it as it would have and the run falls back as usual."""
+    try:
+        return prepare_arrays(ds, y, width)
+    except ForecasterError:
+        return pd.DataFrame({"ds": ds, "y": y})
+
+
+def _fit_predict(data, ctx: SeriesContext, spec: FitSpec, width: pd.Timedelta):
     if spec.model == "auto":
         from .selection import fit_predict_auto
 
-        frame, choice = fit_predict_auto(history, spec.horizon, width, spec.preset, spec.folds, spec.seed,
-                                         hist_regs, fut_regs)
+        frame, choice = fit_predict_auto(data, spec.horizon, width, spec.preset, spec.folds, spec.seed,
+                                         ctx.hist_regs, ctx.fut_regs)
+        arrays = {c: frame[c].to_numpy() for c in FORECAST_COLS if c in frame.columns}
         model, reason, scores = choice.model, choice.reason, choice.scores
     else:
         from .models import get_model
 
         m = get_model(spec.model, step=width, seed=spec.seed)
-        frame = m.fit(history, hist_regs).predict(spec.horizon, (80, 95), future_regressors=fut_regs)
-        model, reason, scores = spec.model, "model named by the caller", _named_scores(history, hist_regs, spec, width)
-    frame = _checked(frame, future)
+        arrays = forecast_arrays(m.fit(data, ctx.hist_regs), spec.horizon, (80, 95), ctx.fut_regs)
+        model, reason, scores = spec.model, "model named by the caller", _named_scores(data, ctx.hist_regs, spec, width)
+    arrays = _checked(arrays, ctx.future)
     if model not in MODELS_APPLYING_UPLIFT:
-        frame = apply_uplift(frame, hist_regs, fut_regs)
-    return frame, model, reason, scores
+        arrays = _uplifted(arrays, ctx.uplift)
+    return arrays, model, reason, scores
 
 
-def _fallback(history, regs, spec: FitSpec, width, reason: str):
+def _fallback(data, ctx: SeriesContext, spec: FitSpec, width, reason: str):
     from .models import get_model
 
-    hist_regs, fut_regs = _split(regs, pd.Timestamp(history["ds"].iloc[-1]) + width)
     log.warning("fallback to %s: %s", FALLBACK_MODEL, reason)
-    frame = get_model(FALLBACK_MODEL, step=width, seed=spec.seed).fit(history).predict(spec.horizon, (80, 95))
-    return apply_uplift(frame[FORECAST_COLS], hist_regs, fut_regs), FALLBACK_MODEL, f"fallback: {reason}", None
+    arrays = forecast_arrays(get_model(FALLBACK_MODEL, step=width, seed=spec.seed).fit(data), spec.horizon, (80, 95))
+    arrays = {c: arrays[c] for c in FORECAST_COLS}
+    return _uplifted(arrays, ctx.uplift), FALLBACK_MODEL, f"fallback: {reason}", None
 
 
 def _named_scores(history, hist_regs, spec: FitSpec, width) -> pd.DataFrame | None:
@@ -140,50 +177,40 @@ def _named_scores(history, hist_regs, spec: FitSpec, width) -> pd.DataFrame | No
         return None
 
 
-def _safe_fallback(history, regs, spec: FitSpec, width, reason: str):
+def _safe_fallback(data, ds, y, ctx: SeriesContext, spec: FitSpec, width, reason: str):
     try:
-        return _fallback(history, regs, spec, width, reason)
+        return _fallback(data, ctx, spec, width, reason)
     except Exception as e:  # noqa: BLE001 - the fallback must not fail the run either
-        return _last_resort(history, spec, width, f"{reason}; {FALLBACK_MODEL} failed: {_why(e)}")
+        return _last_resort(y, ctx, f"{reason}; {FALLBACK_MODEL} failed: {_why(e)}")
 
 
-def apply_uplift(frame: pd.DataFrame, hist_regs: pd.DataFrame | None, fut_regs: pd.DataFrame | None) -> pd.DataFrame:
-    """Multiply the forecast by the expected uplift of events never seen in the history (for models
-    that ignore regressors): the calendar is the only thing that knows about a first Black Friday."""
-    if fut_regs is None:
-        return frame
-    mult = np.ones(len(frame))
-    fut = fut_regs.set_index("ds").reindex(pd.DatetimeIndex(frame["ds"])).fillna(0.0)
-    for col in [c for c in fut.columns if c.endswith("_uplift")]:
-        event = col[: -len("_uplift")]
-        seen = hist_regs is not None and event in hist_regs.columns and bool((hist_regs[event] > 0).any())
-        if not seen:
-            m = fut[col].to_numpy(dtype=float)
-            mult *= np.where(m > 0, m, 1.0)
-    if np.all(mult == 1.0):
-        return frame
-    out = frame.copy()
-    for c in FORECAST_COLS[1:]:
-        out[c] = out[c].to_numpy(dtype=float) * mult
+def _uplifted(arrays: Arrays, mult: np.ndarray | None) -> Arrays:
+    """The forecast multiplied by the expected uplift of events never seen in the history (for models
+    that ignore regressors; ``mult`` from the series' context, None: unchanged)."""
+    if mult is None:
+        return arrays
+    return {c: (v if c == "ds" else np.asarray(v, dtype=float) * mult) for c, v in arrays.items()}
+
+
+def _checked(arrays: Arrays, future: pd.DatetimeIndex) -> Arrays:
+    missing = set(FORECAST_COLS) - set(arrays)
+    if missing:
+        raise BadInput(f"model output lacks columns {sorted(missing)}")
+    ds = np.asarray(arrays["ds"], dtype="datetime64[ns]")
+    if len(ds) != len(future) or not bool((ds == future.values).all()):
+        raise BadInput(f"model returned {len(ds)} steps from {pd.Timestamp(ds[0]) if len(ds) else None}, "
+                       f"expected {len(future)} from {future[0]}")
+    out = {"ds": ds, **{c: np.asarray(arrays[c], dtype=float) for c in FORECAST_COLS[1:]}}
+    if not all(np.isfinite(out[c]).all() for c in FORECAST_COLS[1:]):
+        raise BadInput("model returned non-finite values")
     return out
 
 
-def _split(regs: pd.DataFrame | None, first_future: pd.Timestamp):
-    if regs is None:
-        return None, None
-    return regs[regs["ds"] < first_future].reset_index(drop=True), regs[regs["ds"] >= first_future].reset_index(drop=True)
-
-
-def _checked(frame: pd.DataFrame, future: pd.DatetimeIndex) -> pd.DataFrame:
-    missing = set(FORECAST_COLS) - set(frame.columns)
-    if missing:
-        raise BadInput(f"model output lacks columns {sorted(missing)}")
-    if len(frame) != len(future) or not (pd.DatetimeIndex(frame["ds"]) == future).all():
-        raise BadInput(f"model returned {len(frame)} steps from {frame['ds'].iloc[0] if len(frame) else None}, "
-                       f"expected {len(future)} from {future[0]}")
-    if not np.isfinite(frame[FORECAST_COLS[1:]].to_numpy(dtype=float)).all():
-        raise BadInput("model returned non-finite values")
-    return frame[FORECAST_COLS].reset_index(drop=True)
+def _score_arrays(scores: pd.DataFrame | None) -> Arrays | None:
+    """Backtest rows as column arrays (None when there are none)."""
+    if scores is None or len(scores) == 0:
+        return None
+    return {c: scores[c].to_numpy() for c in scores.columns}
 
 
 def _why(e: BaseException) -> str:
@@ -212,32 +239,27 @@ def _deadline(seconds: float, series: str):
         signal.signal(signal.SIGALRM, previous)
 
 
-def _last_resort(history: pd.DataFrame, spec: FitSpec, width: pd.Timedelta, reason: str):
+def _last_resort(y: np.ndarray, ctx: SeriesContext, reason: str):
     """The fallback of the fallback: a flat median forecast (only when seasonal naive itself fails)."""
-    from .models.common import constant_forecast
-
-    y = pd.to_numeric(history["y"], errors="coerce").to_numpy(dtype=float)
     level = float(np.nanmedian(y)) if np.isfinite(y).any() else 0.0
-    index = pd.date_range(pd.Timestamp(history["ds"].iloc[-1]) + width, periods=spec.horizon, freq=width)
-    return constant_forecast(index, level, (80, 95))[FORECAST_COLS], "constant_median", f"fallback: {reason}", None
+    arrays = constant_arrays(ctx.future, level, (80, 95))
+    return {c: arrays[c] for c in FORECAST_COLS}, "constant_median", f"fallback: {reason}", None
 
 
-def fallback_result(series: str, history: pd.DataFrame, spec: FitSpec, reason: str) -> SeriesResult:
+def fallback_result(series: str, history: History | pd.DataFrame, spec: FitSpec, reason: str) -> SeriesResult:
     """Seasonal naive for a series whose fit never came back (engine timeout, worker crash)."""
     t0 = time.perf_counter()
     width = step_delta(spec.step)
-    future = pd.date_range(pd.Timestamp(history["ds"].iloc[-1]) + width, periods=spec.horizon, freq=width)
-    regs = regressors(list(spec.events), series, pd.DatetimeIndex(history["ds"]).append(future), width)
-    frame, model, why, scores = _safe_fallback(history, regs, spec, width, reason)
-    as_of = spec.as_of if spec.as_of is not None else future[0]
-    spikes = find_spikes(series, frame, history, as_of, width, spec.min_ratio, spec.min_peak, events=list(spec.events))
-    return SeriesResult(series, model, why, True, frame, scores, spikes, time.perf_counter() - t0)
+    ds, y = _columns(history)
+    ctx = series_context(spec.events, series, ds, spec.horizon, width)
+    frame, model, why, scores = _safe_fallback(_validated(ds, y, width), ds, y, ctx, spec, width, reason)
+    return _result(series, ds, y, ctx, spec, width, frame, model, why, True, scores, t0)
 
 
 # ---- engines: where fit_series runs --------------------------------------------------------
 
-Task = tuple[str, pd.DataFrame]
-Outcome = tuple[str, pd.DataFrame, "SeriesResult | BaseException"]
+Task = tuple[str, History]
+Outcome = tuple[str, History, "SeriesResult | BaseException"]
 
 
 @dataclass(frozen=True)
@@ -437,20 +459,20 @@ class _Writer:
 
     def add(self, r: SeriesResult) -> None:
         if self.write_forecasts:
-            n = len(r.forecast)
+            n = len(r.forecast["ds"])
             _extend(self.forecasts, {"series": np.full(n, r.series, dtype=object), "model": np.full(n, r.model, dtype=object),
-                                     **{c: r.forecast[c].to_numpy() for c in FORECAST_COLS}})
+                                     **{c: np.asarray(r.forecast[c]) for c in FORECAST_COLS}})
             self.spikes.extend(s.to_dict() for s in r.spikes)
-        if r.scores is not None and len(r.scores):
-            n = len(r.scores)
-            names = r.scores["model"].to_numpy(dtype=object)
+        if r.scores is not None and len(r.scores["model"]):
+            names = np.asarray(r.scores["model"], dtype=object)
+            n = len(names)
             cols = {"series": np.full(n, r.series, dtype=object)}
             for c in SCORE_COLS:
-                cols[c] = (r.scores[c].to_numpy() if c in r.scores
+                cols[c] = (np.asarray(r.scores[c]) if c in r.scores
                            else np.full(n, None, dtype=object))
             cols["model"] = names
             cols["chosen"] = names == r.model
-            err = r.scores["error"].to_numpy(dtype=object) if "error" in r.scores else np.full(n, None, dtype=object)
+            err = np.asarray(r.scores["error"], dtype=object) if "error" in r.scores else np.full(n, None, dtype=object)
             cols["note"] = np.array([f"failed: {e}" if isinstance(e, str) and e else r.reason for e in err], dtype=object)
             _extend(self.scores, cols)
         self.n += 1
@@ -497,9 +519,9 @@ class _Tally:
 
     def add(self, r: SeriesResult) -> None:
         acc = {m: None for m in METRICS}
-        if r.scores is not None and len(r.scores):
-            names = r.scores["model"].to_numpy(dtype=object)
-            values = {m: r.scores[m].to_numpy(dtype=float) if m in r.scores else None for m in METRICS}
+        if r.scores is not None and len(r.scores["model"]):
+            names = np.asarray(r.scores["model"], dtype=object)
+            values = {m: np.asarray(r.scores[m], dtype=float) if m in r.scores else None for m in METRICS}
             mine = names == r.model
             acc = {m: None if v is None else _nanmean(v[mine]) for m, v in values.items()}
             for name in dict.fromkeys(names):
@@ -509,11 +531,11 @@ class _Tally:
                     mean = None if v is None else _nanmean(v[rows])
                     if mean is not None:
                         sums[m].append(mean)
-        yhat = r.forecast["yhat"].to_numpy(dtype=float) if len(r.forecast) else None
+        yhat = np.asarray(r.forecast["yhat"], dtype=float) if len(r.forecast["yhat"]) else None
         k = int(np.argmax(yhat)) if yhat is not None else 0
         self.rows.append({"series": r.series, "model": r.model, "fallback": r.fallback, "reason": r.reason, **acc,
                           "peak": float(yhat[k]) if yhat is not None else None,
-                          "peak_ts": str(r.forecast["ds"].iloc[k]) if yhat is not None else None,
+                          "peak_ts": str(pd.Timestamp(r.forecast["ds"][k])) if yhat is not None else None,
                           "spikes": len(r.spikes), "seconds": round(r.seconds, 4)})
 
     def accuracy(self) -> dict[str, float | None]:
@@ -589,7 +611,7 @@ def _execute(con, settings, run_id: str, kind: str, p: dict, dask_processes: boo
         raise BadInput(f"no traffic in traffic_1m before {p['as_of'] or 'now'}"
                        f"{' matching ' + str(p['routes']) if p['routes'] else ''}; ingest logs first")
     width = step_delta(p["step"])
-    lo = frame.data["ds"].min()
+    lo = frame.first_ds
     calendar = Calendar.build(p["events"], settings.holiday_country, lo, frame.cutoff + p["horizon_steps"] * width)
     spec = FitSpec(horizon=p["horizon_steps"], step=p["step"], model=p["model"], preset=p["preset"], folds=p["folds"],
                    seed=p["seed"], timeout_s=settings.forecast_timeout_s, as_of=p["as_of"] or frame.cutoff,
@@ -602,7 +624,8 @@ def _execute(con, settings, run_id: str, kind: str, p: dict, dask_processes: boo
              p["engine"], opts.workers)
     with transaction(con):
         writer = _Writer(con, run_id, write_forecasts=(kind == "forecast"))
-        for sid, hist, res in ENGINES[p["engine"]](frame.items(), spec, opts):
+        tasks = ((sid, History(ds, y)) for sid, ds, y in frame.arrays())
+        for sid, hist, res in ENGINES[p["engine"]](tasks, spec, opts):
             if isinstance(res, BaseException):
                 if isinstance(res, (KeyboardInterrupt, SystemExit)):
                     raise res

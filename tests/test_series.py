@@ -125,3 +125,16 @@ def test_thousand_routes_fast(tmp_path):
     assert len(s) == 1000 + 5 + 5 + 1 + 1
     assert len(s.get("total")) == 7 * 24
     assert took < 5, took
+
+
+def test_series_come_sorted_by_id_then_time_as_array_views(con):
+    s = load_series(con, "1h", as_of=T0 + dt.timedelta(hours=6))
+    assert s.ids == sorted(s.ids) and len(s) == len(s.ids) and s.bounds[-1] == len(s.ds) == len(s.data)
+    rebuilt = []
+    for (sid, ds, y), (sid2, frame) in zip(s.arrays(), s.items()):
+        assert sid == sid2 and (np.diff(ds) > np.timedelta64(0)).all()
+        np.testing.assert_array_equal(frame["y"].to_numpy(), y)
+        pd.testing.assert_frame_equal(s.get(sid), frame)
+        rebuilt.append(pd.DataFrame({"series": sid, "ds": ds, "y": y}))
+    pd.testing.assert_frame_equal(pd.concat(rebuilt, ignore_index=True), s.data, check_dtype=False)
+    assert s.first_ds == pd.Timestamp(T0)

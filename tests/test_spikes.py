@@ -132,3 +132,16 @@ def test_capacity_for_takes_the_most_specific_key():
     assert capacity_for("api:shop", {}) is None
     # of two globs that match, the longer (more specific) wins
     assert capacity_for("route:shop|prod|GET /x|r", {"route:*": 1.0, "route:shop|*": 2.0}) == 2.0
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 30), st.floats(0, 1e6, allow_nan=False)), max_size=200),
+       st.lists(st.integers(0, 32), min_size=1, max_size=40))
+def test_grouped_medians_equal_one_median_per_key(pairs, wanted):
+    from forecaster.spikes import _medians
+
+    keys = np.array([k for k, _ in pairs], dtype=np.int64)
+    y = np.array([v for _, v in pairs], dtype=float)
+    wanted = np.array(wanted, dtype=np.int64)
+    expected = np.array([np.median(y[keys == k]) if (keys == k).any() else np.nan for k in wanted])
+    np.testing.assert_array_equal(_medians(y, keys, wanted), expected)

@@ -67,6 +67,16 @@ def prepare(history: pd.DataFrame, step: pd.Timedelta | None) -> Prepared:
         y = y_col.to_numpy(dtype=float)
     else:
         y = pd.to_numeric(y_col, errors="coerce").to_numpy(dtype=float)
+    return prepare_arrays(ds, y, step)
+
+
+def prepare_arrays(ds: pd.DatetimeIndex | np.ndarray, y: np.ndarray, step: pd.Timedelta | None) -> Prepared:
+    """:func:`prepare` for a history already held as arrays (naive UTC datetime64 ``ds``, float ``y``):
+    the same checks and regular grid, without building a frame. ``y`` is copied, never modified."""
+    ds = ds if isinstance(ds, pd.DatetimeIndex) else pd.DatetimeIndex(np.asarray(ds, dtype="datetime64[ns]"))
+    y = np.asarray(y, dtype=float)
+    if len(ds) == 0:
+        raise InsufficientHistory("history is empty; need at least 1 observed value")
     if step is None:
         step = infer_step(ds) if len(ds) > 1 else pd.Timedelta("1h")
     step = pd.Timedelta(step)
