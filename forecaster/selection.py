@@ -11,11 +11,9 @@
    one lucky fold against a three-fold mean would favour the slow models). Seasonal naive is the floor: always a candidate, and the choice
    when every other candidate fails or the history is too short to backtest (``reason`` says which).
 3. Refit the winner on the whole history and predict.
-4. Calibrate: when the winner's backtest coverage of the 80% interval falls outside 0.75-0.88
-   (or of the 95% outside 0.90-0.99), its intervals are replaced by conformal ones: empirical
-   quantiles of the backtest residuals ``log1p(y) - log1p(yhat)`` per horizon band, added to
-   ``log1p(yhat)``. The log scale makes the width proportional to the level (traffic noise is
-   roughly multiplicative) yet stays defined at zero.
+4. Calibrate (``forecaster.conformal``): per level, the winner's own interval, the conformal one
+   from its backtest residuals (log1p scale, per horizon band, finite-sample quantiles), or their
+   union, whichever covered the backtest folds closest to the level out of sample.
 """
 
 from __future__ import annotations
@@ -28,9 +26,11 @@ import numpy as np
 import pandas as pd
 
 from .backtest import evaluate_arrays, make_folds, score_records
+from .conformal import (BAND, COVERAGE_TARGETS, MIN_RESIDUALS_PER_BAND, IntervalChoice,  # noqa: F401 - re-exported
+                        calibrate, residual_quantiles)
 from .errors import InsufficientHistory, UnknownName
 from .models import get_model
-from .models.common import finish, prepare, season_steps
+from .models.common import prepare
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +58,6 @@ SLOW_MARGIN = 0.05  # a slow model scored on fewer folds must win by this much o
 #: 18 series, 16 of them where the cheap models' best was >= 0.87; 43 series (30%) are below it, so
 #: the gate cuts ~30% of the slow fits for 2 of 18 slow wins (each by >= 5% on one fold).
 SLOW_GATE_REL_MAE = 0.87
-COVERAGE_TARGETS = {80: (0.75, 0.88), 95: (0.90, 0.99)}
-BAND = pd.Timedelta("6h")  # horizon band of the conformal quantiles
-MIN_RESIDUALS_PER_BAND = 30
 
 
 @dataclass
@@ -71,7 +68,9 @@ class Choice:
     scores: pd.DataFrame  # one row per candidate and fold (model, fold, cutoff, metrics..., error)
     reason: str
     residual_quantiles: pd.DataFrame = field(default_factory=pd.DataFrame)  # h_from, h_to, n, q_lo_80...
-    calibrated: bool = False
+    calibrated: bool = False  # some level's interval is not the model's own (see ``intervals``)
+    backtest: dict | None = None  # the winner's backtest columns (fold, h, y, yhat, intervals): what calibrates
+    intervals: IntervalChoice = field(default_factory=IntervalChoice)
 
     def summary(self) -> pd.DataFrame:
         """Mean metrics per candidate, best first."""
@@ -132,8 +131,9 @@ def choose_model(history: pd.DataFrame, candidates: tuple[str, ...] | list[str],
         reason += f"; failed: {', '.join(failed)}"
     if skipped:
         reason += f"; skipped: {', '.join(skipped)}"
-    winner = pd.DataFrame(forecasts[best])
-    return Choice(best, table, reason, residual_quantiles(winner, data.step, int(winner["fold"].nunique())))
+    winner = forecasts[best]
+    return Choice(best, table, reason, residual_quantiles(winner, data.step, len(np.unique(winner["fold"]))),
+                  backtest=winner)
 
 
 def _best_mean(per_fold: dict[str, dict[int, float]]) -> float | None:
@@ -169,52 +169,6 @@ def pick(per_fold: dict[str, dict[int, float]], n_folds: int, horizon: int) -> t
     return best, reason
 
 
-def residual_quantiles(forecasts: pd.DataFrame, step: pd.Timedelta, n_folds: int,
-                       levels: tuple[int, ...] = (80, 95)) -> pd.DataFrame:
-    """Quantiles of log1p residuals per horizon band (bands widened until each holds enough residuals)."""
-    band = max(season_steps(step, BAND), math.ceil(MIN_RESIDUALS_PER_BAND / max(n_folds, 1)))
-    r = np.log1p(forecasts["y"].to_numpy(float)) - np.log1p(forecasts["yhat"].to_numpy(float))
-    frame = pd.DataFrame({"h": forecasts["h"].to_numpy(), "r": r}).dropna()
-    if frame.empty:
-        return pd.DataFrame()
-    frame["band"] = (frame["h"] - 1) // band
-    rows = []
-    for b, part in frame.groupby("band"):
-        row = {"h_from": int(b * band + 1), "h_to": int((b + 1) * band), "n": len(part)}
-        for level in levels:
-            alpha = (100 - level) / 200.0
-            row[f"q_lo_{level}"], row[f"q_hi_{level}"] = np.quantile(part["r"], [alpha, 1 - alpha])
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def needs_calibration(choice: Choice) -> bool:
-    """True when the winner's backtest interval coverage misses a target band."""
-    if choice.scores.empty or choice.residual_quantiles.empty:
-        return False
-    rows = choice.scores[(choice.scores.model == choice.model) & choice.scores.error.isna()]
-    for level, (low, high) in COVERAGE_TARGETS.items():
-        column = f"coverage_{level}"
-        weights = rows["n_actual"].to_numpy(float)
-        if column in rows and weights.sum() > 0:
-            cov = float(np.average(rows[column].fillna(0), weights=weights))
-            if not low <= cov <= high:
-                return True
-    return False
-
-
-def conformal(forecast: pd.DataFrame, quantiles: pd.DataFrame, levels: tuple[int, ...]) -> pd.DataFrame:
-    """Replace the intervals of ``forecast`` by yhat shifted by the residual quantiles of its band."""
-    h = np.arange(1, len(forecast) + 1)
-    edges = quantiles["h_to"].to_numpy()
-    row = np.minimum(np.searchsorted(edges, h), len(quantiles) - 1)  # beyond the last band: reuse it
-    yhat = forecast["yhat"].to_numpy(float)
-    base = np.log1p(yhat)
-    bounds = {lv: (np.expm1(base + quantiles[f"q_lo_{lv}"].to_numpy()[row]),
-                   np.expm1(base + quantiles[f"q_hi_{lv}"].to_numpy()[row])) for lv in levels}
-    return finish(pd.DatetimeIndex(forecast["ds"]), yhat, bounds, levels)
-
-
 def fit_predict_auto(history: pd.DataFrame, horizon: int, step: pd.Timedelta | None = None,
                      preset: str = "fast", folds: int | None = None, seed: int = 0,
                      regressors: pd.DataFrame | None = None,
@@ -237,10 +191,12 @@ def fit_predict_auto(history: pd.DataFrame, horizon: int, step: pd.Timedelta | N
     except Exception as e:  # refit failed: fall back to the floor, and say so
         log.warning("refit of %s failed, falling back to %s: %s", choice.model, FLOOR, e)
         choice.reason = f"{FLOOR}: refit of {choice.model} failed ({type(e).__name__}: {e}); was: {choice.reason}"
-        choice.model, choice.residual_quantiles = FLOOR, pd.DataFrame()
+        choice.model, choice.residual_quantiles, choice.backtest = FLOOR, pd.DataFrame(), None
         forecast = get_model(FLOOR, step=step, seed=seed).fit(history).predict(horizon, levels)
-    if needs_calibration(choice):
-        forecast = conformal(forecast, choice.residual_quantiles, levels)
+    forecast, choice.intervals, quantiles = calibrate(forecast, choice.backtest, step, levels)
+    if not quantiles.empty:
+        choice.residual_quantiles = quantiles
+    if choice.intervals.calibrated:
         choice.calibrated = True
-        choice.reason += "; intervals calibrated from backtest residuals (conformal, log1p, per horizon band)"
+        choice.reason += "; calibrated " + choice.intervals.describe()
     return forecast, choice
