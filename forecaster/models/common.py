@@ -116,7 +116,10 @@ def future_index(last: pd.Timestamp, step: pd.Timedelta, horizon: int) -> pd.Dat
     """The ``horizon`` timestamps continuing a history that ends at ``last``."""
     if horizon < 1:
         raise BadInput(f"horizon must be >= 1 step, got {horizon}")
-    return pd.date_range(last + step, periods=horizon, freq=step)
+    # numpy arithmetic, not pd.date_range (~0.1 ms, called for every fold of every candidate)
+    first = pd.Timestamp(last) + step
+    values = first.to_datetime64() + np.arange(horizon) * pd.Timedelta(step).to_timedelta64()
+    return pd.DatetimeIndex(values.astype(f"datetime64[{first.unit}]"))   # date_range's resolution: the start's
 
 
 def interpolated(y: np.ndarray) -> np.ndarray:
@@ -192,18 +195,24 @@ Arrays = dict[str, np.ndarray]
 def finish_arrays(index: pd.DatetimeIndex, yhat: np.ndarray, bounds: dict[int, tuple[np.ndarray, np.ndarray]],
                   levels: tuple[int, ...]) -> Arrays:
     """The output columns: clipped at 0, intervals nested (wider level outside narrower) around yhat."""
-    yhat = np.clip(np.nan_to_num(np.asarray(yhat, dtype=float), nan=0.0), 0.0, None)
+    yhat = np.clip(_nan_to_zero(yhat), 0.0, None)
     out = {"ds": np.asarray(index.values if isinstance(index, pd.DatetimeIndex) else index), "yhat": yhat}
     lo_prev, hi_prev = yhat, yhat
     for level in sorted(levels):
         lo, hi = bounds[level]
-        lo = np.nan_to_num(np.asarray(lo, dtype=float), nan=0.0)
-        hi = np.nan_to_num(np.asarray(hi, dtype=float), nan=0.0)
+        lo, hi = _nan_to_zero(lo), _nan_to_zero(hi)
         lo = np.clip(np.minimum(lo, lo_prev), 0.0, None)
         hi = np.maximum(hi, hi_prev)
         out[f"yhat_lo_{level}"], out[f"yhat_hi_{level}"] = lo, hi
         lo_prev, hi_prev = lo, hi
     return out  # columns in order: ds, yhat, then lo/hi per level ascending
+
+
+def _nan_to_zero(values) -> np.ndarray:
+    """``np.nan_to_num(values, nan=0.0)`` as float, skipping its Python-level checks when every value is
+    finite (the usual case; the result is only read, never written in place)."""
+    values = np.asarray(values, dtype=float)
+    return values if np.isfinite(values).all() else np.nan_to_num(values, nan=0.0)
 
 
 def finish(index: pd.DatetimeIndex, yhat: np.ndarray, bounds: dict[int, tuple[np.ndarray, np.ndarray]],
