@@ -41,7 +41,7 @@ FALLBACK_MODEL = "seasonal_naive_weekly"
 #: series per task sent to a worker: one pickle round trip and one future per batch, not per series
 BATCH_SERIES = 25
 #: models that apply an event's ``_uplift`` themselves; for the others the run applies it after predict
-MODELS_APPLYING_UPLIFT = frozenset({"seasonal_profile", "prophet"})
+MODELS_APPLYING_UPLIFT = frozenset({"seasonal_profile", "seasonal_blend", "prophet"})
 FORECAST_COLS = ["ds", "yhat", "yhat_lo_80", "yhat_hi_80", "yhat_lo_95", "yhat_hi_95"]
 SCORE_COLS = ["model", "cutoff", "horizon", "mae", "rel_mae", "mase", "smape", "coverage_80", "coverage_95"]
 

@@ -29,12 +29,12 @@ from .backtest import evaluate_arrays, make_folds, score_records
 from .conformal import (BAND, COVERAGE_TARGETS, MIN_RESIDUALS_PER_BAND, IntervalChoice,  # noqa: F401 - re-exported
                         calibrate, residual_quantiles)
 from .errors import InsufficientHistory, UnknownName
-from .models import get_model
+from .models import blend, get_model
 from .models.common import prepare
 
 log = logging.getLogger(__name__)
 
-FAST = ("seasonal_naive_daily", "seasonal_naive_weekly", "seasonal_profile", "ets")
+FAST = ("seasonal_naive_daily", "seasonal_naive_weekly", "seasonal_profile", "seasonal_blend", "ets")
 PRESETS: dict[str, tuple[str, ...]] = {"fast": FAST, "full": FAST + ("mstl", "prophet")}
 PRESET_FOLDS = {"fast": 2, "full": 3}  # default backtest folds per preset (the fast one has a 60 s budget)
 FLOOR = "seasonal_naive_weekly"
@@ -111,7 +111,9 @@ def choose_model(history: pd.DataFrame, candidates: tuple[str, ...] | list[str],
             continue
         use = built[: rule.folds] if rule else built
         try:
-            fc = evaluate_arrays(use, name, horizon, seed)
+            fc = _derived_backtest(name, use, forecasts)
+            if fc is None:
+                fc = evaluate_arrays(use, name, horizon, seed)
         except Exception as e:  # any model failure means "not this model", never "no forecast"
             log.info("candidate %s failed in backtest: %s", name, e)
             records.append({"model": name, "error": f"{type(e).__name__}: {e}"})
@@ -134,6 +136,16 @@ def choose_model(history: pd.DataFrame, candidates: tuple[str, ...] | list[str],
     winner = forecasts[best]
     return Choice(best, table, reason, residual_quantiles(winner, data.step, len(np.unique(winner["fold"]))),
                   backtest=winner)
+
+
+def _derived_backtest(name: str, folds, forecasts: dict) -> dict | None:
+    """The backtest of a candidate built from others already backtested on the same folds (the
+    seasonal blend from its two components: no fit); None when it has to be evaluated."""
+    if name == "seasonal_blend" and blend.NAIVE in forecasts and blend.PROFILE in forecasts:
+        naive, profile = forecasts[blend.NAIVE], forecasts[blend.PROFILE]
+        if len(naive["yhat"]) == len(profile["yhat"]) == len(folds) * len(folds[0].test_y):
+            return blend.blend_backtest(folds, naive, profile)
+    return None
 
 
 def _best_mean(per_fold: dict[str, dict[int, float]]) -> float | None:

@@ -1,7 +1,8 @@
 """Forecasting models: one protocol (``base``), registered by name. Importing this package registers them all.
 
 Models: ``seasonal_naive_daily``, ``seasonal_naive_weekly`` (the floor and the fallback; they never
-raise on short history), ``seasonal_profile``, ``ets``, ``mstl``, ``prophet`` (these raise
+raise on short history), ``seasonal_profile``, ``seasonal_blend`` (the mean of the weekly naive and
+the profile), ``ets``, ``mstl``, ``prophet`` (these raise
 ``forecaster.errors.InsufficientHistory`` below their minimum history: 1 day for the profile,
 2 days for the statistical models; the caller falls back to seasonal naive).
 
@@ -11,7 +12,7 @@ values in (0, 1] weight it), spanning the history and, for the future, passed ag
 event that has no past occurrence to learn from.
 """
 
-from . import ets, mstl, naive, profile, prophet_model  # noqa: F401  (registers the models)
+from . import blend, ets, mstl, naive, profile, prophet_model  # noqa: F401  (registers the models)
 from .base import FORECAST_COLUMNS, Model, get_model, model_names, register_model
 
 __all__ = ["FORECAST_COLUMNS", "Model", "get_model", "model_names", "register_model"]
