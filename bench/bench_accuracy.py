@@ -8,8 +8,14 @@ Series (hourly, 72 h horizon, the last 72 h of each window held out):
 
 Per series: the model auto chose, rel_mae vs weekly seasonal naive on the held-out 72 h, MASE,
 80/95% coverage of the final (possibly calibrated) intervals, fit+predict seconds per model.
-Summary: share of series where auto beats weekly seasonal naive (target >= 80%) and pooled 80%
-coverage (target 0.75-0.88). Writes ``bench/out/accuracy_<preset>.md``; ``accuracy.md`` for the default.
+Summary: share of series where auto beats weekly seasonal naive (target >= 80%), median MASE and
+pooled 80% coverage (target 0.75-0.88). Writes ``bench/out/accuracy_<preset>.md``; ``accuracy.md``
+for the default.
+
+``--cases holdout`` runs the same on windows the interval and candidate choices were not tuned on
+(``holdout_cases``: 8 other NYC taxi origins, the ELB/EC2 windows 36 h earlier — those files are
+short, so these test windows overlap the default ones by half — and generated routes of another
+seed and month), to check that what the default set shows is not fitted to it.
 """
 
 from __future__ import annotations
@@ -33,6 +39,9 @@ STEP = pd.Timedelta("1h")
 TAXI_ORIGINS = ("2014-09-15", "2014-10-06", "2014-10-27", "2014-11-17", "2014-11-26", "2014-12-08",
                 "2014-12-23", "2014-12-30", "2015-01-12", "2015-01-25")
 GENERATED_START, GENERATED_DAYS = pd.Timestamp("2026-01-08"), 31  # test window holds a Thursday flash sale
+HOLDOUT_TAXI_ORIGINS = ("2014-09-01", "2014-09-24", "2014-10-16", "2014-11-06", "2014-12-02", "2014-12-15",
+                        "2015-01-05", "2015-01-18")
+HOLDOUT_GENERATED = (pd.Timestamp("2026-03-02"), 11)  # start, seed
 
 
 @dataclass
@@ -78,30 +87,32 @@ def split(frame: pd.DataFrame, end: pd.Timestamp, history: pd.Timedelta | None =
     return train.reset_index(drop=True), test.reset_index(drop=True)
 
 
-def nab_cases() -> list[Case]:
+def nab_cases(taxi_origins: tuple[str, ...] = TAXI_ORIGINS, aws_offset: pd.Timedelta = pd.Timedelta(0),
+              prefix: str = "nab") -> list[Case]:
+    """The NAB windows: the last two 72 h of ELB and EC2 (moved ``aws_offset`` earlier), NYC taxi at each origin."""
     cases = []
-    for file, label in (("elb_request_count_8c0756.csv", "nab_elb"), ("ec2_network_in_257a54.csv", "nab_ec2")):
+    for file, label in (("elb_request_count_8c0756.csv", "elb"), ("ec2_network_in_257a54.csv", "ec2")):
         frame = hourly(NAB / file, 12)
         windows = nab_windows(f"realAWSCloudwatch/{file}")
-        last = frame.ds.iloc[-1] + STEP
+        last = frame.ds.iloc[-1] + STEP - aws_offset
         for k, end in enumerate((last - HORIZON * STEP, last - 2 * HORIZON * STEP)):
             train, test = split(frame, end)
-            cases.append(Case(f"{label}_{k}", "nab", train, test, anomaly=overlaps(test, windows)))
+            cases.append(Case(f"{prefix}_{label}_{k}", "nab", train, test, anomaly=overlaps(test, windows)))
     taxi = hourly(NAB / "nyc_taxi.csv", 2)
     windows = nab_windows("realKnownCause/nyc_taxi.csv")
-    for origin in TAXI_ORIGINS:
+    for origin in taxi_origins:
         train, test = split(taxi, pd.Timestamp(origin), pd.Timedelta("56D"))
-        cases.append(Case(f"nab_taxi_{origin}", "nab", train, test, anomaly=overlaps(test, windows)))
+        cases.append(Case(f"{prefix}_taxi_{origin}", "nab", train, test, anomaly=overlaps(test, windows)))
     return cases
 
 
-def generated_cases(seed: int = 7) -> list[Case]:
+def generated_cases(seed: int = 7, start: pd.Timestamp = GENERATED_START, prefix: str = "gen") -> list[Case]:
     from forecaster.samples.events import default_events
     from forecaster.samples.traffic import generate_counts
 
-    end = GENERATED_START + pd.Timedelta(days=GENERATED_DAYS)
-    counts = generate_counts(GENERATED_START, end, "1h", seed=seed)
-    events = default_events(GENERATED_START, end)
+    end = start + pd.Timedelta(days=GENERATED_DAYS)
+    counts = generate_counts(start, end, "1h", seed=seed)
+    events = default_events(start, end)
     cut = end - HORIZON * STEP
     cases = []
     for (api, route, region), part in counts.groupby(["api", "route", "region"], sort=True):
@@ -117,9 +128,19 @@ def generated_cases(seed: int = 7) -> list[Case]:
                 regs[column] = np.maximum(regs.get(column, 0.0), w)
                 regs[column + "_uplift"] = np.where(w > 0, ev.expected_uplift, regs.get(column + "_uplift", 0.0))
         train, test = split(frame, cut)
-        cases.append(Case(f"gen_{api}_{route}_{region}".replace(" ", "_"), "generated", train, test,
+        cases.append(Case(f"{prefix}_{api}_{route}_{region}".replace(" ", "_"), "generated", train, test,
                           regs if len(regs.columns) > 1 else None))
     return cases
+
+
+def holdout_cases() -> list[Case]:
+    """Windows the default set does not hold: other taxi origins, ELB/EC2 36 h earlier, another generated month."""
+    start, seed = HOLDOUT_GENERATED
+    return (nab_cases(HOLDOUT_TAXI_ORIGINS, pd.Timedelta("36h"), prefix="hold")
+            + generated_cases(seed, start, prefix="hold_gen"))
+
+
+CASES = {"default": lambda: nab_cases() + generated_cases(), "holdout": holdout_cases}
 
 
 def mae(a: np.ndarray, f: np.ndarray) -> float:
@@ -178,6 +199,7 @@ def summarize(rows: pd.DataFrame) -> pd.DataFrame:
         out.append({"set": label, "series": len(part),
                     "auto beats weekly naive": f"{(part.rel_mae < 1).mean():.0%}",
                     "median rel_mae": round(part.rel_mae.median(), 3),
+                    "median MASE": round(part.mase.median(), 3),
                     "geo-mean rel_mae": round(float(np.exp(np.log(part.rel_mae).mean())), 3),
                     "coverage 80 (pooled)": round(float(np.average(part.cov_80, weights=w)), 3),
                     "coverage 95 (pooled)": round(float(np.average(part.cov_95, weights=w)), 3),
@@ -186,10 +208,11 @@ def summarize(rows: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def run(preset: str = "full", folds: int | None = None, time_models: bool = True, only: str | None = None) -> str:
+def run(preset: str = "full", folds: int | None = None, time_models: bool = True, only: str | None = None,
+        case_set: str = "default") -> str:
     logging.getLogger("cmdstanpy").setLevel(logging.WARNING)
     warnings.filterwarnings("ignore")
-    cases = nab_cases() + generated_cases()
+    cases = CASES[case_set]()
     if only:
         cases = [c for c in cases if only in c.name]
     rows = pd.DataFrame([evaluate(c, preset, folds, time_models) for c in cases])
@@ -200,8 +223,10 @@ def run(preset: str = "full", folds: int | None = None, time_models: bool = True
         t = rows[seconds].mean().rename(lambda c: c[2:]).to_frame("mean fit+predict s").round(4)
         timing = "\n### fit + predict seconds per model (mean over series)\n\n" + md_table(t, index=True) + "\n"
     table = rows.drop(columns=seconds).round(3)
-    text = (header(f"Forecast accuracy, preset {preset}, {folds or PRESET_FOLDS[preset]} folds, 72 h horizon",
-                   f".venv/bin/python -m bench.bench_accuracy --preset {preset}")
+    command = f".venv/bin/python -m bench.bench_accuracy --preset {preset}" + (
+        f" --cases {case_set}" if case_set != "default" else "")
+    text = (header(f"Forecast accuracy, preset {preset}, {folds or PRESET_FOLDS[preset]} folds, 72 h horizon, "
+                   f"{case_set} series", command)
             + "\n### summary\n\n" + md_table(summary)
             + "\n\n### per series\n\n" + md_table(table) + "\n" + timing)
     return text
@@ -213,12 +238,15 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--folds", type=int, default=None, help="default: the preset's")
     parser.add_argument("--no-timing", action="store_true", help="skip per-model fit timing")
     parser.add_argument("--only", help="substring filter on series names")
+    parser.add_argument("--cases", default="default", choices=sorted(CASES),
+                        help="default: the benchmark's series; holdout: windows no tuning looked at")
     args = parser.parse_args(argv)
-    text = run(args.preset, args.folds, not args.no_timing, args.only)
+    text = run(args.preset, args.folds, not args.no_timing, args.only, args.cases)
     print(text)
     OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / f"accuracy_{args.preset}.md").write_text(text)
-    if args.preset == "full" and not args.only:
+    suffix = "" if args.cases == "default" else f"_{args.cases}"
+    (OUT / f"accuracy_{args.preset}{suffix}.md").write_text(text)
+    if args.preset == "full" and not args.only and args.cases == "default":
         (OUT / "accuracy.md").write_text(text)
 
 

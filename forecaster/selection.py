@@ -6,6 +6,7 @@
    models (``SLOW_MODELS``) only on their most recent fold(s), only with enough history, and only
    where the cheap models do poorly (best mean rel_mae >= ``SLOW_GATE_REL_MAE``), so that the
    full preset fits the time budget (see ``bench/bench_models.py``, ``bench/bench_forecast.py``).
+   The seasonal blend's backtest is built from its two components' (``_derived_backtest``): no fit.
 2. The lowest mean rel_mae over all folds wins; a slow model, scored on the latest fold(s) only,
    replaces it only if it beats it on those same folds by ``SLOW_MARGIN`` (a fair comparison:
    one lucky fold against a three-fold mean would favour the slow models). Seasonal naive is the floor: always a candidate, and the choice
