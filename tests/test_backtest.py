@@ -75,3 +75,32 @@ def test_metric_registry_names_the_known_ones():
         compute(["nope"], Scored(np.array([1.0]), pd.DataFrame({"yhat": [1.0]}), np.array([1.0]), 1.0))
     with pytest.raises(ValueError, match="already registered"):
         register_metric("mae")(lambda s: 0.0)
+
+
+def test_batched_ets_folds_equal_fold_by_fold():
+    """ETS fits all folds' grid searches at once; the forecasts are those of one fit per fold."""
+    from forecaster.backtest import evaluate_arrays
+    from forecaster.models import get_model
+    from forecaster.models.common import forecast_arrays, fold_forecaster
+
+    history = traffic(28, seed=4)
+    history.loc[history.index[100:110], "y"] = np.nan
+    folds = make_folds(history, horizon=72, folds=3, step=pd.Timedelta("1h"))
+    assert fold_forecaster(get_model("ets")) is not None
+    batched = evaluate_arrays(folds, "ets", 72)
+    for fold in folds:
+        one = forecast_arrays(get_model("ets", step=fold.step).fit(fold.train_data), 72)
+        rows = batched["fold"] == fold.index
+        for c in ("yhat", "yhat_lo_80", "yhat_hi_80", "yhat_lo_95", "yhat_hi_95"):
+            np.testing.assert_array_equal(batched[c][rows], one[c])
+
+
+def test_a_subclass_that_changes_predicting_is_not_batched():
+    from forecaster.models.common import fold_forecaster
+    from forecaster.models.ets import ETS
+
+    class Shifted(ETS):
+        def predict_arrays(self, horizon, levels=(80, 95), future_regressors=None):
+            return super().predict_arrays(horizon, levels, future_regressors)
+
+    assert fold_forecaster(ETS()) is not None and fold_forecaster(Shifted()) is None

@@ -240,6 +240,19 @@ class ArrayPredict:
         return pd.DataFrame(self.predict_arrays(horizon, levels, future_regressors))
 
 
+def fold_forecaster(model):
+    """The model's ``forecast_folds`` (fit and predict every backtest fold in one call), when it has one
+    and neither ``fit`` nor the predicting methods are overridden below the class that defines it (a
+    subclass changing them must be run fold by fold); else None."""
+    cls = type(model)
+    owner = next((k for k in cls.__mro__ if "forecast_folds" in vars(k)), None)
+    if owner is None or cls.predict is not ArrayPredict.predict:
+        return None
+    if cls.fit is not owner.fit or cls.predict_arrays is not owner.predict_arrays:
+        return None
+    return model.forecast_folds
+
+
 def forecast_arrays(model, horizon: int, levels: tuple[int, ...] = (80, 95),
                     future_regressors: pd.DataFrame | None = None) -> Arrays:
     """``model.predict`` as arrays: the model's own ``predict_arrays`` when its ``predict`` is the one

@@ -45,29 +45,39 @@ def parameter_grid(seasonal: bool, damped: bool) -> np.ndarray:
 
 
 def grid_search(z: np.ndarray, m: int, damped: bool) -> np.ndarray:
-    """The (alpha, beta, gamma, phi) with the lowest one-step SSE, all combinations filtered at once.
+    """The (alpha, beta, gamma, phi) with the lowest one-step SSE, all combinations filtered at once."""
+    return grid_search_many(np.asarray(z, dtype=float)[None, :], m, damped)[0]
 
-    The loop is Python over time steps, numpy over the grid: ufuncs write into preallocated buffers
-    and the seasonal states are stored season-major (each step reads one contiguous row), which
-    makes it ~30% cheaper than the plain expressions and gives the same numbers bit for bit."""
+
+def grid_search_many(zs: np.ndarray, m: int, damped: bool) -> np.ndarray:
+    """:func:`grid_search` for several series of the same length at once (rows of ``zs``; the
+    backtest folds of one series): one row of parameters per series.
+
+    The loop is Python over time steps, numpy over series x grid, so F series cost little more than
+    one. ufuncs write into preallocated buffers and the seasonal states are stored season-major
+    (each step reads one contiguous block): each series gets the same numbers, bit for bit, as the
+    plain per-series recursion (``tests/models/test_ets_filter.py``)."""
     seasonal = m > 1
     grid = parameter_grid(seasonal, damped)
     alpha, beta, gamma, phi = (np.ascontiguousarray(c) for c in grid.T)
     season = max(m, 1)
-    first = z[:season].mean()
-    second = z[season:2 * season].mean() if len(z) >= 2 * season else first
-    g = len(grid)
-    level = np.full(g, first)
-    trend = np.full(g, (second - first) / season)
-    states = np.ascontiguousarray(np.tile(z[:season] - first if seasonal else np.zeros(1), (g, 1)).T)
-    sse = np.zeros(g)
-    damped_trend, base, e, tmp = (np.empty(g) for _ in range(4))
+    zs = np.asarray(zs, dtype=float)
+    f, g = zs.shape[0], len(grid)
+    first = np.array([row[:season].mean() for row in zs])
+    second = np.array([row[season:2 * season].mean() if len(row) >= 2 * season else row[:season].mean() for row in zs])
+    level = np.repeat(first[:, None], g, axis=1)
+    trend = np.repeat(((second - first) / season)[:, None], g, axis=1)
+    initial = zs[:, :season] - first[:, None] if seasonal else np.zeros((f, 1))
+    states = np.ascontiguousarray(np.repeat(initial.T[:, :, None], g, axis=2))   # (season, series, grid)
+    sse = np.zeros((f, g))
+    damped_trend, base, e, tmp = (np.empty((f, g)) for _ in range(4))
     mul, add, sub = np.multiply, np.add, np.subtract
-    for t, y in enumerate(np.asarray(z, dtype=float).tolist()):
+    columns = np.ascontiguousarray(zs.T[:, :, None])   # (time, series, 1): y of every series at step t
+    for t in range(zs.shape[1]):
         s = states[t % season]
         mul(phi, trend, out=damped_trend)     # base = level + phi * trend
         add(level, damped_trend, out=base)
-        sub(y, base, out=e)                   # e = y - base - s
+        sub(columns[t], base, out=e)          # e = y - base - s
         sub(e, s, out=e)
         mul(alpha, e, out=tmp)                # level = base + alpha * e
         add(base, tmp, out=level)
@@ -79,7 +89,7 @@ def grid_search(z: np.ndarray, m: int, damped: bool) -> np.ndarray:
         if t >= season:
             mul(e, e, out=tmp)                # sse += e * e
             add(sse, tmp, out=sse)
-    return grid[int(np.argmin(sse))]
+    return grid[np.argmin(sse, axis=1)]
 
 
 _PINV_LEVEL = np.linalg.pinv(np.c_[np.ones(10), np.arange(10) + 1])  # level/trend from 10 points
@@ -119,7 +129,8 @@ def initial_states(z: np.ndarray, seasonal_periods: int | None) -> tuple[float, 
 
 
 def ets_kernel(z: np.ndarray, horizon: int, levels: tuple[int, ...], seasonal_periods: int | None,
-               damped: bool = True) -> tuple[np.ndarray, dict[int, tuple[np.ndarray, np.ndarray]]]:
+               damped: bool = True, params: np.ndarray | None = None
+               ) -> tuple[np.ndarray, dict[int, tuple[np.ndarray, np.ndarray]]]:
     """Fit ETS(A, Ad, A|N) on ``z`` and return (mean, {level: (lo, hi)}) for ``horizon`` steps.
 
     Smoothing parameters from :func:`grid_search`, states filtered by :func:`ets_filter`
@@ -128,7 +139,7 @@ def ets_kernel(z: np.ndarray, horizon: int, levels: tuple[int, ...], seasonal_pe
     gamma [j mod m = 0]; it equals statsmodels' ``get_prediction`` (checked to 1e-8) at a fraction
     of its cost.
     """
-    alpha, beta, gamma, phi = grid_search(z, seasonal_periods or 1, damped)
+    alpha, beta, gamma, phi = grid_search(z, seasonal_periods or 1, damped) if params is None else params
     level, slope, season, mse = ets_filter(z, alpha, beta, gamma, phi if damped else 1.0, seasonal_periods)
     # the forecast from the final states (equal to statsmodels' result.forecast, which simulates and costs ~12 ms)
     h = np.arange(1, horizon + 1)
@@ -200,11 +211,40 @@ class ETS(ArrayPredict):
         data, index, flat = start_predict(self, horizon, levels)
         if flat is not None:
             return flat
-        forward, back = TRANSFORMS[self.transform]
+        return self._forecast(data, index, levels, self._z(data), None)
+
+    def forecast_folds(self, trainings: list, horizon: int, levels: tuple[int, ...] = (80, 95)) -> list[Arrays]:
+        """``fit(train).predict_arrays(horizon)`` of this model for each ``(train, regressors, future
+        regressors)`` of a backtest, with the grid searches of equal-length windows run at once
+        (:func:`grid_search_many`): the same forecasts, for about the cost of one."""
+        fitted = [ETS(self.step, self.seed, self.transform, self.damped, self.window).fit(train, regs)
+                  for train, regs, _future in trainings]
+        starts = [start_predict(m, horizon, levels) for m in fitted]
+        zs = {i: m._z(data) for i, (m, (data, _index, flat)) in enumerate(zip(fitted, starts)) if flat is None}
+        params: dict[int, np.ndarray] = {}
+        for key in {(len(z), self._season(starts[i][0])) for i, z in zs.items()}:
+            same = [i for i, z in zs.items() if (len(z), self._season(starts[i][0])) == key]
+            for i, row in zip(same, grid_search_many(np.stack([zs[i] for i in same]), key[1] or 1, self.damped)):
+                params[i] = row
+        return [flat if flat is not None else m._forecast(data, index, levels, zs[i], params[i])
+                for i, (m, (data, index, flat)) in enumerate(zip(fitted, starts))]
+
+    def _z(self, data: Prepared) -> np.ndarray:
+        """The fitted window of the history on the transformed scale, gaps interpolated."""
+        forward, _ = TRANSFORMS[self.transform]
         daily, _ = periods(data.step)
         y = data.y[-max(2 * daily, int(self.window / data.step)):] if self.window is not None else data.y
-        z = forward(interpolated(y))
-        mean, bounds = ets_kernel(z, horizon, levels, daily if daily > 1 else None, self.damped)
+        return forward(interpolated(y))
+
+    @staticmethod
+    def _season(data: Prepared) -> int | None:
+        daily, _ = periods(data.step)
+        return daily if daily > 1 else None
+
+    def _forecast(self, data: Prepared, index: pd.DatetimeIndex, levels: tuple[int, ...], z: np.ndarray,
+                  params: np.ndarray | None) -> Arrays:
+        forward, back = TRANSFORMS[self.transform]
+        mean, bounds = ets_kernel(z, len(index), levels, self._season(data), self.damped, params)
         ceiling = float(forward(np.array([10 * np.nanmax(data.y)]))[0])
         yhat = back(bounded(mean, ceiling))
         out = {lv: (back(bounded(lo, ceiling)), back(bounded(hi, ceiling))) for lv, (lo, hi) in bounds.items()}
