@@ -35,8 +35,12 @@ from .models.common import prepare
 
 log = logging.getLogger(__name__)
 
-FAST = ("seasonal_naive_daily", "seasonal_naive_weekly", "seasonal_profile", "seasonal_blend", "ets")
-PRESETS: dict[str, tuple[str, ...]] = {"fast": FAST, "full": FAST + ("mstl", "prophet")}
+CHEAP = ("seasonal_naive_daily", "seasonal_naive_weekly", "seasonal_profile", "ets")
+#: the blend (no fit of its own in backtest) stands in for the slow models in the fast preset; in the
+#: full one its lower backtest score pre-empted the slow-model gate and crowded out Prophet, which
+#: measured better on the generated hold-out series (bench_accuracy --cases holdout), so it is left out.
+FAST = CHEAP[:3] + ("seasonal_blend",) + CHEAP[3:]
+PRESETS: dict[str, tuple[str, ...]] = {"fast": FAST, "full": CHEAP + ("mstl", "prophet")}
 PRESET_FOLDS = {"fast": 2, "full": 3}  # default backtest folds per preset (the fast one has a 60 s budget)
 FLOOR = "seasonal_naive_weekly"
 

@@ -9,7 +9,7 @@ import pytest
 from forecaster.errors import UnknownName
 from forecaster.models import FORECAST_COLUMNS, base
 from forecaster.models.profile import SeasonalProfile
-from forecaster.selection import choose_model, fit_predict_auto
+from forecaster.selection import choose_model, fit_predict_auto, preset_models
 
 H = pd.Timedelta("1h")
 
@@ -94,7 +94,7 @@ def test_fit_predict_auto_fast_preset_frame():
     forecast, choice = fit_predict_auto(history, horizon=72, step=H, preset="fast", folds=2, seed=1)
     assert list(forecast.columns) == list(FORECAST_COLUMNS)
     assert forecast["ds"].iloc[0] == history["ds"].iloc[-1] + H
-    assert choice.model in {"seasonal_naive_daily", "seasonal_naive_weekly", "seasonal_profile", "ets"}
+    assert choice.model in preset_models("fast")
     again, _ = fit_predict_auto(history, horizon=72, step=H, preset="fast", folds=2, seed=1)
     pd.testing.assert_frame_equal(forecast, again)
 
@@ -110,3 +110,15 @@ def test_full_preset_runs_slow_models_on_one_fold():
     folds = choice.scores.groupby("model")["fold"].count()
     assert folds["prophet"] == 1 and folds["mstl"] == 1 and folds["ets"] == 3
     assert len(forecast) == 72
+
+
+def test_blend_backtest_fits_nothing_of_its_own(monkeypatch):
+    from forecaster.models.blend import SeasonalBlend
+
+    def no_fit(self, history, regressors=None):
+        raise AssertionError("the blend's backtest must come from its components'")
+
+    monkeypatch.setattr(SeasonalBlend, "fit", no_fit)
+    choice = choose_model(traffic(28, seed=6), preset_models("fast"), horizon=72, folds=2, step=H)
+    blend_rows = choice.scores[choice.scores.model == "seasonal_blend"]
+    assert len(blend_rows) == 2 and blend_rows.error.isna().all()
