@@ -227,3 +227,14 @@ def test_cli_in_process(settings):
     assert bt["kind"] == "backtest" and bt["spikes"] == 0 and "seasonal_naive_weekly" in bt["by_model"]
     human = CliRunner().invoke(app, ["spikes", "--db", str(settings.db), "--run", summary["run_id"]])
     assert human.exit_code == 0 and "spikes of run" in human.stdout
+
+
+def test_summary_means_per_candidate_equal_the_plain_finite_mean():
+    from forecaster.forecast import _column_means, _nanmean
+
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        v = rng.normal(size=(int(rng.integers(1, 12)), 5)) * 100
+        v[rng.random(v.shape) < 0.2] = np.nan
+        v[rng.random(v.shape) < 0.05] = np.inf
+        assert _column_means(v) == [_nanmean(v[:, j]) for j in range(v.shape[1])]
