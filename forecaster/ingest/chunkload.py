@@ -1,22 +1,27 @@
 """Loading one chunk of a source, and the checks around it.
 
-A chunk is parsed and typed on a private in-memory DuckDB (see :class:`Workers`); bad lines go to
-``rejects`` with their reason, requests already committed by earlier sources are dropped as
-duplicates, and the rest is appended to ``requests`` (or staged for the rollups, for counts).
+A chunk is parsed and typed in SQL (see :class:`SourceLoad`); bad lines go to ``rejects`` with their
+reason, requests already stored (by an earlier source, or by an earlier line of this one) are
+dropped as duplicates (:mod:`.dedupe`), the rest is appended to ``requests``, and the chunk is
+folded into the rollups (:mod:`.rollups`; counts rows go to the rollups only).
 :mod:`forecaster.ingest.loader` runs this per chunk inside the source's transaction.
 """
 
 from __future__ import annotations
 
 import duckdb
+import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from ..config import Settings
-from ..store.db import one, run
+from ..store.db import run
+from . import dedupe, rollups
 from .chunks import Chunk, StreamStats
+from .appender import Appender
+from .dedupe import SeenIds
 from .formats import LogFormat, all_formats
 from .normalize import NormalizeContext, normalized_sql
+from .rollups import MinuteLedger
 
 
 def reject_oversize(con, sid: int, stats: StreamStats, max_line: int, settings: Settings) -> int:
@@ -60,33 +65,50 @@ def detect_format(chunk: Chunk, sample: int = 50) -> LogFormat | None:
     return best if best_score >= 0.5 else None
 
 
-class Workers:
-    """The two side connections a load uses besides its own transaction.
+class SourceLoad:
+    """What one source's load carries from chunk to chunk.
 
-    ``parse``: a private in-memory DuckDB where chunks are parsed and typed; its results come back
-    as Arrow tables, so nothing per chunk accumulates inside the load's transaction (memory stays
-    flat whatever the file size). ``committed``: a cursor on the store outside the transaction,
-    which sees only committed rows — the ones a new source may duplicate — so the dedupe lookup
-    never scans this load's own uncommitted rows.
+    Chunks are parsed and typed on the load's own connection, inside its transaction, and held as
+    DuckDB rows (a materialized relation, dropped after the chunk) from which the rejects, the
+    inserts and the rollup fold are all taken: no Arrow round trip, and nothing per chunk outlives
+    it. ``committed``: a cursor on the store outside the transaction, which sees only committed
+    rows — the ones a new source may duplicate — so that lookup never scans this load's own rows.
     """
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, settings: Settings):
-        config = {"threads": settings.duckdb_threads} if settings.duckdb_threads else {}
-        self.parse = duckdb.connect(config=config)
+    def __init__(self, con: duckdb.DuckDBPyConnection, source_id: int):
+        self.source_id = source_id
         self.committed = con.cursor()
+        self.appender = Appender(con, source_id, _REQUEST_COLUMNS)
+        self.seen = SeenIds()            # hashes of the ids stored so far (once any line carried its own id)
+        self.logged = False              # some row carried the log's own request id
+        self.dropped = False             # some row was dropped as a duplicate (the drop table is in use)
+        self.minutes = MinuteLedger()
+        dedupe.create_tables(con)
+        rollups.ensure_macros(con)
+
+    def finish(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Append the rows still waiting, refold the minutes several chunks shared, exactly, and drop
+        the scratch tables (created in the source's transaction: a rollback drops them too)."""
+        self.appender.flush()
+        rollups.refold_minutes(con, self.committed, self.source_id, self.minutes.split)
+        self.appender.drop_table()
+        dedupe.drop_tables(con)
 
     def close(self) -> None:
-        self.parse.close()
+        self.appender.release()
         self.committed.close()
 
 
-_COUNT_COLUMNS = "ts, api, api_type, stage, route, region, status, bytes_out, requests"
 _REQUEST_COLUMNS = ("ts, api, api_type, stage, route, method, status, latency_ms, integration_latency_ms, "
                     "bytes_out, region, client, request_id")
 
+_STATS = """SELECT count(*) FILTER (WHERE reason IS NOT NULL), count(*) FILTER (WHERE reason IS NULL),
+                   count(*) FILTER (WHERE reason IS NULL AND id_logged),
+                   min(ts) FILTER (WHERE reason IS NULL), max(ts) FILTER (WHERE reason IS NULL) FROM _p"""
 
-def load_chunk(con, w: Workers, chunk: Chunk, fmt: LogFormat, ctx: NormalizeContext, settings: Settings,
-                sr, header: str | None = None) -> None:
+
+def load_chunk(con, state: SourceLoad, chunk: Chunk, fmt: LogFormat, ctx: NormalizeContext, settings: Settings,
+               sr, header: str | None = None) -> None:
     sid, keep = ctx.source_id, settings.reject_raw_max_chars
     table, rejects, blank = chunk.split(settings.ingest_max_line_kb * 1024, keep)
     lines_in = table.num_rows
@@ -102,57 +124,45 @@ def load_chunk(con, w: Workers, chunk: Chunk, fmt: LogFormat, ctx: NormalizeCont
             "raw": pa.array([r[1] for r in rejects], pa.string()),
             "reason": pa.array([r[2] for r in rejects], pa.string())}))
         sr.rows_rejected += len(rejects)
-    w.parse.register("_chunk", table)
-    try:
-        parsed = w.parse.sql(normalized_sql(fmt, "_chunk", ctx)).to_arrow_table()
-    finally:
-        w.parse.unregister("_chunk")
-    w.parse.register("_p", parsed)
-    try:
-        n_bad, n_good, n_logged, lo, hi = one(w.parse, "SELECT count(*) FILTER (WHERE reason IS NOT NULL), "
-                                             "count(*) FILTER (WHERE reason IS NULL), "
-                                             "count(*) FILTER (WHERE reason IS NULL AND id_logged), "
-                                             "min(ts) FILTER (WHERE reason IS NULL), max(ts) FILTER (WHERE reason IS NULL) FROM _p")
-        if n_bad:
-            _append(con, "rejects", w.parse.sql(
-                f"SELECT {sid}::BIGINT, line_no, left(regexp_replace(line, '\r?\n$', ''), {keep}), reason "
-                f"FROM _p WHERE reason IS NOT NULL").to_arrow_table())
-        sr.rows_rejected += n_bad
-        sr.lines_blank += lines_in - n_bad - n_good   # lines a format leaves out on purpose (a CSV header)
-        if fmt.aggregated:
-            # Staged, and folded into the rollups once at the end of the source.
-            good = w.parse.sql(f"SELECT {_COUNT_COLUMNS} FROM _p WHERE reason IS NULL").to_arrow_table()
-            if good.num_rows:
-                run(con, f"CREATE TEMP TABLE IF NOT EXISTS _counts_stage AS SELECT {_COUNT_COLUMNS} FROM requests "
-                         f"CROSS JOIN (SELECT 1::BIGINT AS requests) LIMIT 0")
-                con.from_arrow(good).insert_into("_counts_stage")
-            sr.rows_loaded += n_good
-            return
-        if lo is None:
-            return
-        good = w.parse.sql(f"SELECT {_REQUEST_COLUMNS}, {sid}::BIGINT AS source_id, line_no "
-                           f"FROM _p WHERE reason IS NULL").to_arrow_table()
-    finally:
-        w.parse.unregister("_p")
-    if not n_logged:   # ids made from source and line number: unique by construction
-        _append(con, "requests", good)
-        sr.rows_loaded += good.num_rows
+    parsed = con.from_arrow(table).query("_chunk", normalized_sql(fmt, "_chunk", ctx, with_line=False)).materialize()
+    n_bad, n_good, n_logged, lo, hi = parsed.query("_p", _STATS).fetchall()[0]
+    if n_bad:
+        _reject_bad(con, parsed, table, sid, keep)
+    sr.rows_rejected += n_bad
+    sr.lines_blank += lines_in - n_bad - n_good   # lines a format leaves out on purpose (a CSV header)
+    if not n_good:
         return
-    sr.extra_logged_ids = True
-    # Requests already committed by earlier sources (same id, same time span) are duplicates.
-    w.committed.register("_ids", good.select(["request_id"]))
-    try:
-        dups = w.committed.sql(
-            f"SELECT DISTINCT i.request_id FROM _ids i SEMI JOIN (SELECT request_id FROM requests "
-            f"WHERE ts BETWEEN TIMESTAMP '{lo.isoformat()}' AND TIMESTAMP '{hi.isoformat()}') r USING (request_id)"
-        ).to_arrow_table()
-    finally:
-        w.committed.unregister("_ids")
-    if dups.num_rows:
-        good = good.filter(pc.invert(pc.is_in(good["request_id"], value_set=dups["request_id"])))
-    _append(con, "requests", good)
-    sr.rows_loaded += good.num_rows
-    sr.rows_duplicate += n_good - good.num_rows
+    if fmt.aggregated:
+        sr.requests_counted += rollups.fold_counts_chunk(parsed, "reason IS NULL")
+        sr.rows_loaded += n_good
+        return
+    dropped = 0
+    if n_logged or state.logged:
+        stored = state.appender.stored_ids_sql()
+        if not state.logged:
+            state.logged = True
+            dedupe.seed(con, stored, state.seen)
+        dropped = dedupe.mark_committed(con, state.committed, parsed, lo, hi)
+        dropped += dedupe.mark_repeats(con, parsed, stored, state.seen)
+        state.dropped = state.dropped or dropped > 0
+    keep = "reason IS NULL" + (f" AND line_no NOT IN (SELECT line_no FROM {dedupe.DROP_TABLE})" if state.dropped else "")
+    state.appender.append(parsed, keep, n_good - dropped)
+    state.minutes.add(rollups.chunk_minutes(parsed, "reason IS NULL"))
+    rollups.fold_chunk(parsed, keep)
+    sr.rows_loaded += n_good - dropped
+    sr.rows_duplicate += dropped
+    sr.requests_counted += n_good - dropped
+
+
+def _reject_bad(con, parsed, table: pa.Table, sid: int, keep: int) -> None:
+    """Every line of the chunk with a reason goes to ``rejects``, its text taken from the chunk."""
+    bad = parsed.query("_p", "SELECT line_no, reason FROM _p WHERE reason IS NOT NULL ORDER BY line_no").to_arrow_table()
+    line_nos = table.column("line_no").to_numpy()
+    at = np.searchsorted(line_nos, bad.column("line_no").to_numpy())
+    lines = table.column("line").take(pa.array(at))
+    rows = pa.Table.from_arrays([bad.column("line_no"), lines, bad.column("reason")], names=["line_no", "line", "reason"])
+    con.from_arrow(rows).query("_r", f"SELECT {sid}::BIGINT, line_no, left(regexp_replace(line, '\r?\n$', ''), {keep}), "
+                                     "reason FROM _r").insert_into("rejects")
 
 
 def _append(con, table: str, rows: pa.Table) -> None:
@@ -164,19 +174,3 @@ def _append(con, table: str, rows: pa.Table) -> None:
     if rows.num_rows == 0:
         return
     con.from_arrow(rows).insert_into(table)
-
-
-def dedupe_source(con, sid: int) -> int:
-    """Repeated request ids inside one source keep their first line; returns how many were dropped.
-
-    Done once per source, over its rows, so a repeat far apart in a huge file is caught too.
-    """
-    # 64-bit hashes keep the check small; a collision only costs the exact pass below, never a miss.
-    n = one(con, "SELECT count(*) - count(DISTINCT hash(request_id)) FROM requests WHERE source_id = ?", [sid])[0]
-    if n:
-        n = one(con, "SELECT count(*) - count(DISTINCT request_id) FROM requests WHERE source_id = ?", [sid])[0]
-    if n:
-        run(con, """DELETE FROM requests WHERE source_id = ? AND line_no IN (
-                        SELECT line_no FROM (SELECT line_no, row_number() OVER (PARTITION BY request_id ORDER BY line_no) AS k
-                                             FROM requests WHERE source_id = ?) WHERE k > 1)""", [sid, sid])
-    return n

@@ -1,8 +1,8 @@
 """Loading sources into DuckDB exactly once.
 
-Per source, in one transaction: read the bytes in chunks of whole lines, parse and type them
-in SQL, put every bad line in ``rejects`` with its reason, insert new requests (deduplicated by
-``request_id``), then fold the source's requests into the per-minute rollups. If the bytes were
+Per source, in one transaction: read the bytes in chunks of whole lines; per chunk, parse and type
+them in SQL, put every bad line in ``rejects`` with its reason, insert the new requests
+(deduplicated by ``request_id``) and fold them into the per-minute rollups. If the bytes were
 loaded before (same checksum), or anything fails, the transaction rolls back: no partial source
 is ever left behind, and a rerun gets the totals right.
 """
@@ -20,11 +20,10 @@ import duckdb
 from ..config import Settings
 from ..errors import BadInput, ForecasterError
 from ..store.db import one, run, transaction, utcnow
-from . import rollups
 from .chunks import StreamStats, iter_chunks, prefetch
 from .formats import LogFormat, all_formats, get_format
 from .formats.custom import register_custom_formats
-from .chunkload import Workers, dedupe_source, detect_format, first_content_line, has_content, reject_oversize
+from .chunkload import SourceLoad, detect_format, first_content_line, has_content, reject_oversize
 from .chunkload import load_chunk as _load_chunk  # a module global, so tests can interrupt a load
 from .normalize import NormalizeContext
 from .routes import RouteTemplate, load_route_map
@@ -49,7 +48,6 @@ class SourceReport:
     bytes: int = 0
     seconds: float = 0.0
     note: str | None = None
-    extra_logged_ids: bool = field(default=False, repr=False)   # some rows carried the log's own request id
 
 
 @dataclass
@@ -62,10 +60,7 @@ class IngestReport:
     by_source: list[SourceReport] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        for s in d["by_source"]:
-            s.pop("extra_logged_ids", None)
-        return d
+        return asdict(self)
 
     @property
     def failed(self) -> list[SourceReport]:
@@ -165,7 +160,7 @@ def _load_in_transaction(con, src: Source, settings: Settings, fmt: str, templat
     header: str | None = None   # for formats whose first line every chunk needs (CSV header)
     ctx = NormalizeContext(source_id=sid, default_region=settings.default_region, route_templates=templates)
     stream = src.open()
-    workers = Workers(con, settings)
+    state = SourceLoad(con, sid)
     try:
         chunks = iter_chunks(stream, settings.ingest_chunk_mb << 20, stats, max_line_bytes=max(max_line, 1 << 20))
         for chunk in prefetch(chunks):
@@ -182,13 +177,14 @@ def _load_in_transaction(con, src: Source, settings: Settings, fmt: str, templat
                 sr.format = log_format.name
             if log_format.header and header is None:
                 header = first_content_line(chunk)
-            _load_chunk(con, workers, chunk, log_format, ctx, settings, sr, header)
+            _load_chunk(con, state, chunk, log_format, ctx, settings, sr, header)
             sr.rows_rejected += reject_oversize(con, sid, stats, max_line, settings)
             if progress:
                 progress(src.uri, stats.bytes_read, src.size)
+        state.finish(con)
     finally:
         stream.close()
-        workers.close()
+        state.close()
     sr.rows_rejected += reject_oversize(con, sid, stats, max_line, settings)
     if stats.stream_error:
         run(con, "INSERT INTO rejects VALUES (?, ?, NULL, ?)", [sid, stats.lines + 1, stats.stream_error])
@@ -200,16 +196,6 @@ def _load_in_transaction(con, src: Source, settings: Settings, fmt: str, templat
     if row is not None and stats.bytes_read and not stats.stream_error:   # a damaged or empty read is not "the same bytes"
         raise _AlreadyLoaded(row[0])
     src.extra["checksum"] = checksum
-    if log_format is not None and log_format.aggregated and one(
-            con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = '_counts_stage' AND temporary")[0]:
-        sr.requests_counted = rollups.fold_counts(con, "_counts_stage")
-        run(con, "DROP TABLE _counts_stage")
-    if log_format is not None and not log_format.aggregated:
-        if sr.extra_logged_ids:   # ids from the log can repeat; ids from line numbers cannot
-            repeats = dedupe_source(con, sid)
-            sr.rows_loaded -= repeats
-            sr.rows_duplicate += repeats
-        sr.requests_counted = rollups.fold_source(con, sid)
     if settings.retention_raw_days == 0:
         run(con, "DELETE FROM requests WHERE source_id = ?", [sid])
 

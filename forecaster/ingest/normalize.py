@@ -37,11 +37,13 @@ class NormalizeContext:
     default_stage: str = "default"
 
 
-def normalized_sql(fmt: LogFormat, lines_rel: str, ctx: NormalizeContext) -> str:
+def normalized_sql(fmt: LogFormat, lines_rel: str, ctx: NormalizeContext, with_line: bool = True) -> str:
     """SELECT producing line_no, line, reason and the typed requests columns (+ ``requests`` weight).
 
     Layered so every expression is computed once: raw text -> typed values -> route -> reason.
     The reason is built only for rows that fail the cheap all-good test (most rows are good).
+    ``with_line=False`` leaves the raw line out (the loader takes a reject's text from its chunk,
+    so the text of the good lines is never copied).
     """
     raw = fmt.select_sql(lines_rel)
     typed = ", ".join(f"TRY_CAST({c} AS {t}) AS _t_{c}" for c, (t, _) in _TYPED.items())
@@ -76,7 +78,7 @@ def normalized_sql(fmt: LogFormat, lines_rel: str, ctx: NormalizeContext) -> str
     ]
     reason = f"CASE WHEN {good} THEN NULL ELSE nullif(concat_ws('; ', {', '.join(problems)}), '') END"
     return f"""
-    SELECT line_no, line, {reason} AS reason,
+    SELECT line_no, {'line, ' if with_line else ''}{reason} AS reason,
            _ts AS ts,
            coalesce(api, {sql_str(ctx.default_api)}) AS api,
            coalesce(lower(api_type), {sql_str(fmt.api_type)}) AS api_type,

@@ -1,77 +1,154 @@
 """Per-route, per-minute rollups (``traffic_1m``), kept in step with ``requests``.
 
-Rollups are folded in once per source, inside the source's transaction, so a source's minutes
-are aggregated exactly. When a later source adds to a minute that already exists, counts and
-sums add exactly and the latency percentiles become the latency-count-weighted mean of the two
-(an approximation that only touches minutes shared by two sources).
+Rollups are folded in chunk by chunk, inside the source's transaction, from the chunk's rows
+while they are in memory (nothing is re-read at the end of a source, and memory stays flat).
+Counts and sums add exactly. Latency percentiles of a minute are exact when the minute's rows
+all came in one chunk; the :class:`MinuteLedger` notes every minute two chunks of the source
+touched (in a time-ordered log, the minute at each chunk boundary), and :func:`refold_minutes`
+recomputes those from the source's stored rows at its end. So a source's minutes are
+aggregated exactly, as if the whole source were folded at once.
+
+When a later source adds to a minute that already exists, counts and sums add exactly and the
+latency percentiles become the latency-count-weighted mean of the two (an approximation that
+only touches minutes shared by two sources).
 """
 
 from __future__ import annotations
 
 import duckdb
+import numpy as np
 
 from ..store.db import one, run
 
-_MERGE = """
-ON CONFLICT (api, stage, route, region, ts) DO UPDATE SET
-    requests = requests + EXCLUDED.requests,
-    status_4xx = status_4xx + EXCLUDED.status_4xx,
-    status_5xx = status_5xx + EXCLUDED.status_5xx,
-    bytes_out = bytes_out + EXCLUDED.bytes_out,
-    latency_p50_ms = _wmean(latency_p50_ms, latency_n, EXCLUDED.latency_p50_ms, EXCLUDED.latency_n),
-    latency_p95_ms = _wmean(latency_p95_ms, latency_n, EXCLUDED.latency_p95_ms, EXCLUDED.latency_n),
-    latency_p99_ms = greatest(latency_p99_ms, EXCLUDED.latency_p99_ms),
-    latency_n = latency_n + EXCLUDED.latency_n,
-    latency_ms_sum = latency_ms_sum + EXCLUDED.latency_ms_sum,
-    integration_n = integration_n + EXCLUDED.integration_n,
-    integration_ms_sum = integration_ms_sum + EXCLUDED.integration_ms_sum,
-    billed_ms_sum = billed_ms_sum + EXCLUDED.billed_ms_sum
+_KEY = ("api", "stage", "route", "region", "ts")
+
+# measure column -> how an existing row ``a`` and a new row ``b`` of the same key combine
+_COMBINE = {
+    "requests": "a.requests + b.requests",
+    "status_4xx": "a.status_4xx + b.status_4xx",
+    "status_5xx": "a.status_5xx + b.status_5xx",
+    "bytes_out": "a.bytes_out + b.bytes_out",
+    "latency_p50_ms": "_wmean(a.latency_p50_ms, a.latency_n, b.latency_p50_ms, b.latency_n)",
+    "latency_p95_ms": "_wmean(a.latency_p95_ms, a.latency_n, b.latency_p95_ms, b.latency_n)",
+    "latency_p99_ms": "greatest(a.latency_p99_ms, b.latency_p99_ms)",
+    "latency_n": "a.latency_n + b.latency_n",
+    "latency_ms_sum": "a.latency_ms_sum + b.latency_ms_sum",
+    "integration_n": "a.integration_n + b.integration_n",
+    "integration_ms_sum": "a.integration_ms_sum + b.integration_ms_sum",
+    "billed_ms_sum": "a.billed_ms_sum + b.billed_ms_sum",
+}
+
+_MERGE = "ON CONFLICT (api, stage, route, region, ts) DO UPDATE SET " + ", ".join(
+    f"{c} = " + e.replace("a.", "").replace("b.", "EXCLUDED.") for c, e in _COMBINE.items())
+
+# One row per (minute, api, stage, route, region) of a relation of requests rows, in table order.
+_AGGREGATE = """
+    SELECT date_trunc('minute', ts) AS ts, api, stage, route, region, any_value(api_type),
+           count(*), count(*) FILTER (WHERE status BETWEEN 400 AND 499),
+           count(*) FILTER (WHERE status >= 500), coalesce(sum(bytes_out), 0)::BIGINT,
+           count(latency_ms), coalesce(sum(latency_ms), 0),
+           quantile_cont(latency_ms, 0.5), quantile_cont(latency_ms, 0.95), quantile_cont(latency_ms, 0.99),
+           count(integration_latency_ms), coalesce(sum(integration_latency_ms), 0),
+           coalesce(sum(ceil(integration_latency_ms)), 0)
+    FROM {rel} WHERE {where}
+    GROUP BY ALL
+"""
+
+_AGGREGATE_COUNTS = """
+    SELECT date_trunc('minute', ts) AS ts, api, stage, route, region, any_value(api_type),
+           sum(requests)::BIGINT,
+           coalesce(sum(requests) FILTER (WHERE status BETWEEN 400 AND 499), 0)::BIGINT,
+           coalesce(sum(requests) FILTER (WHERE status >= 500), 0)::BIGINT,
+           coalesce(sum(bytes_out), 0)::BIGINT,
+           0, 0, NULL, NULL, NULL, 0, 0, 0
+    FROM {rel} WHERE {where}
+    GROUP BY ALL
 """
 
 
-def _ensure_macros(con: duckdb.DuckDBPyConnection) -> None:
+def ensure_macros(con: duckdb.DuckDBPyConnection) -> None:
     run(con, """
         CREATE OR REPLACE TEMP MACRO _wmean(a, na, b, nb) AS
         CASE WHEN a IS NULL THEN b WHEN b IS NULL THEN a ELSE (a * na + b * nb) / nullif(na + nb, 0) END
     """)
 
 
-def fold_source(con: duckdb.DuckDBPyConnection, source_id: int) -> int:
-    """Add the requests of one source to ``traffic_1m``; returns how many requests were folded."""
-    _ensure_macros(con)
-    n = one(con, "SELECT count(*) FROM requests WHERE source_id = ?", [source_id])[0]
-    if not n:
-        return 0
+def fold_chunk(rel: duckdb.DuckDBPyRelation, where: str) -> None:
+    """Add the rows of ``rel`` (requests columns, as ``_p``) that pass ``where`` to ``traffic_1m``."""
+    rel.query("_p", f"INSERT INTO traffic_1m {_AGGREGATE.format(rel='_p', where=where)} {_MERGE}").fetchall()
+
+
+def fold_counts_chunk(rel: duckdb.DuckDBPyRelation, where: str) -> int:
+    """Add pre-aggregated count rows (``requests`` weight each) to ``traffic_1m``, as that many log
+    lines would; returns how many requests they stand for. No percentiles, so any chunking is exact."""
+    n = rel.query("_p", f"SELECT coalesce(sum(requests), 0)::BIGINT FROM _p WHERE {where}").fetchall()[0][0]
+    rel.query("_p", f"INSERT INTO traffic_1m {_AGGREGATE_COUNTS.format(rel='_p', where=where)} {_MERGE}").fetchall()
+    return int(n)
+
+
+class MinuteLedger:
+    """The minutes (epoch seconds) each chunk of a source folded; those two chunks shared are split."""
+
+    def __init__(self) -> None:
+        self._seen = np.empty(0, dtype=np.int64)
+        self.split: set[int] = set()
+
+    def add(self, minutes: np.ndarray) -> None:
+        minutes = np.unique(np.asarray(minutes, dtype=np.int64))
+        if len(self._seen):
+            i = np.searchsorted(self._seen, minutes)
+            i[i == len(self._seen)] = 0
+            hit = self._seen[i] == minutes
+            self.split.update(minutes[hit].tolist())
+            minutes = minutes[~hit]
+        if len(minutes):
+            self._seen = np.insert(self._seen, np.searchsorted(self._seen, minutes), minutes)
+
+
+def chunk_minutes(rel: duckdb.DuckDBPyRelation, where: str) -> np.ndarray:
+    """The distinct minutes (epoch seconds) of the rows of ``rel`` passing ``where``."""
+    out = rel.query("_p", f"SELECT DISTINCT epoch(date_trunc('minute', ts))::BIGINT AS m FROM _p WHERE {where}")
+    return np.asarray(out.fetchnumpy()["m"], dtype=np.int64)
+
+
+def refold_minutes(con: duckdb.DuckDBPyConnection, committed: duckdb.DuckDBPyConnection, source_id: int,
+                   minutes: set[int]) -> None:
+    """Recompute exactly the ``traffic_1m`` rows of ``minutes`` that source ``source_id`` folded in
+    several chunks: its stored rows of those minutes aggregated at once, combined with what earlier
+    sources had committed there (read through ``committed``, a cursor outside the transaction)."""
+    if not minutes:
+        return
+    run(con, "CREATE OR REPLACE TEMP TABLE _refold_minutes (ts TIMESTAMP)")
+    run(con, "INSERT INTO _refold_minutes SELECT make_timestamp(unnest(?::BIGINT[]) * 1000000)", [sorted(minutes)])
+    run(con, "CREATE OR REPLACE TEMP TABLE _refold AS SELECT * FROM traffic_1m LIMIT 0")
+    run(con, f"""INSERT INTO _refold {_AGGREGATE.format(
+        rel='requests', where=f"source_id = {int(source_id)} AND date_trunc('minute', ts) IN (SELECT ts FROM _refold_minutes)")}""")
+    prior = committed.sql(
+        "SELECT * FROM traffic_1m WHERE ts IN (SELECT make_timestamp(unnest(?::BIGINT[]) * 1000000))",
+        params=[sorted(minutes)]).to_arrow_table()
+    run(con, "CREATE OR REPLACE TEMP TABLE _refold_prior AS SELECT * FROM traffic_1m LIMIT 0")
+    if prior.num_rows:
+        con.from_arrow(prior).insert_into("_refold_prior")
+    on = " AND ".join(f"a.{k} = b.{k}" for k in _KEY)
+    merged = ", ".join(f"CASE WHEN a.ts IS NULL THEN b.{c} ELSE {e} END AS {c}" for c, e in _COMBINE.items())
     run(con, f"""
-        INSERT INTO traffic_1m
-        SELECT date_trunc('minute', ts) AS ts, api, stage, route, region, any_value(api_type),
-               count(*), count(*) FILTER (WHERE status BETWEEN 400 AND 499),
-               count(*) FILTER (WHERE status >= 500), coalesce(sum(bytes_out), 0)::BIGINT,
-               count(latency_ms), coalesce(sum(latency_ms), 0),
-               quantile_cont(latency_ms, 0.5), quantile_cont(latency_ms, 0.95), quantile_cont(latency_ms, 0.99),
-               count(integration_latency_ms), coalesce(sum(integration_latency_ms), 0),
-               coalesce(sum(ceil(integration_latency_ms)), 0)
-        FROM requests WHERE source_id = ?
-        GROUP BY ALL
-        {_MERGE}
-    """, [source_id])
+        UPDATE traffic_1m t SET {", ".join(f"{c} = m.{c}" for c in _COMBINE)}
+        FROM (SELECT b.api, b.stage, b.route, b.region, b.ts, {merged}
+              FROM _refold b LEFT JOIN _refold_prior a ON {on}) m
+        WHERE {" AND ".join(f"t.{k} = m.{k}" for k in _KEY)}
+    """)
+    for t in ("_refold_minutes", "_refold", "_refold_prior"):
+        run(con, f"DROP TABLE {t}")
+
+
+def fold_source(con: duckdb.DuckDBPyConnection, source_id: int) -> int:
+    """Add all the stored requests of one source to ``traffic_1m`` at once; returns how many were folded.
+
+    The reference the chunked fold is tested against (and a way to rebuild a source's rollups).
+    """
+    ensure_macros(con)
+    n = one(con, "SELECT count(*) FROM requests WHERE source_id = ?", [source_id])[0]
+    if n:
+        run(con, f"INSERT INTO traffic_1m {_AGGREGATE.format(rel='requests', where=f'source_id = {int(source_id)}')} {_MERGE}")
     return n
 
-
-def fold_counts(con: duckdb.DuckDBPyConnection, rel: str) -> int:
-    """Add pre-aggregated count rows (``requests`` weight each) to ``traffic_1m``, as that many log lines would."""
-    _ensure_macros(con)
-    n = one(con, f"SELECT coalesce(sum(requests), 0) FROM {rel}")[0]
-    run(con, f"""
-        INSERT INTO traffic_1m
-        SELECT date_trunc('minute', ts) AS ts, api, stage, route, region, any_value(api_type),
-               sum(requests)::BIGINT,
-               coalesce(sum(requests) FILTER (WHERE status BETWEEN 400 AND 499), 0)::BIGINT,
-               coalesce(sum(requests) FILTER (WHERE status >= 500), 0)::BIGINT,
-               coalesce(sum(bytes_out), 0)::BIGINT,
-               0, 0, NULL, NULL, NULL, 0, 0, 0
-        FROM {rel}
-        GROUP BY ALL
-        {_MERGE}
-    """)
-    return int(n)
