@@ -12,10 +12,10 @@ Summary: share of series where auto beats weekly seasonal naive (target >= 80%),
 pooled 80% coverage (target 0.75-0.88). Writes ``bench/out/accuracy_<preset>.md``; ``accuracy.md``
 for the default.
 
-``--cases holdout`` runs the same on windows the interval and candidate choices were not tuned on
-(``holdout_cases``: 8 other NYC taxi origins, the ELB/EC2 windows 36 h earlier — those files are
-short, so these test windows overlap the default ones by half — and generated routes of another
-seed and month), to check that what the default set shows is not fitted to it.
+``--cases holdout`` runs the same on other windows (``holdout_cases``: 8 other NYC taxi origins,
+the ELB/EC2 windows 36 h earlier — those files are short, so these test windows overlap the
+default ones by half — and generated routes of another seed and month): a check that what the
+default set shows is not fitted to it.
 """
 
 from __future__ import annotations
