@@ -351,7 +351,7 @@ def _local(tasks: Iterable[Task], spec: FitSpec, opts: EngineOptions) -> Iterato
     # fork: workers start in milliseconds and never re-run the caller's __main__; they touch no DuckDB
     ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
     if ctx.get_start_method() == "fork":
-        _import_models()
+        _import_models(spec)
     pools = [cf.ProcessPoolExecutor(opts.workers, mp_context=ctx)]
 
     def submit(task: Batch) -> cf.Future:
@@ -375,10 +375,18 @@ def _local(tasks: Iterable[Task], spec: FitSpec, opts: EngineOptions) -> Iterato
                     proc.terminate()
 
 
-def _import_models() -> None:
-    """Import the model stack (statsmodels, scipy, prophet) here, once, so that forked workers
-    inherit it instead of each paying ~3 s of CPU for the same imports on its first series."""
+def _import_models(spec: FitSpec) -> None:
+    """Import the model stack (statsmodels, scipy, and Prophet when the run may fit it) here, once,
+    so that forked workers inherit it instead of each paying ~3 s of CPU for the same imports on
+    its first series (Prophet is otherwise imported on its first fit)."""
     from . import backtest, models, selection  # noqa: F401
+
+    wanted = [spec.model] if spec.model != "auto" else list(selection.PRESETS.get(spec.preset, ()))
+    if "prophet" in wanted:
+        try:
+            import prophet  # noqa: F401
+        except ImportError as e:  # the model's own fit reports it, per series, as a failed candidate
+            log.info("prophet not importable before fork: %s", e)
 
 
 def _dask(tasks: Iterable[Task], spec: FitSpec, opts: EngineOptions) -> Iterator[Outcome]:
