@@ -268,6 +268,7 @@ class EngineOptions:
     scheduler: str | None = None      # dask: scheduler address; None starts a LocalCluster
     dask_processes: bool = True       # dask LocalCluster: worker processes (False: threads, for tests)
     batch: int = BATCH_SERIES         # series per task sent to a worker
+    total: int | None = None          # series in the run (batches shrink toward the end when known)
 
 
 def _serial(tasks: Iterable[Task], spec: FitSpec) -> Iterator[Outcome]:
@@ -314,14 +315,25 @@ def fit_batch(batch: list[Task], spec: FitSpec) -> list[SeriesResult]:
     return [fit_series(sid, hist, spec) for sid, hist in batch]
 
 
-def batches(tasks: Iterable[Task], size: int) -> Iterator[Batch]:
-    """Group tasks into lists of ``size`` (the last one shorter), labelled by their first series."""
+def batches(tasks: Iterable[Task], size: int, total: int | None = None, workers: int = 1) -> Iterator[Batch]:
+    """Group tasks into lists of ``size`` (the last one shorter), labelled by their first series.
+
+    With ``total`` (the number of tasks) known, batches shrink toward the end: at most a quarter of
+    each worker's share of what is left (guided scheduling), so that the workers finish together
+    instead of one fitting a last full batch while the other waits."""
+    def cap(done: int) -> int:
+        if total is None:
+            return size
+        return max(1, min(size, -(-(total - done) // (4 * max(workers, 1)))))
+
     chunk: list[Task] = []
+    done, limit = 0, cap(0)
     for task in tasks:
         chunk.append(task)
-        if len(chunk) >= size:
+        if len(chunk) >= limit:
             yield chunk[0][0], chunk
-            chunk = []
+            done, chunk = done + len(chunk), []
+            limit = cap(done)
     if chunk:
         yield chunk[0][0], chunk
 
@@ -365,7 +377,7 @@ def _local(tasks: Iterable[Task], spec: FitSpec, opts: EngineOptions) -> Iterato
             return pools[-1].submit(fit_batch, task[1], spec)
 
     try:
-        yield from _unbatched(_bounded(submit, batches(tasks, opts.batch), 2 * opts.workers, opts.workers,
+        yield from _unbatched(_bounded(submit, batches(tasks, opts.batch, opts.total, opts.workers), 2 * opts.workers, opts.workers,
                                        _backstop(spec, opts.batch)))
     finally:
         for pool in pools:
@@ -403,8 +415,8 @@ def _dask(tasks: Iterable[Task], spec: FitSpec, opts: EngineOptions) -> Iterator
     try:
         n = max(1, len(client.scheduler_info().get("workers", {})) or opts.workers)
         pool = client.get_executor(pure=False)
-        yield from _unbatched(_bounded(lambda t: pool.submit(fit_batch, t[1], spec), batches(tasks, opts.batch),
-                                       2 * n, n, _backstop(spec, opts.batch)))
+        yield from _unbatched(_bounded(lambda t: pool.submit(fit_batch, t[1], spec),
+                                       batches(tasks, opts.batch, opts.total, n), 2 * n, n, _backstop(spec, opts.batch)))
     finally:
         client.close()
         if cluster is not None:
@@ -634,7 +646,7 @@ def _execute(con, settings, run_id: str, kind: str, p: dict, dask_processes: boo
                    events=tuple(calendar.events), min_ratio=settings.spike_min_ratio, min_peak=settings.spike_min_peak)
     n = len(frame)
     opts = EngineOptions(workers=p["workers"], scheduler=p["scheduler"], dask_processes=dask_processes,
-                         batch=batch_size(n, p["workers"]))
+                         batch=batch_size(n, p["workers"]), total=n)
     tally = _Tally()
     log.info("run %s: %d series, %d steps of %s ahead, engine %s x%d", run_id, n, spec.horizon, spec.step,
              p["engine"], opts.workers)

@@ -238,3 +238,16 @@ def test_summary_means_per_candidate_equal_the_plain_finite_mean():
         v[rng.random(v.shape) < 0.2] = np.nan
         v[rng.random(v.shape) < 0.05] = np.inf
         assert _column_means(v) == [_nanmean(v[:, j]) for j in range(v.shape[1])]
+
+
+def test_batches_shrink_toward_the_end_and_keep_every_series_in_order():
+    from forecaster.forecast import batches
+
+    tasks = [(f"s{i:04d}", None) for i in range(1043)]
+    out = list(batches(tasks, 25, total=len(tasks), workers=2))
+    sizes = [len(b) for _, b in out]
+    assert [t for _, b in out for t in b] == tasks and all(label == b[0][0] for label, b in out)
+    assert sizes[0] == 25 and sizes[-1] == 1 and max(sizes) == 25
+    tail = sizes[sizes.index(max(s for s in sizes if s < 25)):]
+    assert tail == sorted(tail, reverse=True)
+    assert [len(b) for _, b in batches(tasks[:60], 25)] == [25, 25, 10]       # total unknown: fixed size
