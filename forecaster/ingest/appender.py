@@ -49,7 +49,13 @@ class Appender:
             cut = parsed.query("_p", f"SELECT line_no FROM _p WHERE {keep} ORDER BY line_no LIMIT 1 OFFSET {take}"
                                ).fetchall()[0][0]
             head, rest = f"({keep}) AND line_no < {cut}", f"({keep}) AND line_no >= {cut}"
-        self._insert(self._waiting() + [self._part(parsed, head)])
+        if self._copied:
+            # One statement over the copied rows alone: an INSERT reading a table and another
+            # relation side by side writes a row group for each of them.
+            self._copy_aside(parsed, head)
+            self._insert([f"SELECT * FROM {_PENDING_TABLE}"])
+        else:
+            self._insert(self._waiting() + [self._part(parsed, head)])
         self._clear()
         if rest is not None:
             self._pending = [(parsed, rest)]

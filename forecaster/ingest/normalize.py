@@ -49,6 +49,7 @@ def normalized_sql(fmt: LogFormat, lines_rel: str, ctx: NormalizeContext, with_l
     typed = ", ".join(f"TRY_CAST({c} AS {t}) AS _t_{c}" for c, (t, _) in _TYPED.items())
     derived = route_sql("_method", "_path", list(ctx.route_templates))
     # A logged template: 'GET /pets/{id}' as is; a bare '/pets/{id}' gets the method in front.
+    # (So the path is only cleaned, further in, for rows without a logged template.)
     route = (
         "CASE WHEN route IS NOT NULL AND route LIKE '/%' AND _method IS NOT NULL THEN _method || ' ' || route "
         "WHEN route IS NOT NULL THEN route "
@@ -96,6 +97,6 @@ def normalized_sql(fmt: LogFormat, lines_rel: str, ctx: NormalizeContext, with_l
            coalesce(_t_requests, 1) AS requests
     FROM (SELECT *, {route} AS _route
           FROM (SELECT *, {fmt.ts_sql("ts")} AS _ts, {typed}, upper(trim(method)) AS _method,
-                       {clean_path_sql("path")} AS _path
+                       CASE WHEN route IS NULL THEN {clean_path_sql("path")} END AS _path
                 FROM ({raw})))
     """
