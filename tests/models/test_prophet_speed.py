@@ -27,8 +27,8 @@ def test_cached_holidays_equal_the_original_and_are_copies():
     for years in ([2026], [2027, 2026], [2025, 2026, 2027]):
         first = cached(year_list=years, country="US")
         pd.testing.assert_frame_equal(first, make_holidays_df(year_list=years, country="US"))
-        first.drop(first.index, inplace=True)
-        assert len(cached(year_list=years, country="US")) > 0          # a caller's change does not leak
+        first["holiday"] = "changed by a caller"
+        assert "changed by a caller" not in set(cached(year_list=years, country="US")["holiday"])  # no leak
     names = prophet_speed.cached_holiday_names(get_holiday_names)
     assert names("US") == get_holiday_names("US")
     names("US").clear()
