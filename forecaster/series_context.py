@@ -15,6 +15,7 @@ than a seasonal naive fit. Cached frames are shared between series and must not 
 from __future__ import annotations
 
 import logging
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -40,6 +41,7 @@ class SeriesContext:
 
 
 _CACHE: OrderedDict[tuple, SeriesContext] = OrderedDict()
+_LOCK = threading.Lock()
 
 
 def series_context(events: tuple[Event, ...] | list[Event], series: str, ds: np.ndarray, horizon: int,
@@ -51,14 +53,16 @@ def series_context(events: tuple[Event, ...] | list[Event], series: str, ds: np.
     if len(ds) < 2 or not bool((np.diff(ds) == pd.Timedelta(step).to_timedelta64()).all()):
         return build_context(applicable, series, ds, horizon, step)   # not on a regular grid: not shareable
     key = (applicable, ds[0], len(ds), horizon, step)
-    hit = _CACHE.get(key)
-    if hit is not None:
-        _CACHE.move_to_end(key)
-        return hit
+    with _LOCK:
+        hit = _CACHE.get(key)
+        if hit is not None:
+            _CACHE.move_to_end(key)
+            return hit
     ctx = build_context(applicable, series, ds, horizon, step)
-    _CACHE[key] = ctx
-    if len(_CACHE) > CACHE_SIZE:
-        _CACHE.popitem(last=False)
+    with _LOCK:   # threads share the cache (the dask engine with thread workers)
+        _CACHE[key] = ctx
+        if len(_CACHE) > CACHE_SIZE:
+            _CACHE.popitem(last=False)
     return ctx
 
 
@@ -94,7 +98,8 @@ def uplift_multiplier(hist_regs: pd.DataFrame | None, fut_regs: pd.DataFrame | N
 
 def clear_cache() -> None:
     """Forget every cached context (tests; a long-lived worker between runs needs no call: keys hold the events)."""
-    _CACHE.clear()
+    with _LOCK:
+        _CACHE.clear()
 
 
 __all__ = ["SeriesContext", "build_context", "clear_cache", "series_context", "uplift_multiplier"]
