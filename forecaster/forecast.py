@@ -2,10 +2,13 @@
 
     series (SQL) -> fit_series (pure, one series, in a worker) -> forecasts / backtests / spikes rows
 
-:func:`fit_series` is the unit of work: module-level and picklable, it gets plain DataFrames (the
-DuckDB connection stays in this process) and never raises: a failing or slow model falls back to
-seasonal naive and says why. Engines (:data:`ENGINES`) only decide *where* it runs, so ``local`` and
-``dask`` give identical results under the same seed.
+:func:`fit_series` is the unit of work: module-level and picklable, it gets a :class:`History` of
+numpy arrays (the DuckDB connection stays in this process; arrays pickle in microseconds where a
+frame costs more than a seasonal naive fit), returns a :class:`SeriesResult` of arrays, and never
+raises: a failing or slow model falls back to seasonal naive and says why. What it needs besides
+the values (future index, regressors, uplift) comes from ``series_context``, built once per
+calendar and grid in each process. Engines (:data:`ENGINES`) only decide *where* it runs, in
+batches of series, so ``local`` and ``dask`` give identical results under the same seed.
 """
 
 from __future__ import annotations
