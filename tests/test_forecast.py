@@ -1,4 +1,4 @@
-"""The forecast run: rows written, engines agree, failures fall back and are recorded, spikes ahead, CLI."""
+"""The forecast run (forecast, fit, engines): rows written, engines agree, failures fall back and are recorded, spikes ahead, CLI."""
 
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ import pandas as pd
 import pytest
 
 from forecaster.config import Settings
-from forecaster.forecast import SeriesTimeout, _bounded, run_forecast
+from forecaster.engines import _bounded
+from forecaster.fit import SeriesTimeout
+from forecaster.forecast import run_forecast
 from forecaster.models import register_model
 from forecaster.models.base import model_names
 from forecaster.models.naive import SeasonalNaive
@@ -241,7 +243,7 @@ def test_summary_means_per_candidate_equal_the_plain_finite_mean():
 
 
 def test_batches_shrink_toward_the_end_and_keep_every_series_in_order():
-    from forecaster.forecast import batches
+    from forecaster.engines import batches
 
     tasks = [(f"s{i:04d}", None) for i in range(1043)]
     out = list(batches(tasks, 25, total=len(tasks), workers=2))
