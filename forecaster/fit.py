@@ -121,7 +121,7 @@ def _validated(ds: np.ndarray, y: np.ndarray, width: pd.Timedelta) -> Prepared |
     frame, so that each model fails on it as it would have and the run falls back as usual."""
     try:
         return prepare_arrays(ds, y, width)
-    except ForecasterError:
+    except (ForecasterError, ValueError, TypeError):
         return pd.DataFrame({"ds": ds, "y": y})
 
 

@@ -253,3 +253,16 @@ def test_batches_shrink_toward_the_end_and_keep_every_series_in_order():
     tail = sizes[sizes.index(max(s for s in sizes if s < 25)):]
     assert tail == sorted(tail, reverse=True)
     assert [len(b) for _, b in batches(tasks[:60], 25)] == [25, 25, 10]       # total unknown: fixed size
+
+
+def test_a_history_that_does_not_validate_falls_back_to_the_last_resort():
+    """All-NaN history: every model refuses it, the run still returns a flat forecast and says why."""
+    from forecaster.fit import FitSpec, History, fit_series
+
+    ds = pd.date_range(START, periods=14 * 24, freq="1h").values
+    spec = FitSpec(horizon=24, step="1h", model="auto", timeout_s=30)
+    r = fit_series("total", History(ds, np.full(len(ds), np.nan)), spec)
+    assert r.fallback and r.model == "constant_median" and "failed" in r.reason
+    assert len(r.forecast["yhat"]) == 24 and (r.forecast["yhat"] == 0).all()
+    same = fit_series("total", pd.DataFrame({"ds": ds, "y": np.full(len(ds), np.nan)}), spec)
+    assert same.model == r.model and same.reason == r.reason
