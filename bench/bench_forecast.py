@@ -4,8 +4,13 @@ Data: ``--routes`` routes x ``--days`` days of hourly traffic (seeded, in SQL: d
 cycles, per-route level and phase, multiplicative noise), written to ``traffic_1m`` of a fresh
 DuckDB file. Run: every route and aggregate, 72 h horizon, ``--model`` (default auto with
 backtests) on the ``--engine`` (default local, ``--workers`` processes). Also times the same run
-with ``seasonal_naive_weekly`` and no backtests (``--overhead``): the orchestrator's own cost (SQL,
+with ``seasonal_naive_weekly`` and one backtest fold (``--overhead``): the orchestrator's own cost (SQL,
 processes, writes), which bounds the throughput whatever the models cost.
+
+Reports wall seconds and CPU seconds (user + system of this process and of its worker processes,
+Prophet's Stan runs included; the memory sampler's own CPU left out): on a shared machine the wall
+time is inflated, and CPU seconds / workers estimates the wall time on a quiet one. Runs on fewer
+routes are extrapolated per series (1,000 routes come with 43 aggregates).
 
 Targets (2 cores): 1,000 routes x 28 days, fast preset < 60 s, full < 5 min.
 Writes ``bench/out/forecast_<preset>.md``.
