@@ -74,12 +74,12 @@ def make_folds(history: pd.DataFrame, horizon: int, folds: int = 3, step: pd.Tim
             break
         train_data = Prepared(ds=data.ds[:start], y=data.y[:start], step=data.step)
         bench_name = benchmark_model(start, data.step)
-        bench = forecast_arrays(get_model(bench_name, step=data.step, seed=seed).fit(train_data), horizon)
+        bench = get_model(bench_name, step=data.step, seed=seed).fit(train_data).point_forecast(horizon)
         last_train, last_test = ds[start - 1], ds[end - 1]
         out.append(Fold(i, train_data, ds[start:end], data.y[start:end],
                         _window(regressors, reg_ds, None, last_train),
                         _window(regressors, reg_ds, last_train, last_test),
-                        np.asarray(bench["yhat"], dtype=float), naive_scale(train_data.y, start, data.step),
+                        bench, naive_scale(train_data.y, start, data.step),
                         data.step))
     if not out:
         raise InsufficientHistory(

@@ -195,7 +195,7 @@ Arrays = dict[str, np.ndarray]
 def finish_arrays(index: pd.DatetimeIndex, yhat: np.ndarray, bounds: dict[int, tuple[np.ndarray, np.ndarray]],
                   levels: tuple[int, ...]) -> Arrays:
     """The output columns: clipped at 0, intervals nested (wider level outside narrower) around yhat."""
-    yhat = np.clip(_nan_to_zero(yhat), 0.0, None)
+    yhat = point_values(yhat)
     out = {"ds": np.asarray(index.values if isinstance(index, pd.DatetimeIndex) else index), "yhat": yhat}
     lo_prev, hi_prev = yhat, yhat
     for level in sorted(levels):
@@ -206,6 +206,11 @@ def finish_arrays(index: pd.DatetimeIndex, yhat: np.ndarray, bounds: dict[int, t
         out[f"yhat_lo_{level}"], out[f"yhat_hi_{level}"] = lo, hi
         lo_prev, hi_prev = lo, hi
     return out  # columns in order: ds, yhat, then lo/hi per level ascending
+
+
+def point_values(yhat) -> np.ndarray:
+    """A point forecast as the output frame holds it: float, NaN as 0, clipped at 0 (counts)."""
+    return np.clip(_nan_to_zero(yhat), 0.0, None)
 
 
 def _nan_to_zero(values) -> np.ndarray:

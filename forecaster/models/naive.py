@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 
 from .base import register_model
-from .common import DAY, WEEK, ArrayPredict, Arrays, Prepared, finish_arrays, future_index, prepare, season_steps
+from .common import (DAY, WEEK, ArrayPredict, Arrays, Prepared, finish_arrays, future_index, point_values, prepare,
+                     season_steps)
 
 
 class SeasonalNaive(ArrayPredict):
@@ -43,6 +44,11 @@ class SeasonalNaive(ArrayPredict):
             q_lo, q_hi = qs[2 * i], qs[2 * i + 1]
             bounds[level] = (yhat + q_lo * np.sqrt(k), yhat + q_hi * np.sqrt(k))
         return finish_arrays(index, yhat, bounds, levels)
+
+    def point_forecast(self, horizon: int) -> np.ndarray:
+        """``predict_arrays(horizon)["yhat"]`` without the intervals and the frame (the backtests'
+        benchmark needs only this)."""
+        return point_values(repeat_last_season(self._fitted().y, self.period, horizon))
 
     def _fitted(self) -> Prepared:
         if self._data is None:

@@ -87,3 +87,15 @@ def test_profile_one_off_event_uses_the_given_uplift():
     out = model.predict(24)
     assert out["yhat"].iloc[10] == pytest.approx(150.0)
     assert out["yhat"].iloc[9] == pytest.approx(50.0)
+
+
+def test_point_forecast_is_the_predicted_yhat():
+    from forecaster.models import get_model
+
+    ds = pd.date_range("2026-01-05", periods=15 * 24, freq="h")
+    y = np.random.default_rng(2).poisson(50, len(ds)).astype(float)
+    y[-30:-20] = np.nan
+    for name in ("seasonal_naive_weekly", "seasonal_naive_daily"):
+        for n in (len(ds), 30, 5):
+            m = get_model(name, step=pd.Timedelta("1h")).fit(pd.DataFrame({"ds": ds[:n], "y": y[:n]}))
+            np.testing.assert_array_equal(m.point_forecast(72), m.predict(72)["yhat"].to_numpy())
