@@ -95,7 +95,6 @@ class SourceLoad:
         dedupe.drop_tables(con)
 
     def close(self) -> None:
-        self.appender.release()
         self.committed.close()
 
 

@@ -146,7 +146,8 @@ def _fill(stream: BinaryIO, view: memoryview) -> int:
 
 
 def iter_chunks(
-    stream: BinaryIO, chunk_bytes: int, stats: StreamStats, max_line_bytes: int = 16 << 20
+    stream: BinaryIO, chunk_bytes: int, stats: StreamStats, max_line_bytes: int = 16 << 20,
+    align_lines: int | None = None,
 ) -> Iterator[Chunk]:
     """Yield chunks of whole lines from ``stream``, hashing every byte into ``stats``.
 
@@ -156,13 +157,17 @@ def iter_chunks(
     length go to ``stats.oversize`` (the loader rejects it) and reading carries on after it.
     A damaged compressed stream (gzip cut short, bad CRC) ends the iteration after the last whole
     block that could be read; ``stats.stream_error`` says what happened and where.
+    With ``align_lines``, a chunk holding at least that many lines ends after a multiple of it
+    (the rest is carried into the next): the loader's appends then fill whole row groups.
     """
     carry = b""
+    carried_lines = False          # the carry is whole lines left over by alignment (not a partial line)
     next_line = 1
     skipping: list | None = None   # [line_no, head, length] of an oversize line being skipped
     damaged: BaseException | None = None   # the read error that ends the stream after this block
     while True:
-        buf = bytearray(len(carry) + chunk_bytes)
+        read = max(chunk_bytes - len(carry), chunk_bytes // 4) if carried_lines else chunk_bytes
+        buf = bytearray(len(carry) + read)
         view = memoryview(buf)
         view[:len(carry)] = carry
         try:
@@ -190,6 +195,7 @@ def iter_chunks(
                 skipping = None
                 start = nl + 1
             cut = buf.rfind(b"\n", start, end) + 1
+            carried_lines = False
             if cut == 0:
                 if end - start > max_line_bytes:   # a huge line: remember its head, skip the rest
                     skipping = [next_line, bytes(view[start:start + 4096]), end - start]
@@ -197,6 +203,10 @@ def iter_chunks(
                 else:
                     carry = bytes(view[start:end])
                 continue
+            if align_lines:
+                aligned = _aligned_cut(view, start, cut, align_lines)
+                carried_lines = aligned < cut
+                cut = aligned
             carry = bytes(view[cut:end])
         else:
             if skipping is not None:
@@ -213,6 +223,14 @@ def iter_chunks(
             next_line += len(arr)
         if not n:
             break
+
+
+def _aligned_cut(view: memoryview, start: int, cut: int, rows: int) -> int:
+    """The end of the last whole multiple of ``rows`` lines in ``view[start:cut]`` (``cut`` if fewer)."""
+    ends = np.flatnonzero(np.frombuffer(view[start:cut], dtype=np.uint8) == NEWLINE)
+    if len(ends) <= rows or len(ends) % rows == 0:
+        return cut
+    return start + int(ends[len(ends) // rows * rows - 1]) + 1
 
 
 def prefetch(it: Iterator, depth: int = 1) -> Iterator:

@@ -23,6 +23,7 @@ from ..store.db import one, run, transaction, utcnow
 from .chunks import StreamStats, iter_chunks, prefetch
 from .formats import LogFormat, all_formats, get_format
 from .formats.custom import register_custom_formats
+from .appender import ROW_GROUP_ROWS
 from .chunkload import SourceLoad, detect_format, first_content_line, has_content, reject_oversize
 from .chunkload import load_chunk as _load_chunk  # a module global, so tests can interrupt a load
 from .normalize import NormalizeContext
@@ -162,7 +163,8 @@ def _load_in_transaction(con, src: Source, settings: Settings, fmt: str, templat
     stream = src.open()
     state = SourceLoad(con, sid)
     try:
-        chunks = iter_chunks(stream, settings.ingest_chunk_mb << 20, stats, max_line_bytes=max(max_line, 1 << 20))
+        chunks = iter_chunks(stream, settings.ingest_chunk_mb << 20, stats, max_line_bytes=max(max_line, 1 << 20),
+                             align_lines=ROW_GROUP_ROWS)
         for chunk in prefetch(chunks):
             if log_format is None:
                 log_format = detect_format(chunk)

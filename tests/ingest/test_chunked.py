@@ -180,3 +180,15 @@ def test_appends_are_whole_row_groups(tmp_path, sizes):
     ).fetchall()]
     assert sum(groups) == want and all(g == ROW_GROUP_ROWS for g in groups[:-1])
     con.close()
+
+
+def test_chunks_end_after_a_multiple_of_the_aligned_line_count():
+    import io
+
+    from forecaster.ingest.chunks import StreamStats, iter_chunks
+    data = b"".join(b"line %d\n" % i for i in range(1000)) + b"tail without newline"
+    chunks = list(iter_chunks(io.BytesIO(data), 700, StreamStats(), align_lines=7))
+    sizes = [len(c) for c in chunks]
+    assert len(chunks) > 3 and all(n % 7 == 0 for n in sizes[:-1])
+    assert b"".join(b"".join(c.lines.to_pylist()) for c in chunks) == data
+    assert [c.first_line_no for c in chunks] == [1 + sum(sizes[:i]) for i in range(len(sizes))]
