@@ -26,7 +26,7 @@ from .events import Event
 from .models.common import Arrays, Prepared, constant_arrays, forecast_arrays, prepare_arrays
 from .series import step_delta
 from .series_context import SeriesContext, series_context
-from .spikes import Spike, find_spikes
+from .spikes import Spike, capacity_for, find_spikes
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,7 @@ class FitSpec:
     events: tuple[Event, ...] = ()
     min_ratio: float = 1.5
     min_peak: float = 0.0
+    capacity_rps: tuple[tuple[str, float], ...] = ()   # (series id or glob, requests/s): settings.spike_capacity_rps
 
 
 class History(NamedTuple):
@@ -101,7 +102,7 @@ def fit_series(series: str, history: History | pd.DataFrame, spec: FitSpec) -> S
 def _result(series, ds, y, ctx, spec: FitSpec, width, frame, model, reason, fallback, scores, t0) -> SeriesResult:
     as_of = spec.as_of if spec.as_of is not None else ctx.future[0]
     spikes = find_spikes(series, frame, {"ds": ds, "y": y}, as_of, width, spec.min_ratio, spec.min_peak,
-                         events=list(spec.events))
+                         capacity_rps=capacity_for(series, dict(spec.capacity_rps)), events=list(spec.events))
     return SeriesResult(series, model, reason, fallback, frame, _score_arrays(scores), spikes,
                         time.perf_counter() - t0)
 

@@ -213,7 +213,7 @@ def _one(series, ds, yhat, hi80, base, ratio_thr, cap_thr, by_cap, i, j, as_of, 
     b = float(base[k])
     ratio = float(yhat[k] / b) if b > 0 else math.inf
     if capacity:
-        reason = f"80% upper bound {hi80[window].max() / step.total_seconds():.1f} rps exceeds throttle {capacity_rps:g} rps"
+        reason = f"80% upper bound {hi80[window].max() / step.total_seconds():.3g} rps exceeds throttle {capacity_rps:.3g} rps"
     else:
         reason = f"{ratio:.1f}x baseline" if math.isfinite(ratio) else f"{yhat[k]:.0f} vs a baseline of 0"
     start, end = ds[i], ds[j] + step

@@ -266,3 +266,17 @@ def test_a_history_that_does_not_validate_falls_back_to_the_last_resort():
     assert len(r.forecast["yhat"]) == 24 and (r.forecast["yhat"] == 0).all()
     same = fit_series("total", pd.DataFrame({"ds": ds, "y": np.full(len(ds), np.nan)}), spec)
     assert same.model == r.model and same.reason == r.reason
+
+
+def test_capacity_limit_from_the_settings_is_a_spike(settings):
+    """A throttle below the daily peak of one route (pay ~15 req/h at its peak) flags that route's
+    peaks as capacity spikes; routes without a limit keep the ratio rule only."""
+    s = settings.model_copy(update={"spike_capacity_rps": {"route:pay|v1|POST /charge": 12 / 3600}})
+    con = connect(s.db)
+    r = run_forecast(con, s, model="seasonal_profile", workers=1, as_of=END)
+    sp = table(con, "SELECT * FROM spikes WHERE run_id = ?", [r.run_id])
+    pay = sp[sp.series == "route:pay|v1|POST /charge|eu-west-1"]
+    assert len(pay) >= 3 and pay["reason"].str.contains("rps exceeds throttle 0.00333 rps").all()
+    assert (pay["threshold"] == 12).all()
+    assert not sp[sp.series == "route:shop|prod|POST /orders|us-east-1"]["reason"].str.contains("throttle").any()
+    con.close()
