@@ -6,9 +6,9 @@ row group, the next checkpoint merges and rewrites the table's row groups: for a
 costs about as much as the appends themselves, needs memory in proportion to the source, and
 the file comes out larger. So every append here but the source's last is a whole number of row
 groups. The chunk reader already cuts chunks after a multiple of 122,880 lines, so a chunk
-without rejects or duplicates goes in as it is; otherwise the rows past its last full row group
-are copied aside and go in, in whole row groups, with those of later chunks (one statement reads
-one relation: an INSERT over two side by side writes a row group for each).
+without rejects or duplicates goes in as it is; otherwise its whole row groups go in and the rows
+past them are copied aside, to go in, in whole row groups, with those left over by later chunks
+(one statement reads one relation: an INSERT over two side by side writes a row group for each).
 """
 
 from __future__ import annotations
@@ -34,17 +34,16 @@ class Appender:
         """Append the ``n_keep`` rows of ``parsed`` passing ``keep`` (an SQL condition over it)."""
         if n_keep <= 0:
             return
-        if not self.pending_rows:
-            whole = n_keep // ROW_GROUP_ROWS * ROW_GROUP_ROWS
-            if whole == n_keep:
-                self._insert_from(parsed, keep)
-                return
-            if whole:
-                cut = parsed.query("_p", f"SELECT line_no FROM _p WHERE {keep} ORDER BY line_no "
-                                         f"LIMIT 1 OFFSET {whole}").fetchall()[0][0]
-                self._insert_from(parsed, f"({keep}) AND line_no < {cut}")
-                keep = f"({keep}) AND line_no >= {cut}"
-                n_keep -= whole
+        whole = n_keep // ROW_GROUP_ROWS * ROW_GROUP_ROWS
+        if whole == n_keep:
+            self._insert_from(parsed, keep)
+            return
+        if whole:
+            cut = parsed.query("_p", f"SELECT line_no FROM _p WHERE {keep} ORDER BY line_no "
+                                     f"LIMIT 1 OFFSET {whole}").fetchall()[0][0]
+            self._insert_from(parsed, f"({keep}) AND line_no < {cut}")
+            keep = f"({keep}) AND line_no >= {cut}"
+            n_keep -= whole
         self._copy_aside(parsed, keep)
         self.pending_rows += n_keep
         whole = self.pending_rows // ROW_GROUP_ROWS * ROW_GROUP_ROWS

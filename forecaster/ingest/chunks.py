@@ -235,23 +235,28 @@ def _aligned_cut(view: memoryview, start: int, cut: int, rows: int) -> int:
 
 def prefetch(it: Iterator, depth: int = 1) -> Iterator:
     """Run ``it`` in a background thread, ``depth`` items ahead (reading, hashing and newline
-    scanning release the GIL, so they overlap with DuckDB's work on the previous chunk)."""
-    q: queue.Queue = queue.Queue(maxsize=depth)
+    scanning release the GIL, so they overlap with DuckDB's work on the previous chunk).
+
+    At most ``depth + 1`` items are alive at once: the next one is only started once the consumer
+    is done with the one before (a chunk is a big buffer).
+    """
+    q: queue.Queue = queue.Queue()
+    room = threading.Semaphore(depth + 1)
     done = object()
     stop = threading.Event()
 
     def produce() -> None:
         try:
-            for item in it:
-                while not stop.is_set():
-                    try:
-                        q.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
+            while True:
+                while not room.acquire(timeout=0.1):
+                    if stop.is_set():
+                        return
                 if stop.is_set():
                     return
-            q.put(done)
+                item = next(it, done)
+                q.put(item)
+                if item is done:
+                    return
         except BaseException as e:  # handed to the consumer, re-raised there
             q.put(e)
 
@@ -265,6 +270,8 @@ def prefetch(it: Iterator, depth: int = 1) -> Iterator:
             if isinstance(item, BaseException):
                 raise item
             yield item
+            del item
+            room.release()
     finally:
         stop.set()
         t.join(timeout=5)
