@@ -7,7 +7,6 @@ import datetime as dt
 from pathlib import Path
 from typing import Optional
 
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -31,6 +30,8 @@ def parse_ts(value: Optional[str], name: str) -> Optional[dt.datetime]:
     """ISO date/time -> naive UTC datetime (tz-aware values are converted)."""
     if value is None:
         return None
+    import pandas as pd   # here, not at import: every command's start-up would pay for it
+
     try:
         ts = pd.Timestamp(value)
     except ValueError as e:
