@@ -85,9 +85,10 @@ def main() -> None:
             ev = by_name[name]
             for sid in sorted(i for i in ids if ev.applies_to(i)):
                 mine = spikes[(spikes.series == sid) & (spikes.start_ts < ev_end + TOL) & (spikes.end_ts > ev_start - TOL)]
-                found = bool(len(mine)) and float(mine.lead_time_hours.max()) >= 24
+                ahead = mine[mine.lead_time_hours >= 24]
                 cases.append({"event": name, "start": ev_start, "as_of": as_of, "lead_h": lead, "series": sid,
-                              "found": found, "ratio": float(mine.ratio.max()) if len(mine) else None})
+                              "found": bool(len(ahead)), "ratio": float(mine.ratio.max()) if len(mine) else None,
+                              "probability": float(ahead.probability.max()) if len(ahead) else None})
             for r in spikes.itertuples():
                 real = any(e.applies_to(r.series) and any(s0 - TOL < r.end_ts and r.start_ts < s1 + TOL
                                                           for s0, s1 in e.occurrences(r.start_ts - pd.Timedelta("7D"), r.end_ts + pd.Timedelta("7D")))
@@ -112,6 +113,9 @@ def main() -> None:
              "\n### missed cases (up to 20)\n", _md(cases_df[~cases_df.found].head(20)) if len(cases_df) else "none\n"]
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / args.out).write_text("\n".join(lines))
+    stem = Path(args.out).stem   # every case and spike, to study thresholds without rerunning
+    cases_df.to_csv(OUT / f"{stem}_cases.csv", index=False)
+    rep.to_csv(OUT / f"{stem}_reported.csv", index=False)
     print(f"recall {recall:.1%} ({len(cases_df)} cases), precision {precision:.1%} ({len(rep)} spikes); "
           f"wrote {OUT / args.out}")
 

@@ -5,7 +5,10 @@ the last ``baseline_weeks`` weeks (NaN = no data is skipped), leaving out the ho
 events that apply to the series (a weekly flash sale is a spike every week, not the baseline).
 A step is in a spike when
 
-- ``yhat > min_ratio x baseline`` (and ``yhat >= min_peak``), or
+- ``yhat > min_ratio x baseline`` and ``yhat`` reaches both ``min_peak`` and the series' typical
+  level (the median of its baseline over the horizon): 1.5x a quiet night hour that stays below
+  ordinary daytime traffic strains nothing, and it is where forecasts and baselines disagree most
+  (on ``bench/bench_spikes.py``, auto: precision 78% -> 88%, recall unchanged), or
 - ``yhat_hi_80 > capacity`` when a capacity/throttle limit (requests per second) is given.
 
 Adjacent flagged steps merge into one spike.
@@ -183,7 +186,8 @@ def find_spikes(series: str, forecast: pd.DataFrame, history: pd.DataFrame, as_o
     hi80 = np.asarray(forecast["yhat_hi_80"], dtype=float)[order]
     base = baseline(history, ds, baseline_weeks, event_mask(events, series, history["ds"], step))
     ratio_thr = min_ratio * base
-    by_ratio = (yhat > ratio_thr) & (yhat >= min_peak) & np.isfinite(yhat)
+    typical = float(np.nanmedian(base)) if np.isfinite(base).any() else 0.0
+    by_ratio = (yhat > ratio_thr) & (yhat >= max(min_peak, typical)) & np.isfinite(yhat)
     step_s = step.total_seconds()
     cap_thr = np.full(len(ds), np.inf) if capacity_rps is None else np.full(len(ds), capacity_rps * step_s)
     by_cap = hi80 > cap_thr

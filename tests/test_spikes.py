@@ -145,3 +145,13 @@ def test_grouped_medians_equal_one_median_per_key(pairs, wanted):
     wanted = np.array(wanted, dtype=np.int64)
     expected = np.array([np.median(y[keys == k]) if (keys == k).any() else np.nan for k in wanted])
     np.testing.assert_array_equal(_medians(y, keys, wanted), expected)
+
+
+def test_a_quiet_hours_bump_below_the_routes_typical_level_is_not_a_spike():
+    """1.8x the trough (hour 18: 50/h) is 90/h, still below the route's typical 100/h: nothing a
+    capacity plan would notice. The same 1.8x at the peak (hour 6: 150/h) is a spike."""
+    h = history()
+    trough, peak = 18, 24 + 6
+    assert find_spikes("total", forecast_from(h, {trough: 1.8}), h, AS_OF, H) == []
+    (s,) = find_spikes("total", forecast_from(h, {peak: 1.8}), h, AS_OF, H)
+    assert s.start_ts == AS_OF + peak * H and s.ratio == pytest.approx(1.8)
