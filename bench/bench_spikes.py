@@ -53,7 +53,7 @@ def build_db(path: Path, seed: int) -> tuple[Path, pd.DataFrame]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", default="seasonal_profile", help="model of the runs (auto for model selection)")
+    ap.add_argument("--model", default="auto", help="model of the runs (default auto: model selection, as forecaster forecast)")
     ap.add_argument("--leads", default="26,44,62", help="hours between as-of and event start")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--workers", type=int, default=2)
