@@ -62,7 +62,7 @@ class Settings(BaseSettings):
     duckdb_memory_limit: str | None = Field(None, description="DuckDB memory limit, e.g. '4GB'")
 
     # ingest
-    ingest_chunk_mb: int = Field(64, ge=1, le=2048, description="bytes read per parse chunk, in MB")
+    ingest_chunk_mb: int = Field(128, ge=1, le=2048, description="bytes read per parse chunk, in MB")
     ingest_max_line_kb: int = Field(64, ge=1, description="lines longer than this are rejected")
     reject_raw_max_chars: int = Field(2000, ge=16, description="raw text kept per reject")
     retention_raw_days: int | None = Field(
