@@ -27,8 +27,7 @@ import numpy as np
 import pandas as pd
 
 from .backtest import evaluate_arrays, make_folds, score_records
-from .conformal import (BAND, COVERAGE_TARGETS, MIN_RESIDUALS_PER_BAND, IntervalChoice,  # noqa: F401 - re-exported
-                        calibrate, residual_quantiles)
+from .conformal import IntervalChoice, calibrate, residual_quantiles
 from .errors import InsufficientHistory, UnknownName
 from .models import blend, get_model
 from .models.common import prepare
