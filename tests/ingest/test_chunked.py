@@ -192,3 +192,31 @@ def test_chunks_end_after_a_multiple_of_the_aligned_line_count():
     assert len(chunks) > 3 and all(n % 7 == 0 for n in sizes[:-1])
     assert b"".join(b"".join(c.lines.to_pylist()) for c in chunks) == data
     assert [c.first_line_no for c in chunks] == [1 + sum(sizes[:i]) for i in range(len(sizes))]
+
+
+def test_line_ends_and_ascii_across_scan_blocks(monkeypatch):
+    from forecaster.ingest import chunks
+    monkeypatch.setattr(chunks, "_SCAN_BLOCK", 16)
+    rng = random.Random(3)
+    data = bytes(rng.choice(b"ab\n") for _ in range(1000))
+    want = [i + 1 for i, b in enumerate(data) if b == 10]
+    assert chunks.line_ends(data).tolist() == want
+    assert chunks.is_ascii(data) and not chunks.is_ascii(data[:500] + "é".encode() + data[500:])
+    assert chunks.line_ends(b"").tolist() == []
+
+
+def test_read_buffers_are_reused_only_once_no_chunk_refers_to_them():
+    import io
+
+    from forecaster.ingest.chunks import StreamStats, iter_chunks
+    data = b"".join(b"line %d\n" % i for i in range(5000))
+    # Chunks kept by the caller keep their bytes: nothing is read into a buffer they use.
+    kept = list(iter_chunks(io.BytesIO(data), 1000, StreamStats()))
+    assert b"".join(b"".join(c.lines.to_pylist()) for c in kept) == data
+    # Chunks dropped as they come: their buffers are read into again (a handful in all).
+    owners, seen = set(), b""
+    for c in iter_chunks(io.BytesIO(data), 1000, StreamStats()):
+        seen += b"".join(c.lines.to_pylist())
+        owners.add(c.lines.buffers()[2].address)
+        del c
+    assert seen == data and len(owners) <= 3
