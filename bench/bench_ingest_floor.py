@@ -1,0 +1,87 @@
+"""What DuckDB alone needs for pieces of the ingest job: the floor under the ingest benchmark's ratio.
+
+    .venv/bin/python -m bench.bench_ingest_floor [--lines 1000000] [--work DIR]
+
+For each format, each in its own process and against the same baseline as ``bench_ingest`` (typed
+``read_json`` into memory for the REST JSON log; the lines read raw into memory for combined):
+the same read into an on-disk table, and, for combined, DuckDB's own parse of the format as a
+quoted, space-delimited CSV into memory and onto disk. Whatever ``forecaster ingest`` does on
+top (validation, rejects, dedupe, rollups, start-up) has to fit in what is left of the 2x budget.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+from pathlib import Path
+
+from ._util import OUT, header, measure, python
+from .bench_ingest import BASELINES, REST_COLUMNS, count_lines, generate
+
+COMBINED_CSV = ("CREATE TABLE t AS SELECT * FROM read_csv('{f}', delim=' ', quote='\"', escape='\\', header=false, "
+                "auto_detect=false, ignore_errors=true, columns={{'ip': 'VARCHAR', 'ident': 'VARCHAR', "
+                "'user': 'VARCHAR', 'time': 'VARCHAR', 'zone': 'VARCHAR', 'request': 'VARCHAR', 'status': 'SMALLINT', "
+                "'bytes': 'VARCHAR', 'referer': 'VARCHAR', 'agent': 'VARCHAR', 'latency': 'DOUBLE'}})")
+
+CASES = {
+    "apigw_rest_json": [("typed read_json", BASELINES["apigw_rest_json"])],
+    "combined": [("lines raw", BASELINES["combined"]), ("quoted CSV fields", COMBINED_CSV)],
+}
+
+
+def run_sql(sql: str, db: Path | None):
+    target = repr(str(db)) if db else ""
+    code = (f"import duckdb; c = duckdb.connect({target}); c.execute({sql!r}).fetchall(); "
+            "print(c.execute('SELECT count(*) FROM t').fetchall()[0][0]); c.close()")
+    if db:
+        for p in (db, Path(str(db) + ".wal")):
+            p.unlink(missing_ok=True)
+    m = measure([python(), "-c", code])
+    if db:
+        db.unlink(missing_ok=True)
+    return m
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--lines", type=int, default=1_000_000)
+    ap.add_argument("--formats", default="apigw_rest_json,combined")
+    ap.add_argument("--work", type=Path, default=None, help="scratch directory (default: a temp dir)")
+    a = ap.parse_args(argv)
+    work = a.work or Path(tempfile.mkdtemp(prefix="forecaster-floor-"))
+    cols = "{" + ", ".join(f"'{k}': '{v}'" for k, v in REST_COLUMNS.items()) + "}"
+    rows: list[dict] = []
+    try:
+        for fmt in a.formats.split(","):
+            path = generate(fmt, a.lines, work / f"{fmt}-{a.lines}")
+            n = count_lines(path)
+            base = None
+            for name, template in CASES[fmt]:
+                sql = template.format(f=path, cols=cols)
+                for where, db in (("memory", None), ("on disk", work / "floor.duckdb")):
+                    m = run_sql(sql, db)
+                    base = base or m.seconds
+                    rows.append({"format": fmt, "lines": n, "case": f"{name}, {where}", "s": m.seconds,
+                                 "ratio": m.seconds / base, "lines_s": n / m.seconds, "peak_mb": m.peak_rss_mb})
+                    r = rows[-1]
+                    print(f"  {fmt} {r['case']}: {r['s']:.2f}s (x{r['ratio']:.2f} of the baseline)", flush=True)
+            shutil.rmtree(path.parent, ignore_errors=True)
+    finally:
+        if a.work is None:
+            shutil.rmtree(work, ignore_errors=True)
+    out = [header("Ingest floor", "python -m bench.bench_ingest_floor " + " ".join(argv or [])), "",
+           "| format | lines | DuckDB alone | s | x baseline | lines/s | peak MB |",
+           "| --- | ---: | --- | ---: | ---: | ---: | ---: |"]
+    out += [f"| {r['format']} | {r['lines']:,} | {r['case']} | {r['s']:.2f} | {r['ratio']:.2f} | {r['lines_s']:,.0f} | "
+            f"{r['peak_mb']:.0f} |" for r in rows]
+    md = "\n".join(out) + "\n"
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "ingest_floor.md").write_text(md)
+    print(md)
+    return rows
+
+
+if __name__ == "__main__":
+    import sys
+    main(sys.argv[1:])
