@@ -78,3 +78,10 @@ def header(title: str, command: str) -> str:
 
 def python() -> str:
     return sys.executable
+
+
+def write_report(name: str, md: str) -> None:
+    """Write a benchmark's markdown to ``bench/out/NAME`` and print it."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / name).write_text(md)
+    print(md)

@@ -18,7 +18,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from ._util import OUT, header, measure, python
+from ._util import header, measure, python, write_report
 
 REST_COLUMNS = {
     "requestId": "VARCHAR", "ip": "VARCHAR", "caller": "VARCHAR", "user": "VARCHAR", "requestTime": "VARCHAR",
@@ -127,9 +127,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         if a.work is None:
             shutil.rmtree(work, ignore_errors=True)
     md = to_markdown(rows, "python -m bench.bench_ingest " + " ".join(argv or []))
-    OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "ingest.md").write_text(md)
-    print(md)
+    write_report("ingest.md", md)
     return rows
 
 

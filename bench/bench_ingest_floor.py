@@ -16,7 +16,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from ._util import OUT, header, measure, python
+from ._util import header, measure, python, write_report
 from .bench_ingest import BASELINES, REST_COLUMNS, count_lines, generate
 
 COMBINED_CSV = ("CREATE TABLE t AS SELECT * FROM read_csv('{f}', delim=' ', quote='\"', escape='\\', header=false, "
@@ -76,9 +76,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     out += [f"| {r['format']} | {r['lines']:,} | {r['case']} | {r['s']:.2f} | {r['ratio']:.2f} | {r['lines_s']:,.0f} | "
             f"{r['peak_mb']:.0f} |" for r in rows]
     md = "\n".join(out) + "\n"
-    OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "ingest_floor.md").write_text(md)
-    print(md)
+    write_report("ingest_floor.md", md)
     return rows
 
 
