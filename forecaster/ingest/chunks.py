@@ -221,7 +221,7 @@ def iter_chunks(
             carried_lines = False
             if cut == 0:
                 if end - start > max_line_bytes:   # a huge line: remember its head, skip the rest
-                    skipping = [next_line, bytes(view[start:start + 4096]), end - start]
+                    skipping = [next_line, bytes(view[start:min(start + 4096, end)]), end - start]
                     carry = b""
                 else:
                     carry = bytes(view[start:end])

@@ -220,3 +220,16 @@ def test_read_buffers_are_reused_only_once_no_chunk_refers_to_them():
         owners.add(c.lines.buffers()[2].address)
         del c
     assert seen == data and len(owners) <= 3
+
+
+def test_an_oversize_line_head_is_only_its_own_bytes_in_a_reused_buffer():
+    import io
+
+    from forecaster.ingest.chunks import StreamStats, iter_chunks
+    # Short lines first fill (and free) the read buffers with 'x'; then a line longer than the
+    # limit but shorter than a head's 4 KiB comes in a read that ends before the buffer does.
+    data = b"".join(b"x" * 99 + b"\n" for _ in range(200)) + b"y" * 1500
+    stats = StreamStats()
+    lines = [ln for c in iter_chunks(io.BytesIO(data), 2000, stats, max_line_bytes=1000) for ln in c.lines.to_pylist()]
+    assert lines == [b"x" * 99 + b"\n"] * 200
+    assert [(n, head, length) for n, head, length in stats.oversize] == [(201, b"y" * 1500, 1500)]
