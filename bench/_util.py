@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import platform
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -85,3 +88,14 @@ def write_report(name: str, md: str) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / name).write_text(md)
     print(md)
+
+
+@contextlib.contextmanager
+def scratch(work: Path | None, prefix: str):
+    """``work``, or a new temporary directory removed afterwards."""
+    d = work or Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield d
+    finally:
+        if work is None:
+            shutil.rmtree(d, ignore_errors=True)

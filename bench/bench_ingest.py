@@ -15,10 +15,9 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import tempfile
 from pathlib import Path
 
-from ._util import header, measure, python, write_report
+from ._util import header, measure, python, scratch, write_report
 
 REST_COLUMNS = {
     "requestId": "VARCHAR", "ip": "VARCHAR", "caller": "VARCHAR", "user": "VARCHAR", "requestTime": "VARCHAR",
@@ -55,11 +54,29 @@ def count_lines(path: Path) -> int:
     return n
 
 
-def baseline(fmt: str, path: Path):
+def baseline_sql(template: str, path: Path) -> str:
+    """A DuckDB statement of :data:`BASELINES` (or alike) over ``path``, the REST columns filled in."""
     cols = "{" + ", ".join(f"'{k}': '{v}'" for k, v in REST_COLUMNS.items()) + "}"
-    sql = BASELINES[fmt].format(f=path, cols=cols)
-    code = f"import duckdb; c = duckdb.connect(); c.execute({sql!r}).fetchall(); print(c.execute('SELECT count(*) FROM t').fetchall()[0][0])"
-    return measure([python(), "-c", code])
+    return template.format(f=path, cols=cols)
+
+
+def run_sql(sql: str, db: Path | None = None):
+    """Time ``sql`` (it creates table ``t``) in a process of its own, into memory or a new file ``db``."""
+    target = repr(str(db)) if db else ""
+    code = (f"import duckdb; c = duckdb.connect({target}); c.execute({sql!r}).fetchall(); "
+            "print(c.execute('SELECT count(*) FROM t').fetchall()[0][0]); c.close()")
+    files = (db, Path(str(db) + ".wal")) if db else ()
+    for p in files:
+        p.unlink(missing_ok=True)
+    try:
+        return measure([python(), "-c", code])
+    finally:
+        for p in files:
+            p.unlink(missing_ok=True)
+
+
+def baseline(fmt: str, path: Path):
+    return run_sql(baseline_sql(BASELINES[fmt], path))
 
 
 def ours(fmt: str, path: Path, work: Path):
@@ -111,21 +128,22 @@ def to_markdown(rows: list[dict], command: str) -> str:
     return "\n".join(out) + "\n"
 
 
+def add_common_args(ap: argparse.ArgumentParser) -> None:
+    """The options both ingest benchmarks take: which formats, and where their scratch files go."""
+    ap.add_argument("--formats", default="apigw_rest_json,combined")
+    ap.add_argument("--work", type=Path, default=None, help="scratch directory (default: a temp dir)")
+
+
 def main(argv: list[str] | None = None) -> list[dict]:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--lines", type=int, default=5_000_000)
     ap.add_argument("--small", type=int, default=1_000_000, help="also run at this size (0: skip) to compare memory")
-    ap.add_argument("--formats", default="apigw_rest_json,combined")
-    ap.add_argument("--work", type=Path, default=None, help="scratch directory (default: a temp dir)")
+    add_common_args(ap)
     a = ap.parse_args(argv)
-    work = a.work or Path(tempfile.mkdtemp(prefix="forecaster-bench-"))
     rows: list[dict] = []
-    try:
+    with scratch(a.work, "forecaster-bench-") as work:
         for fmt in a.formats.split(","):
             rows += bench_format(fmt, a.lines, a.small, work)
-    finally:
-        if a.work is None:
-            shutil.rmtree(work, ignore_errors=True)
     md = to_markdown(rows, "python -m bench.bench_ingest " + " ".join(argv or []))
     write_report("ingest.md", md)
     return rows

@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import tempfile
 from pathlib import Path
 
-from ._util import header, measure, python, write_report
-from .bench_ingest import BASELINES, REST_COLUMNS, count_lines, generate
+from ._util import header, scratch, write_report
+from .bench_ingest import BASELINES, add_common_args, baseline_sql, count_lines, generate, run_sql
 
 COMBINED_CSV = ("CREATE TABLE t AS SELECT * FROM read_csv('{f}', delim=' ', quote='\"', escape='\\', header=false, "
                 "auto_detect=false, ignore_errors=true, columns={{'ip': 'VARCHAR', 'ident': 'VARCHAR', "
@@ -30,35 +29,19 @@ CASES = {
 }
 
 
-def run_sql(sql: str, db: Path | None):
-    target = repr(str(db)) if db else ""
-    code = (f"import duckdb; c = duckdb.connect({target}); c.execute({sql!r}).fetchall(); "
-            "print(c.execute('SELECT count(*) FROM t').fetchall()[0][0]); c.close()")
-    if db:
-        for p in (db, Path(str(db) + ".wal")):
-            p.unlink(missing_ok=True)
-    m = measure([python(), "-c", code])
-    if db:
-        db.unlink(missing_ok=True)
-    return m
-
-
 def main(argv: list[str] | None = None) -> list[dict]:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--lines", type=int, default=1_000_000)
-    ap.add_argument("--formats", default="apigw_rest_json,combined")
-    ap.add_argument("--work", type=Path, default=None, help="scratch directory (default: a temp dir)")
+    add_common_args(ap)
     a = ap.parse_args(argv)
-    work = a.work or Path(tempfile.mkdtemp(prefix="forecaster-floor-"))
-    cols = "{" + ", ".join(f"'{k}': '{v}'" for k, v in REST_COLUMNS.items()) + "}"
     rows: list[dict] = []
-    try:
+    with scratch(a.work, "forecaster-floor-") as work:
         for fmt in a.formats.split(","):
             path = generate(fmt, a.lines, work / f"{fmt}-{a.lines}")
             n = count_lines(path)
             base = None
             for name, template in CASES[fmt]:
-                sql = template.format(f=path, cols=cols)
+                sql = baseline_sql(template, path)
                 for where, db in (("memory", None), ("on disk", work / "floor.duckdb")):
                     m = run_sql(sql, db)
                     base = base or m.seconds
@@ -67,9 +50,6 @@ def main(argv: list[str] | None = None) -> list[dict]:
                     r = rows[-1]
                     print(f"  {fmt} {r['case']}: {r['s']:.2f}s (x{r['ratio']:.2f} of the baseline)", flush=True)
             shutil.rmtree(path.parent, ignore_errors=True)
-    finally:
-        if a.work is None:
-            shutil.rmtree(work, ignore_errors=True)
     out = [header("Ingest floor", "python -m bench.bench_ingest_floor " + " ".join(argv or [])), "",
            "| format | lines | DuckDB alone | s | x baseline | lines/s | peak MB |",
            "| --- | ---: | --- | ---: | ---: | ---: | ---: |"]
