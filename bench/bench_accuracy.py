@@ -30,8 +30,8 @@ import numpy as np
 import pandas as pd
 
 from bench._util import OUT, REPO, header
-from forecaster.models import get_model
-from forecaster.selection import PRESET_FOLDS, fit_predict_auto, preset_models
+from forecaster.forecast.models import get_model
+from forecaster.forecast.selection import PRESET_FOLDS, fit_predict_auto, preset_models
 
 NAB = REPO / "data" / "realdata" / "nab"
 HORIZON = 72

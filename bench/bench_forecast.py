@@ -30,7 +30,7 @@ import psutil
 
 from bench._util import OUT, header
 from forecaster.config import Settings
-from forecaster.forecast import run_forecast
+from forecaster.forecast.run import run_forecast
 from forecaster.store.db import connect, run
 
 TARGET_S = {"fast": 60, "full": 300}

@@ -19,8 +19,8 @@ import pandas as pd
 
 from bench._util import OUT, header
 from bench.bench_accuracy import md_table
-from forecaster.models import get_model, model_names
-from forecaster.selection import PRESET_FOLDS, fit_predict_auto
+from forecaster.forecast.models import get_model, model_names
+from forecaster.forecast.selection import PRESET_FOLDS, fit_predict_auto
 
 HORIZON, STEP, ROUTES_TARGET, CORES = 72, pd.Timedelta("1h"), 1000, 2
 TARGET_S = {"fast": 60.0, "full": 300.0}

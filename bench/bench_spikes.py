@@ -27,8 +27,8 @@ import pandas as pd
 
 from bench._util import OUT, header
 from forecaster.config import Settings
-from forecaster.events import load_events
-from forecaster.forecast import run_forecast
+from forecaster.forecast.events import load_events
+from forecaster.forecast.run import run_forecast
 from forecaster.store.db import connect, run
 
 START, END = pd.Timestamp("2026-10-20"), pd.Timestamp("2026-12-06")

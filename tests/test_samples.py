@@ -124,7 +124,7 @@ def test_events_file_round_trip_and_calendar_loader(tmp_path):
     p = tmp_path / "events.csv"
     p.write_text(events_csv(events))
     assert read_events_csv(str(p), "2026-12-07") == events
-    from forecaster.events import load_events   # the forecasting side reads the same file
+    from forecaster.forecast.events import load_events   # the forecasting side reads the same file
 
     loaded = load_events(p)
     assert [e.name for e in loaded] == ["Flash sale", "Product launch", "Thanksgiving", "Black Friday"]

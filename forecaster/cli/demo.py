@@ -102,7 +102,7 @@ def show_traffic(con, console: Console, limit: int = 8) -> None:
 
 
 def show_forecast(con, settings, now: dt.datetime, events: Path, console: Console) -> None:
-    from ..forecast import run_forecast
+    from ..forecast.run import run_forecast
     from .forecast import print_summary as print_run
 
     summary = run_forecast(con, settings, as_of=now, events=str(events) if events.is_file() else None)

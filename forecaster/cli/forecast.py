@@ -15,7 +15,7 @@ from ..store import open_store
 from .common import ConfigOption, DbOption, JsonOption, load_settings, print_json
 
 if TYPE_CHECKING:   # forecaster.forecast imports statsmodels and scipy (~1.4 s): only the commands that run it pay
-    from ..forecast import RunSummary
+    from ..forecast.run import RunSummary
 
 HorizonOption = typer.Option(None, "--horizon", help="how far ahead: 72h, 3d (default: settings.forecast_horizon)")
 StepOption = typer.Option(None, "--step", help="bucket width: 5m, 15m or 1h (default: settings.forecast_step)")
@@ -67,7 +67,7 @@ def register(app: typer.Typer) -> None:
         """List the spikes a forecast run found, soonest first."""
         settings = load_settings(config, db)
         with open_store(settings.db, settings) as con:
-            from ..forecast import load_spikes
+            from ..forecast.run import load_spikes
 
             rid, frame = load_spikes(con, run_id, min_ratio)
         if as_json:
@@ -89,7 +89,7 @@ def _run(kind: str, db, horizon, step, model, as_of, routes, events, engine, sch
          as_json, config) -> None:
     settings = load_settings(config, db)
     with open_store(settings.db, settings) as con:
-        from ..forecast import run_forecast
+        from ..forecast.run import run_forecast
 
         summary = run_forecast(con, settings, horizon=horizon, step=step, model=model, as_of=as_of, routes=routes,
                                events=events, engine=engine, scheduler=scheduler, preset=preset, folds=folds,

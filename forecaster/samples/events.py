@@ -2,7 +2,7 @@
 
 Each event multiplies the expected rate of the series it names by ``expected_uplift`` at its
 plateau, with linear ramps at both ends. ``routes`` are the calendar globs
-:mod:`forecaster.events` reads: a series id ``route:<api>|<stage>|<route>|<region>`` or a bare
+:mod:`forecaster.forecast.events` reads: a series id ``route:<api>|<stage>|<route>|<region>`` or a bare
 route, fnmatch-style (empty = every series). The same events are written to ``events.csv`` and
 ``events.yaml`` so forecasting can use them as regressors.
 """
@@ -20,7 +20,7 @@ from .catalog import LAUNCH_AT, Api, default_catalog
 
 EVENT_COLUMNS = ("name", "kind", "start", "end", "routes", "expected_uplift", "recurring", "ramp_up_hours",
                  "ramp_down_hours")
-ROUTE_PREFIX = "route:"     # series ids as forecaster.series spells them
+ROUTE_PREFIX = "route:"     # series ids as forecaster.forecast.series spells them
 SAMPLE_WINDOW = ("2026-10-26", "2026-12-07")   # the window of data/samples/counts_hourly.csv
 
 
@@ -148,7 +148,7 @@ def calendar(events: list[Event]) -> list[Event]:
 
 
 def events_csv(events: list[Event]) -> str:
-    """CSV as :func:`forecaster.events.load_events` reads it: ISO UTC times, routes ';'-joined,
+    """CSV as :func:`forecaster.forecast.events.load_events` reads it: ISO UTC times, routes ';'-joined,
     ``recurring`` = 'weekly' (the row is the first occurrence) or empty for a one-off."""
     lines = [",".join(EVENT_COLUMNS)]
     for e in calendar(events):

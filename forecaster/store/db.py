@@ -11,8 +11,8 @@ from typing import Iterator
 import duckdb
 
 from ..config import Settings
-from ..errors import ForecasterError, SourceError
-from .schema import INDEXES, SCHEMA_VERSION, TABLES, VIEWS
+from ..errors import SourceError
+from . import migrations
 
 log = logging.getLogger(__name__)
 
@@ -37,22 +37,9 @@ def connect(db: Path | str | None = None, settings: Settings | None = None, read
     return con
 
 
-def migrate(con: duckdb.DuckDBPyConnection) -> None:
-    """Create missing tables, views and indexes; record the schema version."""
-    for ddl in TABLES.values():
-        run(con, ddl)
-    for ddl in VIEWS.values():
-        run(con, ddl)
-    for ddl in INDEXES:
-        run(con, ddl)
-    row = one(con, "SELECT max(version) FROM schema_version")
-    current = row[0] if row else None
-    if current is None:
-        run(con, "INSERT INTO schema_version VALUES (?, ?)", [SCHEMA_VERSION, utcnow()])
-    elif current > SCHEMA_VERSION:
-        raise ForecasterError(
-            f"database schema version {current} is newer than this forecaster ({SCHEMA_VERSION}); upgrade forecaster"
-        )
+def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
+    """Bring the file's schema to this version (see ``store.migrations``); the versions applied."""
+    return migrations.migrate(con, utcnow)
 
 
 @contextlib.contextmanager

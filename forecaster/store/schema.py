@@ -1,12 +1,12 @@
 """All DDL in one place. Each table names its owner module.
 
+These statements are the version-1 baseline; later changes are steps in ``store.migrations``.
+
 Timestamps are naive ``TIMESTAMP`` values in UTC throughout (documented, and converted at the
 edges), so no query depends on the session time zone.
 """
 
 from __future__ import annotations
-
-SCHEMA_VERSION = 1
 
 TABLES: dict[str, str] = {
     # owner: store (migrations)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from forecaster.events import Event, regressors
-from forecaster.series_context import build_context, clear_cache, series_context
+from forecaster.forecast.events import Event, regressors
+from forecaster.forecast.series_context import build_context, clear_cache, series_context
 
 H = pd.Timedelta("1h")
 DS = pd.date_range("2026-11-02", periods=14 * 24, freq="1h").values

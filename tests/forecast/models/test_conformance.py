@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from forecaster.errors import InsufficientHistory
-from forecaster.models import FORECAST_COLUMNS, get_model, model_names
+from forecaster.forecast.models import FORECAST_COLUMNS, get_model, model_names
 
 FALLBACKS = {"seasonal_naive_daily", "seasonal_naive_weekly"}
 SLOW = {"prophet"}

@@ -13,12 +13,12 @@ import pandas as pd
 import pytest
 
 from forecaster.config import Settings
-from forecaster.engines import _bounded
-from forecaster.fit import SeriesTimeout
-from forecaster.forecast import run_forecast
-from forecaster.models import register_model
-from forecaster.models.base import model_names
-from forecaster.models.naive import SeasonalNaive
+from forecaster.forecast.engines import _bounded
+from forecaster.forecast.fit import SeriesTimeout
+from forecaster.forecast.run import run_forecast
+from forecaster.forecast.models import register_model
+from forecaster.forecast.models.base import model_names
+from forecaster.forecast.models.naive import SeasonalNaive
 from forecaster.store.db import connect, run
 
 START = pd.Timestamp("2026-11-02")          # a Monday
@@ -232,7 +232,7 @@ def test_cli_in_process(settings):
 
 
 def test_summary_means_per_candidate_equal_the_plain_finite_mean():
-    from forecaster.forecast import _column_means, _nanmean
+    from forecaster.forecast.run import _column_means, _nanmean
 
     rng = np.random.default_rng(0)
     for _ in range(300):
@@ -243,7 +243,7 @@ def test_summary_means_per_candidate_equal_the_plain_finite_mean():
 
 
 def test_batches_shrink_toward_the_end_and_keep_every_series_in_order():
-    from forecaster.engines import batches
+    from forecaster.forecast.engines import batches
 
     tasks = [(f"s{i:04d}", None) for i in range(1043)]
     out = list(batches(tasks, 25, total=len(tasks), workers=2))
@@ -257,7 +257,7 @@ def test_batches_shrink_toward_the_end_and_keep_every_series_in_order():
 
 def test_a_history_that_does_not_validate_falls_back_to_the_last_resort():
     """All-NaN history: every model refuses it, the run still returns a flat forecast and says why."""
-    from forecaster.fit import FitSpec, History, fit_series
+    from forecaster.forecast.fit import FitSpec, History, fit_series
 
     ds = pd.date_range(START, periods=14 * 24, freq="1h").values
     spec = FitSpec(horizon=24, step="1h", model="auto", timeout_s=30)

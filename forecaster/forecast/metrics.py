@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 import numpy as np
-from .errors import UnknownName
+from ..errors import UnknownName
 
 
 @dataclass(frozen=True)

@@ -26,8 +26,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from .errors import BadInput, UnknownName
-from .store.db import one, run
+from ..errors import BadInput, UnknownName
+from ..store.db import one, run
 
 log = logging.getLogger(__name__)
 

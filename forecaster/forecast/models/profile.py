@@ -21,7 +21,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from ..errors import InsufficientHistory
+from ...errors import InsufficientHistory
 from .base import register_model
 from .common import (ArrayPredict, Arrays, Prepared, aligned_arrays, finish_arrays, future_index,
                      merge_regressors, periods, prepare)

@@ -21,7 +21,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from .errors import BadInput, ForecasterError
+from ..errors import BadInput, ForecasterError
 from .events import Event
 from .models.common import Arrays, Prepared, constant_arrays, forecast_arrays, prepare_arrays
 from .series import step_delta

@@ -28,7 +28,7 @@ import pandas as pd
 
 from .backtest import evaluate_arrays, make_folds, score_records
 from .conformal import IntervalChoice, calibrate, residual_quantiles
-from .errors import InsufficientHistory, UnknownName
+from ..errors import InsufficientHistory, UnknownName
 from .models import blend, get_model
 from .models.common import prepare
 

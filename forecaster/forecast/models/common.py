@@ -11,7 +11,7 @@ from statistics import NormalDist
 import numpy as np
 import pandas as pd
 
-from ..errors import BadInput, InsufficientHistory
+from ...errors import BadInput, InsufficientHistory
 
 DAY = pd.Timedelta("1D")
 WEEK = pd.Timedelta("7D")

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecaster.backtest import backtest, make_folds
+from forecaster.forecast.backtest import backtest, make_folds
 from forecaster.errors import InsufficientHistory, UnknownName
-from forecaster.metrics import Scored, compute, metric_names, register_metric
+from forecaster.forecast.metrics import Scored, compute, metric_names, register_metric
 
 
 def traffic(days: float, seed: int = 0, level: float = 100.0) -> pd.DataFrame:
@@ -79,9 +79,9 @@ def test_metric_registry_names_the_known_ones():
 
 def test_batched_ets_folds_equal_fold_by_fold():
     """ETS fits all folds' grid searches at once; the forecasts are those of one fit per fold."""
-    from forecaster.backtest import evaluate_arrays
-    from forecaster.models import get_model
-    from forecaster.models.common import forecast_arrays, fold_forecaster
+    from forecaster.forecast.backtest import evaluate_arrays
+    from forecaster.forecast.models import get_model
+    from forecaster.forecast.models.common import forecast_arrays, fold_forecaster
 
     history = traffic(28, seed=4)
     history.loc[history.index[100:110], "y"] = np.nan
@@ -96,8 +96,8 @@ def test_batched_ets_folds_equal_fold_by_fold():
 
 
 def test_a_subclass_that_changes_predicting_is_not_batched():
-    from forecaster.models.common import fold_forecaster
-    from forecaster.models.ets import ETS
+    from forecaster.forecast.models.common import fold_forecaster
+    from forecaster.forecast.models.ets import ETS
 
     class Shifted(ETS):
         def predict_arrays(self, horizon, levels=(80, 95), future_regressors=None):

@@ -21,7 +21,7 @@ from typing import Callable, Protocol, runtime_checkable
 
 import pandas as pd
 
-from ..errors import UnknownName
+from ...errors import UnknownName
 
 FORECAST_COLUMNS = ("ds", "yhat", "yhat_lo_80", "yhat_hi_80", "yhat_lo_95", "yhat_hi_95")
 

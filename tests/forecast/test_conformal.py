@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecaster.conformal import (MIN_RESIDUALS_PER_BAND, backtest_coverage, calibrate, choose_intervals,
+from forecaster.forecast.conformal import (MIN_RESIDUALS_PER_BAND, backtest_coverage, calibrate, choose_intervals,
                                   conformal_quantile, residual_quantiles)
 
 H = pd.Timedelta("1h")

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 
-from forecaster.models.ets import ets_filter
+from forecaster.forecast.models.ets import ets_filter
 
 
 @pytest.mark.parametrize("seasonal_periods, damped", [(24, True), (24, False), (None, True)])
@@ -42,7 +42,7 @@ def test_filter_matches_statsmodels(seasonal_periods, damped):
 def test_initial_states_match_statsmodels_heuristic(seasonal_periods, n):
     from statsmodels.tsa.exponential_smoothing.initialization import _initialization_heuristic
 
-    from forecaster.models.ets import initial_states
+    from forecaster.forecast.models.ets import initial_states
 
     rng = np.random.default_rng(n)
     z = np.log1p(rng.poisson(100, n).astype(float)) + 0.01 * np.arange(n)
@@ -58,7 +58,7 @@ def test_initial_states_match_statsmodels_heuristic(seasonal_periods, n):
 
 def test_grid_search_is_the_plain_recursion():
     """The buffered grid search gives the same parameters as the textbook loop over the grid."""
-    from forecaster.models.ets import grid_search, parameter_grid
+    from forecaster.forecast.models.ets import grid_search, parameter_grid
 
     rng = np.random.default_rng(5)
     for _ in range(5):

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .errors import InsufficientHistory
+from ..errors import InsufficientHistory
 from .metrics import DEFAULT_METRICS, Scored, compute
 from .models import get_model
 from .models.common import WEEK, Arrays, Prepared, fold_forecaster, forecast_arrays, periods, prepare, season_steps

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from forecaster.errors import BadInput, UnknownName
-from forecaster.series import load_series, matches, steps_in
+from forecaster.forecast.series import load_series, matches, steps_in
 from forecaster.store.db import connect, run
 
 T0 = dt.datetime(2026, 11, 2, 0, 0)

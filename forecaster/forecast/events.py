@@ -36,7 +36,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 import pandas as pd
 
-from .errors import BadInput, ConfigError, UnknownName
+from ..errors import BadInput, ConfigError, UnknownName
 from .series import matches, region_of
 
 log = logging.getLogger(__name__)

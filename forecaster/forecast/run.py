@@ -21,11 +21,11 @@ import numpy as np
 import pandas as pd
 
 from .engines import ENGINES, EngineOptions, batch_size
-from .errors import BadInput, UnknownName
+from ..errors import BadInput, UnknownName
 from .events import Calendar
 from .fit import FORECAST_COLS, FitSpec, History, SeriesResult, _why, fallback_result
 from .series import load_series, step_delta, steps_in
-from .store.db import one, run, transaction, utcnow
+from ..store.db import one, run, transaction, utcnow
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from forecaster.events import Event
-from forecaster.spikes import Z90, baseline, capacity_for, exceed_probability, find_spikes, spikes_frame
+from forecaster.forecast.events import Event
+from forecaster.forecast.spikes import Z90, baseline, capacity_for, exceed_probability, find_spikes, spikes_frame
 
 H = pd.Timedelta("1h")
 AS_OF = pd.Timestamp("2026-11-23 00:00")
@@ -138,7 +138,7 @@ def test_capacity_for_takes_the_most_specific_key():
 @given(st.lists(st.tuples(st.integers(0, 30), st.floats(0, 1e6, allow_nan=False)), max_size=200),
        st.lists(st.integers(0, 32), min_size=1, max_size=40))
 def test_grouped_medians_equal_one_median_per_key(pairs, wanted):
-    from forecaster.spikes import _medians
+    from forecaster.forecast.spikes import _medians
 
     keys = np.array([k for k, _ in pairs], dtype=np.int64)
     y = np.array([v for _, v in pairs], dtype=float)

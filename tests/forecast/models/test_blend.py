@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from forecaster.backtest import evaluate_arrays, make_folds
-from forecaster.models import get_model
-from forecaster.models.blend import blend_backtest
+from forecaster.forecast.backtest import evaluate_arrays, make_folds
+from forecaster.forecast.models import get_model
+from forecaster.forecast.models.blend import blend_backtest
 
 H = pd.Timedelta("1h")
 

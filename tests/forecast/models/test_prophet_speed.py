@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecaster.models import prophet_speed
+from forecaster.forecast.models import prophet_speed
 
 
 def test_stan_json_writer_writes_the_same_bytes(tmp_path):
@@ -43,7 +43,7 @@ def test_prophet_forecast_is_unchanged_by_the_shortcuts(monkeypatch):
     from prophet import make_holidays
     from stanio.json import write_stan_json
 
-    from forecaster.models import get_model
+    from forecaster.forecast.models import get_model
 
     ds = pd.date_range("2026-01-05", periods=21 * 24, freq="h")
     y = np.random.default_rng(1).poisson(100 * (1.3 + np.sin(2 * np.pi * ds.hour.to_numpy() / 24))).astype(float)

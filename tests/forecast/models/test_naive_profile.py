@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecaster.models import get_model
+from forecaster.forecast.models import get_model
 
 H = pd.Timedelta("1h")
 
@@ -90,7 +90,7 @@ def test_profile_one_off_event_uses_the_given_uplift():
 
 
 def test_point_forecast_is_the_predicted_yhat():
-    from forecaster.models import get_model
+    from forecaster.forecast.models import get_model
 
     ds = pd.date_range("2026-01-05", periods=15 * 24, freq="h")
     y = np.random.default_rng(2).poisson(50, len(ds)).astype(float)

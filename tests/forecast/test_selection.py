@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 
 from forecaster.errors import UnknownName
-from forecaster.models import FORECAST_COLUMNS, base
-from forecaster.models.profile import SeasonalProfile
-from forecaster.selection import choose_model, fit_predict_auto, preset_models
+from forecaster.forecast.models import FORECAST_COLUMNS, base
+from forecaster.forecast.models.profile import SeasonalProfile
+from forecaster.forecast.selection import choose_model, fit_predict_auto, preset_models
 
 H = pd.Timedelta("1h")
 
@@ -76,7 +76,7 @@ def test_a_failing_candidate_is_recorded_not_fatal(extra_models):
 
 
 def test_overconfident_intervals_are_calibrated(extra_models, monkeypatch):
-    monkeypatch.setitem(__import__("forecaster.selection").selection.PRESETS, "test", ("overconfident",))
+    monkeypatch.setitem(__import__("forecaster.forecast.selection").forecast.selection.PRESETS, "test", ("overconfident",))
     history = traffic(49, seed=3)
     train, test = history.iloc[:-72], history.iloc[-72:]
     forecast, choice = fit_predict_auto(train, horizon=72, step=H, preset="test", folds=6)
@@ -113,7 +113,7 @@ def test_full_preset_runs_slow_models_on_one_fold():
 
 
 def test_blend_backtest_fits_nothing_of_its_own(monkeypatch):
-    from forecaster.models.blend import SeasonalBlend
+    from forecaster.forecast.models.blend import SeasonalBlend
 
     def no_fit(self, history, regressors=None):
         raise AssertionError("the blend's backtest must come from its components'")
