@@ -6,6 +6,7 @@ build a :class:`Settings` yourself (tests do) and pass it in explicitly.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import os
 import re
@@ -141,6 +142,26 @@ class Settings(BaseSettings):
         default_factory=dict,
         description="known capacity or throttle limit (requests/s) per series id or glob, e.g. 'route:shop|prod|*' or 'region:us-east-1'",
     )
+
+    # the service (forecaster.pipeline, pipelines/, forecaster.api)
+    as_of: dt.datetime | None = Field(
+        None, description="the service's 'now' (naive UTC) for pipeline runs and the API's default valid_at; None: the clock"
+    )
+    schedule_ingest_sources: list[str] = Field(
+        default_factory=list, description="sources the scheduler ingests every schedule_ingest_every (paths, globs, s3://, cwlogs://)"
+    )
+    schedule_ingest_every: str = Field("5m", description="interval of the scheduled ingest job (a duration: 30s, 5m, 1h)")
+    schedule_forecast_every: str = Field(
+        "1h", description="interval of the scheduled forecast job (forecast, price, carbon, decide, plan, apply)"
+    )
+    schedule_retries: int = Field(3, ge=0, le=20, description="retries of a failing scheduled job before it waits for its next turn")
+    schedule_backoff_s: float = Field(30.0, ge=0, description="first retry delay of a failing job (doubles each retry)")
+    shutdown_timeout_s: float = Field(
+        30.0, ge=0, description="seconds a run in flight may take to finish at shutdown before it is marked interrupted"
+    )
+    api_upload_max_mb: float = Field(256.0, gt=0, description="largest log file POST /v1/ingest accepts (MB)")
+    api_page_max: int = Field(1000, ge=1, description="most rows one page of a paginated API response holds")
+    upload_dir: Path | None = Field(None, description="where uploaded log files are kept (default: uploads/ beside the db)")
 
     @classmethod
     def settings_customise_sources(

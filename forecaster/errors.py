@@ -56,3 +56,31 @@ class SourceError(ForecasterError):
 class Conflict(ForecasterError):
     status = 409
     code = "conflict"
+
+
+class Unauthorized(ForecasterError):
+    """No credentials, or credentials we do not know (the API answers 401 with WWW-Authenticate)."""
+
+    status = 401
+    code = "unauthorized"
+
+
+class Forbidden(ForecasterError):
+    """Known credentials without the role the operation needs."""
+
+    status = 403
+    code = "forbidden"
+
+
+class TooLarge(ForecasterError):
+    """A request body past the configured size limit."""
+
+    status = 413
+    code = "too_large"
+
+
+class Interrupted(ForecasterError):
+    """A pipeline run stopped before it finished (shutdown, or the process ended)."""
+
+    status = 409
+    code = "interrupted"

@@ -35,6 +35,19 @@ def _baseline() -> tuple[str, ...]:
 # Append new steps at the end, numbered one past the last.
 STEPS: list[Step] = [
     Step(1, "baseline: the schema before versioned migrations", _baseline()),
+    Step(2, "service: API keys and calendar events", (
+        # owner: store.api_keys. Only a hash of each key is kept; prefix finds the row, the hash is compared.
+        """CREATE TABLE IF NOT EXISTS api_keys (
+            key_id VARCHAR PRIMARY KEY, name VARCHAR NOT NULL, role VARCHAR NOT NULL,
+            key_hash VARCHAR NOT NULL, created TIMESTAMP NOT NULL, revoked TIMESTAMP
+        )""",
+        # owner: store.events. Calendar events added over the API; forecast runs use them with events_file.
+        """CREATE TABLE IF NOT EXISTS events (
+            id VARCHAR PRIMARY KEY, name VARCHAR NOT NULL, start_ts TIMESTAMP NOT NULL, end_ts TIMESTAMP NOT NULL,
+            routes JSON, regions JSON, expected_uplift DOUBLE, recurring VARCHAR,
+            created TIMESTAMP NOT NULL, created_by VARCHAR
+        )""",
+    )),
 ]
 
 
