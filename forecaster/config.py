@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     config_file: Path | None = Field(None, description="TOML file read for settings")
     duckdb_threads: int | None = Field(None, description="DuckDB worker threads (default: all cores)")
     duckdb_memory_limit: str | None = Field(None, description="DuckDB memory limit, e.g. '4GB'")
+    db_lock_timeout_s: float = Field(
+        10.0, ge=0, description="seconds to wait for another process to release the DuckDB file before giving up"
+    )
 
     # ingest
     ingest_chunk_mb: int = Field(128, ge=1, le=2048, description="bytes read per parse chunk, in MB")

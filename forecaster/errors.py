@@ -53,6 +53,25 @@ class SourceError(ForecasterError):
     code = "source_error"
 
 
+class StoreLocked(ForecasterError):
+    """The DuckDB file is held by another process longer than ``db_lock_timeout_s``."""
+
+    status = 503
+    code = "store_locked"
+
+
+class SchemaTooNew(ForecasterError):
+    """The database file was written by a newer forecaster than this one: refused, never downgraded."""
+
+    code = "schema_too_new"
+
+
+class MigrationFailed(ForecasterError):
+    """A schema migration step failed; it was rolled back and the file is at the last good version."""
+
+    code = "migration_failed"
+
+
 class Conflict(ForecasterError):
     status = 409
     code = "conflict"

@@ -213,7 +213,7 @@ def run_pipeline(settings: Settings, steps: Iterable[str] | str | None = None, *
     srcs = list(sources if sources is not None else settings.schedule_ingest_sources)
     params = {"steps": names, "as_of": as_of, "sources": srcs, "force": force, "dry_run": dry_run,
               "trigger": trigger, "actor": actor}
-    pid = runs.start(con, "pipeline", params, prefix="pl")
+    pid = runs.begin(con, "pipeline", params, prefix="pl")
     ctx = Context(con, settings, pid, as_of, srcs, events, force, dry_run, actor)
     result = PipelineResult(pid, "ok")
     t0 = time.perf_counter()
@@ -229,10 +229,10 @@ def run_pipeline(settings: Settings, steps: Iterable[str] | str | None = None, *
     except BaseException as e:
         result.status = "interrupted" if isinstance(e, (Interrupted, KeyboardInterrupt, SystemExit)) else "failed"
         result.seconds = round(time.perf_counter() - t0, 3)
-        runs.finish(con, pid, result.status, _summary(result), _why(e))
+        runs.end(con, pid, result.status, _summary(result), _why(e))
         raise
     result.seconds = round(time.perf_counter() - t0, 3)
-    runs.finish(con, pid, "ok", _summary(result))
+    runs.end(con, pid, "ok", _summary(result))
     return result
 
 
@@ -246,19 +246,19 @@ def _run_step(ctx: Context, name: str) -> StepResult:
             counts = dict(done.summary or {})
             counts["same_as"] = done.run_id
             ctx.refs.update({k: v for k, v in counts.items() if k.endswith("_run_id")})
-            rid = runs.start(ctx.con, kind, {"key": key, "pipeline": ctx.pipeline_id}, prefix=f"step-{name}")
-            runs.finish(ctx.con, rid, "skipped", counts)
+            rid = runs.begin(ctx.con, kind, {"key": key, "pipeline": ctx.pipeline_id}, prefix=f"step-{name}")
+            runs.end(ctx.con, rid, "skipped", counts)
             return StepResult(name, "skipped", rid, round(time.perf_counter() - t0, 3), counts)
-    rid = runs.start(ctx.con, kind, {"key": key, "pipeline": ctx.pipeline_id, "as_of": ctx.as_of}, prefix=f"step-{name}")
+    rid = runs.begin(ctx.con, kind, {"key": key, "pipeline": ctx.pipeline_id, "as_of": ctx.as_of}, prefix=f"step-{name}")
     try:
         counts, value = work()
     except BaseException as e:
         status = "interrupted" if isinstance(e, (KeyboardInterrupt, SystemExit)) else "failed"
-        runs.finish(ctx.con, rid, status, None, _why(e))
+        runs.end(ctx.con, rid, status, None, _why(e))
         raise
     seconds = round(time.perf_counter() - t0, 3)
     counts = {**counts, "seconds": seconds}
-    runs.finish(ctx.con, rid, "ok", counts)
+    runs.end(ctx.con, rid, "ok", counts)
     return StepResult(name, "ok", rid, seconds, counts, value=value)
 
 

@@ -18,8 +18,8 @@ from rich.console import Console
 from rich.table import Table
 
 from ..ingest import ingest
-from ..store import open_store
-from ..store.db import run
+from ..store import forecasts as results
+from ..store import open_store, traffic
 from ..config import DEFAULT_CONFIG_FILE
 from .common import ConfigOption, DbOption, load_settings
 from .ingest import print_summary
@@ -84,20 +84,16 @@ def register(app: typer.Typer) -> None:
 
 def show_traffic(con, console: Console, limit: int = 8) -> None:
     """The busiest routes in the store, from the per-minute rollups."""
-    rows = run(con, f"""
-        SELECT api, route, region, sum(requests) AS requests,
-               round(100.0 * sum(status_5xx) / sum(requests), 2) AS pct_5xx,
-               round(sum(latency_p95_ms * latency_n) / nullif(sum(latency_n), 0), 1) AS p95_ms
-        FROM traffic_1m GROUP BY ALL ORDER BY requests DESC LIMIT {int(limit)}
-    """)
-    total = run(con, "SELECT count(DISTINCT (api, stage, route, region)), coalesce(sum(requests), 0), "
-                     "min(ts), max(ts) FROM traffic_1m")[0]
-    t = Table(title=f"{total[1]:,} requests on {total[0]} routes, {total[2]:%Y-%m-%d} .. {total[3]:%Y-%m-%d} "
-                    f"(busiest {limit})")
+    rows = traffic.busiest_routes(con, limit)
+    total = traffic.totals(con)
+    t = Table(title=f"{total.requests:,} requests on {total.routes} routes, {total.first:%Y-%m-%d} .. "
+                    f"{total.last:%Y-%m-%d} (busiest {limit})")
     for c in ("api", "route", "region", "requests", "5xx %", "p95 ms"):
         t.add_column(c, justify="right" if c in ("requests", "5xx %", "p95 ms") else "left")
-    for api, route, region, req, p5, p95 in rows:
-        t.add_row(api, route, region, f"{req:,}", f"{p5}", "-" if p95 is None else f"{p95}")
+    for r in rows:
+        p95 = r["p95_ms"]
+        t.add_row(r["api"], r["route"], r["region"], f"{r['requests']:,}", f"{r['pct_5xx']}",
+                  "-" if p95 is None else f"{p95}")
     console.print(t)
 
 
@@ -107,15 +103,13 @@ def show_forecast(con, settings, now: dt.datetime, events: Path, console: Consol
 
     summary = run_forecast(con, settings, as_of=now, events=str(events) if events.is_file() else None)
     print_run(summary, limit=12)
-    rows = run(con, """
-        SELECT series, start_ts, peak_ts, peak, ratio, probability, lead_time_hours, coalesce(event, '')
-        FROM spikes WHERE run_id = ? ORDER BY ratio DESC LIMIT 10""", [summary.run_id])
+    rows = results.top_spikes(con, summary.run_id, 10)
     t = Table(title=f"spikes ahead (top {len(rows)} of {summary.spikes}, by ratio to baseline)")
     for c in ("series", "starts", "peak at", "peak/h", "x baseline", "P(exceed)", "lead h", "event"):
         t.add_column(c, justify="right" if c in ("peak/h", "x baseline", "P(exceed)", "lead h") else "left")
-    for s, start, peak_ts, peak, ratio, p, lead, ev in rows:
-        t.add_row(s, f"{start:%a %d %H:%M}", f"{peak_ts:%a %d %H:%M}", f"{peak:,.0f}", f"{ratio:.1f}x",
-                  f"{p:.0%}", f"{lead:.0f}", ev)
+    for r in rows:
+        t.add_row(r["series"], f"{r['start_ts']:%a %d %H:%M}", f"{r['peak_ts']:%a %d %H:%M}", f"{r['peak']:,.0f}",
+                  f"{r['ratio']:.1f}x", f"{r['probability']:.0%}", f"{r['lead_time_hours']:.0f}", r["event"])
     console.print(t)
 
 

@@ -4,6 +4,14 @@ Version 1 is the schema as it stood before migrations existed (``schema.TABLES``
 ``INDEXES`` create it, idempotently); every later change is a step appended to ``STEPS`` with the
 next version number, never an edit of an earlier step, so that a database file written by any
 released version upgrades in place with its data. ``schema_version`` records each step applied.
+
+Only the writer migrates (``store.connect``); a read-only connection never does, and both refuse a
+file newer than the code. ``tests/store/fixtures/`` keeps a file of each released schema version,
+and a test migrates each to the latest with its data intact.
+
+A step that rewrites data can be a function (``fn``) of the connection, run inside the step's
+transaction. A step that fails is rolled back and raises ``MigrationFailed``; a file newer than the
+code raises ``SchemaTooNew``.
 """
 
 from __future__ import annotations
@@ -12,7 +20,7 @@ import dataclasses
 import logging
 from typing import Any, Callable
 
-from ..errors import ForecasterError
+from ..errors import ForecasterError, MigrationFailed, SchemaTooNew
 from .schema import INDEXES, TABLES, VIEWS
 
 log = logging.getLogger(__name__)
@@ -65,6 +73,30 @@ def current_version(con: Any) -> int | None:
     return con.execute("SELECT max(version) FROM schema_version").fetchone()[0]
 
 
+def file_of(con: Any) -> str:
+    """The path of the connection's database file (``:memory:`` for an in-memory one)."""
+    row = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()
+    return row[0] if row and row[0] else ":memory:"
+
+
+def _refuse_newer(con: Any, current: int | None) -> None:
+    if current is not None and current > latest_version():
+        raise SchemaTooNew(f"DuckDB file {file_of(con)} has schema version {current}, newer than this "
+                           f"forecaster's {latest_version()} (steps 1..{latest_version()}); upgrade "
+                           f"forecaster to open it, or point --db at another file")
+
+
+def check_readable(con: Any, path: str) -> int | None:
+    """For a read-only connection: refuse a file newer than this code; never migrate. Returns the
+    file's version (an older file is read as it is; the next writer to open it migrates it)."""
+    current = current_version(con)
+    _refuse_newer(con, current)
+    if current is not None and current < latest_version():
+        log.info("%s is at schema version %d (this forecaster: %d); reading it unmigrated",
+                 path, current, latest_version())
+    return current
+
+
 def migrate(con: Any, utcnow: Callable[[], Any]) -> list[int]:
     """Apply every step newer than the file's version, in order; return the versions applied.
 
@@ -72,12 +104,11 @@ def migrate(con: Any, utcnow: Callable[[], Any]) -> list[int]:
     file at the last good version, never between two.
     """
     versions = [s.version for s in STEPS]
-    if versions != sorted(set(versions)):
-        raise ForecasterError(f"migration steps out of order or repeated: {versions}")
-    current = current_version(con) or 0
-    if current > latest_version():
-        raise ForecasterError(f"database schema version {current} is newer than this forecaster "
-                              f"({latest_version()}); upgrade forecaster")
+    if versions != list(range(1, len(versions) + 1)):
+        raise ForecasterError(f"migration steps must be numbered 1, 2, 3... in order; found {versions}")
+    current = current_version(con)
+    _refuse_newer(con, current)
+    current = current or 0
     applied = []
     for step in STEPS:
         if step.version <= current:
@@ -90,11 +121,18 @@ def migrate(con: Any, utcnow: Callable[[], Any]) -> list[int]:
                 con.execute(sql).fetchall()
             if step.fn is not None:
                 step.fn(con)
-            con.execute("INSERT INTO schema_version VALUES (?, ?)", [step.version, utcnow()]).fetchall()
+            con.execute("INSERT INTO schema_version (version, applied_at) VALUES (?, ?)",
+                        [step.version, utcnow()]).fetchall()
+        except Exception as e:
+            con.execute("ROLLBACK")
+            raise MigrationFailed(f"schema migration {step.version} ({step.name}) failed on {file_of(con)}: "
+                                  f"{e}; the file stays at version {current}") from e
         except BaseException:
             con.execute("ROLLBACK")
             raise
         con.execute("COMMIT")
         log.info("schema migrated to version %d (%s)", step.version, step.name)
         applied.append(step.version)
+        current = step.version
     return applied
+
