@@ -79,6 +79,7 @@ class Context:
     sources: list[str] = field(default_factory=list)
     events: str | None = None
     force: bool = False
+    fmt: str = "auto"
     dry_run: bool = True
     actor: str = "pipeline"
     refs: dict[str, Any] = field(default_factory=dict)   # upstream results: forecast_run_id, costs_run_id, ...
@@ -95,7 +96,7 @@ def ingest(ctx: Context):
     def work():
         if not ctx.sources:
             return {"sources": 0, "rows_loaded": 0, "note": "no sources configured (schedule_ingest_sources)"}, None
-        report = load(ctx.con, list(ctx.sources), ctx.settings)
+        report = load(ctx.con, list(ctx.sources), ctx.settings, fmt=ctx.fmt)
         counts = {"sources": report.sources, "rows_loaded": report.rows_loaded, "rows_rejected": report.rows_rejected,
                   "rows_duplicate": report.rows_duplicate, "failed": [s.uri for s in report.failed]}
         if report.failed and len(report.failed) == report.sources:
@@ -192,7 +193,7 @@ def parse_steps(steps: Iterable[str] | str | None) -> list[str]:
 
 def run_pipeline(settings: Settings, steps: Iterable[str] | str | None = None, *, con=None,
                  sources: list[str] | None = None, as_of: dt.datetime | None = None, events: str | None = None,
-                 force: bool = False, dry_run: bool = True, actor: str = "pipeline",
+                 force: bool = False, fmt: str = "auto", dry_run: bool = True, actor: str = "pipeline",
                  stop: threading.Event | None = None, progress: Progress | None = None,
                  lock: Callable[[str], ContextManager] | None = None, trigger: str = "manual") -> PipelineResult:
     """Run ``steps`` (default: ingest, forecast, price, carbon) in flow order, each a ``runs`` row.
@@ -207,14 +208,14 @@ def run_pipeline(settings: Settings, steps: Iterable[str] | str | None = None, *
     if con is None:
         with open_store(settings.db, settings) as own:
             return run_pipeline(settings, names, con=own, sources=sources, as_of=as_of, events=events, force=force,
-                                dry_run=dry_run, actor=actor, stop=stop, progress=progress, lock=lock,
+                                fmt=fmt, dry_run=dry_run, actor=actor, stop=stop, progress=progress, lock=lock,
                                 trigger=trigger)
     as_of = as_of if as_of is not None else settings.as_of
     srcs = list(sources if sources is not None else settings.schedule_ingest_sources)
-    params = {"steps": names, "as_of": as_of, "sources": srcs, "force": force, "dry_run": dry_run,
+    params = {"steps": names, "as_of": as_of, "sources": srcs, "force": force, "format": fmt, "dry_run": dry_run,
               "trigger": trigger, "actor": actor}
     pid = runs.begin(con, "pipeline", params, prefix="pl")
-    ctx = Context(con, settings, pid, as_of, srcs, events, force, dry_run, actor)
+    ctx = Context(con, settings, pid, as_of, srcs, events, force, fmt, dry_run, actor)
     result = PipelineResult(pid, "ok")
     t0 = time.perf_counter()
     try:

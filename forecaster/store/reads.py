@@ -159,3 +159,9 @@ def data_watermark(con) -> str:
     t = one(con, "SELECT count(*), coalesce(max(source_id), 0), coalesce(max(loaded_at)::VARCHAR, '') FROM sources")
     u = one(con, "SELECT count(*), coalesce(max(ts)::VARCHAR, '') FROM traffic_1m")
     return f"{t[0]}:{t[1]}:{t[2]}|{u[0]}:{u[1]}"
+
+
+def rows_ingested(con) -> dict[str, int]:
+    """Rows loaded and rejected over every source (the /metrics counters)."""
+    t = one(con, "SELECT coalesce(sum(rows_loaded), 0), coalesce(sum(rows_rejected), 0) FROM sources")
+    return {"loaded": int(t[0]), "rejected": int(t[1])} if t else {"loaded": 0, "rejected": 0}
