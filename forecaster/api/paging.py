@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 import json
 from typing import Any
 
@@ -11,9 +12,11 @@ from ..errors import BadInput
 
 
 def encode(key: list | None) -> str | None:
+    """Each value as ``[tag, value]`` (``t``: a timestamp, ``v``: JSON as is), so types survive."""
     if key is None:
         return None
-    return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode().rstrip("=")
+    tagged = [["t", v.isoformat()] if isinstance(v, dt.datetime) else ["v", v] for v in key]
+    return base64.urlsafe_b64encode(json.dumps(tagged, separators=(",", ":")).encode()).decode().rstrip("=")
 
 
 def decode(cursor: str | None) -> list | None:
@@ -24,9 +27,12 @@ def decode(cursor: str | None) -> list | None:
         key = json.loads(raw)
     except (binascii.Error, ValueError, UnicodeDecodeError):
         raise BadInput(f"cursor {cursor[:40]!r} is not one this API gave out; pass next_cursor of the previous page") from None
-    if not isinstance(key, list):
-        raise BadInput("cursor is not one this API gave out; pass next_cursor of the previous page")
-    return key
+    try:
+        if not isinstance(key, list):
+            raise ValueError(key)
+        return [dt.datetime.fromisoformat(v) if tag == "t" else v for tag, v in key]
+    except (TypeError, ValueError):
+        raise BadInput("cursor is not one this API gave out; pass next_cursor of the previous page") from None
 
 
 def check_limit(limit: int, most: int) -> int:

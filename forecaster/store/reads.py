@@ -93,7 +93,7 @@ def page(con, name: str, filters: list[tuple[str, str, Any]], after: list | None
     last = None
     if more and rows:
         d = dict(zip(cols, rows[-1]))
-        last = [plain(d[k]) for k in lst.key]
+        last = [d[k] for k in lst.key]   # typed: a cursor keeps timestamps as timestamps
     return out, last
 
 

@@ -19,16 +19,16 @@ from ..params import parse_ts
 
 router = APIRouter(prefix="/v1", tags=["data"], dependencies=[Depends(require_role("reader"))])
 
-Limit = Query(100, description="rows per page (1..api_page_max)")
+Limit = Query(None, description="rows per page (1..api_page_max; default 100 or api_page_max if smaller)")
 Cursor = Query(None, description="next_cursor of the previous page")
 From = Query(None, alias="from", description="ISO time, inclusive")
 To = Query(None, description="ISO time, exclusive")
 
 
-def _page(request: Request, name: str, filters: list[tuple[str, str, Any]], cursor: str | None, limit: int,
+def _page(request: Request, name: str, filters: list[tuple[str, str, Any]], cursor: str | None, limit: int | None,
           **extra: Any) -> dict[str, Any]:
     rt = request.app.state.runtime
-    check_limit(limit, rt.settings.api_page_max)
+    limit = check_limit(min(100, rt.settings.api_page_max) if limit is None else limit, rt.settings.api_page_max)
     items, last = reads.page(rt.cursor(), name, [f for f in filters if f[2] is not None], decode(cursor), limit)
     return page_body(items, last, **extra)
 
@@ -52,7 +52,7 @@ def _series(series: str | None, route: str | None) -> list[tuple[str, str, Any]]
 @router.get("/forecasts", summary="Forecast rows of a run (default: the latest ok forecast run)")
 def forecasts(request: Request, run_id: Optional[str] = None, series: Optional[str] = None,
               route: Optional[str] = Query(None, description="route as in the logs, e.g. 'GET /products'"),
-              start: Optional[str] = From, to: Optional[str] = To, cursor: Optional[str] = Cursor, limit: int = Limit):
+              start: Optional[str] = From, to: Optional[str] = To, cursor: Optional[str] = Cursor, limit: Optional[int] = Limit):
     rid = _run_or_latest(request, run_id)
     return _page(request, "forecasts", [("run_id", "=", rid or ""), *_series(series, route),
                                         ("ds", ">=", parse_ts(start, "from")), ("ds", "<", parse_ts(to, "to"))],
@@ -61,7 +61,7 @@ def forecasts(request: Request, run_id: Optional[str] = None, series: Optional[s
 
 @router.get("/spikes", summary="Spikes a forecast run found (default: the latest), soonest first")
 def spikes(request: Request, run_id: Optional[str] = None, series: Optional[str] = None, route: Optional[str] = None,
-           start: Optional[str] = From, to: Optional[str] = To, cursor: Optional[str] = Cursor, limit: int = Limit):
+           start: Optional[str] = From, to: Optional[str] = To, cursor: Optional[str] = Cursor, limit: Optional[int] = Limit):
     rid = _run_or_latest(request, run_id)
     return _page(request, "spikes", [("run_id", "=", rid or ""), *_series(series, route),
                                      ("start_ts", ">=", parse_ts(start, "from")), ("start_ts", "<", parse_ts(to, "to"))],
@@ -76,26 +76,26 @@ def _lines(request, name, kind, api, route, region, start, to, cursor, limit):
 @router.get("/costs", summary="Cost lines (actual, forecast, projection:*) per route, bucket and component")
 def costs(request: Request, kind: Optional[str] = None, api: Optional[str] = None, route: Optional[str] = None,
           region: Optional[str] = None, start: Optional[str] = From, to: Optional[str] = To,
-          cursor: Optional[str] = Cursor, limit: int = Limit):
+          cursor: Optional[str] = Cursor, limit: Optional[int] = Limit):
     return _lines(request, "costs", kind, api, route, region, start, to, cursor, limit)
 
 
 @router.get("/carbon", summary="Carbon lines (actual, forecast) per route, bucket and component")
 def carbon(request: Request, kind: Optional[str] = None, api: Optional[str] = None, route: Optional[str] = None,
            region: Optional[str] = None, start: Optional[str] = From, to: Optional[str] = To,
-           cursor: Optional[str] = Cursor, limit: int = Limit):
+           cursor: Optional[str] = Cursor, limit: Optional[int] = Limit):
     return _lines(request, "carbon", kind, api, route, region, start, to, cursor, limit)
 
 
 @router.get("/routes", summary="Every route seen in the logs, with its totals")
 def routes(request: Request, api: Optional[str] = None, stage: Optional[str] = None, region: Optional[str] = None,
-           cursor: Optional[str] = Cursor, limit: int = Limit):
+           cursor: Optional[str] = Cursor, limit: Optional[int] = Limit):
     return _page(request, "routes", [("api", "=", api), ("stage", "=", stage), ("region", "=", region)], cursor, limit)
 
 
 @router.get("/runs", summary="Runs, newest first (pipeline, its steps, forecast, costs, ...)")
 def list_runs(request: Request, kind: Optional[str] = None, status: Optional[str] = None,
-              cursor: Optional[str] = Cursor, limit: int = Limit):
+              cursor: Optional[str] = Cursor, limit: Optional[int] = Limit):
     return _page(request, "runs", [("kind", "=", kind), ("status", "=", status)], cursor, limit)
 
 
