@@ -1,4 +1,4 @@
-"""``forecaster demo``: the main job on the embedded default — sample logs -> DuckDB -> forecast -> price.
+"""``forecaster demo``: the main job on the embedded default — the pipeline (``forecaster.pipeline``) on the samples.
 
 It is what the README's first command runs: a newcomer sees every stage work on the committed
 samples, and the DuckDB file is left behind to explore (CLI, notebooks). The samples' "now" is
@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ..ingest import ingest
+from ..pipeline import StepResult, run_pipeline
 from ..store import forecasts as results
 from ..store import open_store, traffic
 from ..config import DEFAULT_CONFIG_FILE
@@ -29,6 +29,7 @@ from .ingest import print_summary
 DEMO_LOGS = ("apigw_rest_json.log", "apigw_http.log", "apigw_websocket.log", "combined.log", "alb.log",
              "kong.log", "envoy.log", "counts_hourly.csv")
 DEMO_AS_OF = "2026-11-25T05:00:00"
+DEMO_STEPS = ("ingest", "forecast", "price", "carbon")   # forecaster.pipeline's steps the demo shows
 DEMO_CONFIG = Path(__file__).resolve().parents[1] / "data" / "demo.toml"   # budgets, Lambda sizes
 
 
@@ -68,13 +69,10 @@ def register(app: typer.Typer) -> None:
         console.rule(f"[bold]forecaster demo[/] — {samples_dir} -> {settings.db}, as of {now:%Y-%m-%d %H:%M} UTC")
         with open_store(settings.db, settings) as con:
             console.rule("1. ingest")
-            report = ingest(con, [str(samples_dir / n) for n in DEMO_LOGS], settings)
-            print_summary(report, settings.db)
-            show_traffic(con, console)
-            console.rule("2. forecast the next 72 hours and find spikes")
-            show_forecast(con, settings, now, events, console)
-            console.rule("3. price it: dollars and grams of CO2e")
-            show_costs(con, settings, now, console)
+            result = run_pipeline(settings, DEMO_STEPS, con=con, sources=[str(samples_dir / n) for n in DEMO_LOGS],
+                                  as_of=now, events=str(events) if events.is_file() else None, force=True,
+                                  progress=lambda sr: show_step(con, sr, settings, console), actor="demo")
+            report = result.step("ingest").value
         console.rule()
         console.print(f"everything is in {settings.db}: try `forecaster spikes --db {settings.db}`, "
                       f"`forecaster costs --db {settings.db} --by api --forecast --as-of {as_of}`")
@@ -97,11 +95,24 @@ def show_traffic(con, console: Console, limit: int = 8) -> None:
     console.print(t)
 
 
-def show_forecast(con, settings, now: dt.datetime, events: Path, console: Console) -> None:
-    from ..forecast.run import run_forecast
+def show_step(con, sr: StepResult, settings, console: Console) -> None:
+    """Each pipeline step's section of the demo, as the step finishes."""
+    if sr.step == "ingest":
+        print_summary(sr.value, settings.db)
+        show_traffic(con, console)
+    elif sr.step == "forecast":
+        console.rule("2. forecast the next 72 hours and find spikes")
+        show_forecast(con, sr.value, console)
+    elif sr.step == "price":
+        console.rule("3. price it: dollars and grams of CO2e")
+        show_costs(sr.value, console)
+    elif sr.step == "carbon":
+        show_carbon(sr.value, console)
+
+
+def show_forecast(con, summary, console: Console) -> None:
     from .forecast import print_summary as print_run
 
-    summary = run_forecast(con, settings, as_of=now, events=str(events) if events.is_file() else None)
     print_run(summary, limit=12)
     rows = results.top_spikes(con, summary.run_id, 10)
     t = Table(title=f"spikes ahead (top {len(rows)} of {summary.spikes}, by ratio to baseline)")
@@ -113,14 +124,7 @@ def show_forecast(con, settings, now: dt.datetime, events: Path, console: Consol
     console.print(t)
 
 
-def show_costs(con, settings, now: dt.datetime, console: Console) -> None:
-    from ..carbon.store import report_from_db as carbon_report
-    from ..carbon.store import write_report as write_carbon
-    from ..pricing.store import report_from_db as cost_report
-    from ..pricing.store import write_report as write_costs
-
-    report, fc_run = cost_report(con, settings, forecast=True, as_of=now)
-    write_costs(con, report, {"as_of": now.isoformat(), "forecast": True}, fc_run)
+def show_costs(report, console: Console) -> None:
     out = report.to_dict("api")
     t = Table(title=f"cost by api, {out['from'][:16]} .. {out['to'][:16]} (month to date)")
     t.add_column("api")
@@ -135,8 +139,9 @@ def show_costs(con, settings, now: dt.datetime, console: Console) -> None:
                       f"(forecast); month-end projection {p['month']}: [bold]${p['total_usd']:,.2f}[/]")
     for a in out.get("alerts", []):
         console.print(f"[red]budget alert[/red] {a['message']}")
-    c = carbon_report(con, settings, forecast=True, as_of=now)
-    write_carbon(con, c)
+
+
+def show_carbon(c, console: Console) -> None:
     cd = c.to_dict("region")
     console.print(f"carbon month to date: [bold]{cd['total_g_co2e'] / 1000:,.2f} kg CO2e[/]; by region: "
                   + ", ".join(f"{r['key']} {r['g_co2e'] / 1000:,.2f} kg" for r in cd["rows"][:6]))
