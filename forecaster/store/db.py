@@ -71,13 +71,14 @@ def _open(path: str, read_only: bool, config: dict[str, Any], timeout_s: float) 
     """duckdb.connect, waiting up to ``timeout_s`` while another process holds the file's lock."""
     deadline = time.monotonic() + timeout_s
     tries = 0
+    mode = " read-only" if read_only else ""
     while True:
         try:
             return duckdb.connect(path, read_only=read_only, config=config)
         except duckdb.IOException as e:
             holder = _lock_holder(str(e))
             if holder is None:
-                raise SourceError(f"cannot open DuckDB file {path}: {e}") from e
+                raise SourceError(f"cannot open DuckDB file {path}{mode}: {e}") from e
             left = deadline - time.monotonic()
             if left <= 0:
                 raise StoreLocked(
@@ -89,7 +90,7 @@ def _open(path: str, read_only: bool, config: dict[str, Any], timeout_s: float) 
             time.sleep(min(_RETRY_S[min(tries, len(_RETRY_S) - 1)], left))
             tries += 1
         except duckdb.Error as e:
-            raise SourceError(f"cannot open DuckDB file {path}{' read-only' if read_only else ''}: {e}") from e
+            raise SourceError(f"cannot open DuckDB file {path}{mode}: {e}") from e
 
 
 def _lock_holder(message: str) -> str | None:
