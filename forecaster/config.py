@@ -158,6 +158,9 @@ class Settings(BaseSettings):
         "1h", description="interval of the scheduled forecast job (forecast, price, carbon, decide, plan, apply)"
     )
     schedule_retries: int = Field(3, ge=0, le=20, description="retries of a failing scheduled job before it waits for its next turn")
+    schedule_nice: int = Field(
+        10, ge=0, le=19, description="CPU nice value of scheduled jobs and their forecast workers (0: same as the API)"
+    )
     schedule_backoff_s: float = Field(30.0, ge=0, description="first retry delay of a failing job (doubles each retry)")
     shutdown_timeout_s: float = Field(
         30.0, ge=0, description="seconds a run in flight may take to finish at shutdown before it is marked interrupted"

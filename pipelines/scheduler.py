@@ -5,6 +5,8 @@
 - Failures: a failed run is recorded (its ``runs`` rows say failed, with the error), retried after
   ``schedule_backoff_s``, doubling, at most ``schedule_retries`` times; nothing a job raises leaves
   the wrapper, so the service keeps serving.
+- Priority: job threads (and the forecast's worker processes they start) run at nice
+  ``schedule_nice``, so a long forecast never starves the request handlers of CPU.
 - Shutdown: stop taking new runs, let a run in flight finish for up to ``shutdown_timeout_s``; a
   pipeline checks the stop signal between steps (the rest of the run is recorded interrupted); the
   app then marks whatever is still running ``interrupted``.
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import threading
 from typing import Any
 
@@ -27,6 +30,18 @@ from forecaster.runtime import Runtime
 from .jobs import Job, jobs_for
 
 log = logging.getLogger(__name__)
+
+
+def _lower_priority(nice: int) -> None:
+    """Lower this job thread's CPU priority (Linux: a thread is a task with its own nice value), and
+    with it the forecast's worker processes it forks, so request handlers keep the CPU they need."""
+    if nice <= 0 or not hasattr(os, "setpriority"):
+        return
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, max(os.getpriority(os.PRIO_PROCESS, tid), min(nice, 19)))
+    except OSError as e:
+        log.info("could not lower the job's priority: %s", e)
 
 
 class ServiceScheduler:
@@ -58,6 +73,7 @@ class ServiceScheduler:
         self.sched.modify_job(name, next_run_time=dt.datetime.now(dt.timezone.utc))
 
     def _run(self, job: Job) -> None:
+        _lower_priority(self.rt.settings.schedule_nice)
         with self._idle:
             self._running += 1
         try:

@@ -11,9 +11,10 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from typing import Callable
+from typing import Awaitable, Callable
 
 from fastapi import Request
+from starlette.concurrency import run_in_threadpool
 
 from ..errors import BadInput, Forbidden, Unauthorized
 from ..store import api_keys
@@ -45,7 +46,9 @@ class KeyCache:
             self._d.clear()
 
 
-def authenticate(request: Request) -> ApiKey:
+async def authenticate(request: Request) -> ApiKey:
+    """The caller's live key. A remembered key costs no thread hop; a new one is looked up in a
+    worker thread (the store is never queried on the event loop)."""
     header = request.headers.get("authorization")
     if not header:
         raise Unauthorized("missing Authorization header; expected 'Authorization: Bearer KEY' "
@@ -58,21 +61,22 @@ def authenticate(request: Request) -> ApiKey:
     cache: KeyCache = request.app.state.key_cache
     key = cache.get(digest)
     if key is None:
-        key = api_keys.verify(request.app.state.runtime.cursor(), token)
+        rt = request.app.state.runtime
+        key = await run_in_threadpool(lambda: api_keys.verify(rt.cursor(), token))
         if key is None:
             raise Unauthorized("unknown or revoked API key")
         cache.put(digest, key)
     return key
 
 
-def require_role(role: str) -> Callable[[Request], ApiKey]:
+def require_role(role: str) -> Callable[[Request], Awaitable[ApiKey]]:
     """A FastAPI dependency: the caller's key, which must have ``role`` or a higher one."""
     if role not in ROLES:
         raise BadInput(f"role must be one of {', '.join(ROLES)}, got {role!r}")
     need = ROLES.index(role)
 
-    def dependency(request: Request) -> ApiKey:
-        key = authenticate(request)
+    async def dependency(request: Request) -> ApiKey:
+        key = await authenticate(request)
         if ROLES.index(key.role) < need:
             raise Forbidden(f"this needs the {role} role; key {key.name!r} has {key.role}")
         request.state.key = key

@@ -17,6 +17,7 @@ from typing import Optional
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from ...store import reads
 from ...store.db import utcnow
@@ -49,10 +50,27 @@ def _etag_matches(header: str | None, etag: str) -> bool:
     return any(t == etag or t.removeprefix("W/") == etag for t in tags)
 
 
+def _fill(rt, cache: _Cache, ck: tuple, at: dt.datetime, api, stage, route, kind, valid_at, now_mono: float
+          ) -> tuple[str, bytes]:
+    """Query, serialise and remember one response (in a worker thread: never on the event loop)."""
+    cur = rt.cursor()
+    version = rt.version
+    items = reads.recommendations_in_force(cur, at, api, stage, route, kind)
+    boundary = None if valid_at else reads.recommendations_boundary(cur, at)
+    body = json.dumps({"valid_at": at.isoformat(), "count": len(items), "recommendations": items},
+                      separators=(",", ":"), default=str).encode()
+    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    with cache.lock:
+        if len(cache.d) > 1000:
+            cache.d.clear()
+        cache.d[ck] = (version, now_mono + CACHE_S, boundary, etag, body)
+    return etag, body
+
+
 @router.get("/recommendations", summary="Recommendations in force (ETag / If-None-Match)",
             responses={200: {"content": {"application/json": {"example": EXAMPLE}}},
                        304: {"description": "unchanged since the ETag given in If-None-Match"}})
-def recommendations(request: Request, api: Optional[str] = None, stage: Optional[str] = None,
+async def recommendations(request: Request, api: Optional[str] = None, stage: Optional[str] = None,
                     route: Optional[str] = None, kind: Optional[str] = None,
                     valid_at: Optional[str] = Query(None, description="ISO time (default: now, or settings.as_of)"),
                     _key=Depends(require_role("reader"))) -> Response:
@@ -65,17 +83,7 @@ def recommendations(request: Request, api: Optional[str] = None, stage: Optional
     if hit is not None and hit[0] == rt.version and hit[1] > now_mono and (hit[2] is None or at < hit[2]):
         etag, body = hit[3], hit[4]
     else:
-        cur = rt.cursor()
-        version = rt.version
-        items = reads.recommendations_in_force(cur, at, api, stage, route, kind)
-        boundary = None if valid_at else reads.recommendations_boundary(cur, at)
-        body = json.dumps({"valid_at": at.isoformat(), "count": len(items), "recommendations": items},
-                          separators=(",", ":"), default=str).encode()
-        etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-        with cache.lock:
-            if len(cache.d) > 1000:
-                cache.d.clear()
-            cache.d[ck] = (version, now_mono + CACHE_S, boundary, etag, body)
+        etag, body = await run_in_threadpool(_fill, rt, cache, ck, at, api, stage, route, kind, valid_at, now_mono)
     headers = {"ETag": etag, "Cache-Control": "no-cache"}
     if _etag_matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
