@@ -44,13 +44,14 @@ def render(ctx: Context) -> Page:
 
 def budgets(ctx: Context) -> str:
     """Each configured budget with the latest pricing run's projection and alert."""
-    if not ctx.settings.budgets:
+    budgets = plots.budgets(ctx.con, ctx.settings)
+    if not budgets:
         return card(notice("No budgets set", "Set `budgets` (USD per month per '*', api or route) to get alerts "
                                              "when the month-end projection crosses one."))
     run = reports.latest_run(ctx.con, "costs")
     alerts = {a["scope"]: a for a in (run or {}).get("summary", {}).get("alerts", [])}
     rows = []
-    for scope, budget in sorted(ctx.settings.budgets.items()):
+    for scope, budget in sorted(budgets.items()):
         a = alerts.get(scope)
         rows.append([scope, style.usd(budget), style.usd(a["projected_usd"]) if a else "within budget",
                      style.percent(a["ratio"]) if a else "", f"{a['crosses_at'][:16].replace('T', ' ')} UTC" if a else ""])

@@ -52,7 +52,7 @@ def headline(ctx: Context) -> list[tuple[str, str, str, bool]]:
         out.append(("cost, month to date", style.usd(mtd["usd"].sum()), "recorded", False))
     if len(proj):
         total = proj["usd"].sum()
-        budget = ctx.settings.budgets.get("*")
+        budget = plots.budgets(con, ctx.settings).get("*")
         small = f"{style.percent(total / budget)} of {style.usd(budget)} budget" if budget else "no account budget set"
         out.append(("month-end projection", style.usd(total), small, bool(budget and total > budget)))
     g = reports.carbon(con, ["actual"], "kind")

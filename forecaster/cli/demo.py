@@ -17,6 +17,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from dashboards.demo import show_dashboards
+
 from ..ingest import ingest
 from ..store import open_store
 from ..store.db import run
@@ -75,6 +77,8 @@ def register(app: typer.Typer) -> None:
             show_forecast(con, settings, now, events, console)
             console.rule("3. price it: dollars and grams of CO2e")
             show_costs(con, settings, now, console)
+            console.rule("4. dashboards")
+            show_dashboards(con, settings, console)
         console.rule()
         console.print(f"everything is in {settings.db}: try `forecaster spikes --db {settings.db}`, "
                       f"`forecaster costs --db {settings.db} --by api --forecast --as-of {as_of}`")

@@ -9,7 +9,7 @@ forecast's 'now').
 
 from .common import NoData, Window, window
 from .decisions import limits_vs_traffic, throttle_targets
-from .money import budget_burn, carbon_by, carbon_intensity, costs_by, top_routes
+from .money import budget_burn, budgets, carbon_by, carbon_intensity, costs_by, top_routes
 from .traffic import (backtest_accuracy, calendar_events, route_errors, route_forecast, route_latency,
                       spike_timeline, traffic_by_api, traffic_total)
 
@@ -17,6 +17,6 @@ __all__ = [
     "NoData", "Window", "window",
     "traffic_total", "traffic_by_api", "spike_timeline", "route_forecast", "route_latency", "route_errors",
     "backtest_accuracy", "calendar_events",
-    "costs_by", "carbon_by", "top_routes", "budget_burn", "carbon_intensity",
+    "costs_by", "carbon_by", "budgets", "top_routes", "budget_burn", "carbon_intensity",
     "limits_vs_traffic", "throttle_targets",
 ]

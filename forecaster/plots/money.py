@@ -118,12 +118,21 @@ def budget_burn(con, settings: Settings) -> go.Figure:
                                  hovertemplate="$%{y:,.2f}<extra>projected</extra>"))
     fig.add_annotation(x=cum.index[-1], y=cum.iloc[-1], text=f"month end {style.usd(cum.iloc[-1])}",
                        showarrow=True, arrowhead=0, ax=-40, ay=-30)
-    budget = settings.budgets.get("*")
+    budget = budgets(con, settings).get("*")
     if budget:
         fig.add_hline(y=budget, line=dict(color=style.ALERT, dash="dot"),
                       annotation_text=f"budget {style.usd(budget)}", annotation_position="top left")
     fig.update_yaxes(tickprefix="$", tickformat="~s", rangemode="tozero")
     return fig
+
+
+def budgets(con, settings: Settings) -> dict[str, float]:
+    """Monthly budgets in USD by scope: the settings', plus those the latest pricing run alerted on."""
+    run = reports.latest_run(con, "costs")
+    out = {a["scope"]: float(a["budget_usd"]) for a in (run or {}).get("summary", {}).get("alerts", [])
+           if a.get("budget_usd")}
+    out.update(settings.budgets)
+    return out
 
 
 def carbon_intensity(con) -> go.Figure:
