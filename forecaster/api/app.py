@@ -13,7 +13,8 @@ from ..runtime import Runtime
 from . import errors
 from .auth import KeyCache
 from .metrics import Metrics, MetricsMiddleware
-from .routers import data, events, health, ingest, keys, recommendations
+from .auth import require_role
+from .routers import data, events, health, ingest, keys, recommendations, session
 from .routers.recommendations import _Cache
 
 log = logging.getLogger(__name__)
@@ -34,11 +35,13 @@ class Background(Protocol):
 
 
 def create_app(settings: Settings, runtime: Runtime | None = None, background: Iterable[Background] = (),
-               routers: Iterable[Any] = ()) -> FastAPI:
+               routers: Iterable[Any] = (), dashboards: bool = True) -> FastAPI:
     """The REST API over ``runtime`` (made from ``settings`` and closed with the app when not given).
 
     ``background`` objects are started at start-up and shut down (before the store closes) at
-    shutdown; ``routers`` are extra APIRouters to include (the dashboards).
+    shutdown; ``routers`` are extra APIRouters to include. ``dashboards``: serve the ops pages under
+    ``/dashboards/`` (reader key, or the session cookie of ``POST /v1/session``), reading on this
+    process's cursors.
     """
     own = runtime is None
     rt = runtime or Runtime(settings)
@@ -68,7 +71,22 @@ def create_app(settings: Settings, runtime: Runtime | None = None, background: I
     app.state.key_cache = KeyCache()
     app.state.rec_cache = _Cache()
     errors.install(app)
-    for r in (health.router, recommendations.router, data.router, events.router, ingest.router, keys.router, *routers):
+    extra = list(routers)
+    if dashboards:
+        extra.append(_dashboards(settings, rt))
+    for r in (health.router, session.router, recommendations.router, data.router, events.router, ingest.router,
+              keys.router, *extra):
         app.include_router(r)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     return app
+
+
+def _dashboards(settings: Settings, rt: Runtime):
+    """The dashboards' router (top-level ``dashboards`` package), reading on this thread's cursor."""
+    from dashboards.web import router
+
+    @contextlib.contextmanager
+    def connection():
+        yield rt.cursor()
+
+    return router(settings, connection=connection, auth=require_role("reader"))

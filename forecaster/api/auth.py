@@ -22,6 +22,7 @@ from ..store.api_keys import ApiKey
 
 ROLES = api_keys.ROLES
 CACHE_S = 5.0
+SESSION_COOKIE = "forecaster_session"
 
 
 class KeyCache:
@@ -50,6 +51,10 @@ async def authenticate(request: Request) -> ApiKey:
     """The caller's live key. A remembered key costs no thread hop; a new one is looked up in a
     worker thread (the store is never queried on the event loop)."""
     header = request.headers.get("authorization")
+    if not header and request.method in ("GET", "HEAD"):
+        cookie = request.cookies.get(SESSION_COOKIE)      # browsers (dashboards); never for writes
+        if cookie:
+            header = f"Bearer {cookie}"
     if not header:
         raise Unauthorized("missing Authorization header; expected 'Authorization: Bearer KEY' "
                            "(make a key with `forecaster keys create`)")

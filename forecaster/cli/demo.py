@@ -21,22 +21,11 @@ from ..pipeline import StepResult, run_pipeline
 from ..store import forecasts as results
 from ..store import open_store, traffic
 from ..config import DEFAULT_CONFIG_FILE
+from ..sample_store import DEMO_AS_OF, DEMO_CONFIG, DEMO_LOGS, default_samples_dir
 from .common import ConfigOption, DbOption, load_settings
 from .ingest import print_summary
 
-# One file per simulated API (the other sample files are other views of the same requests), plus
-# six weeks of hourly counts: see data/samples/README.md.
-DEMO_LOGS = ("apigw_rest_json.log", "apigw_http.log", "apigw_websocket.log", "combined.log", "alb.log",
-             "kong.log", "envoy.log", "counts_hourly.csv")
-DEMO_AS_OF = "2026-11-25T05:00:00"
 DEMO_STEPS = ("ingest", "forecast", "price", "carbon")   # forecaster.pipeline's steps the demo shows
-DEMO_CONFIG = Path(__file__).resolve().parents[1] / "data" / "demo.toml"   # budgets, Lambda sizes
-
-
-def default_samples_dir() -> Path:
-    """data/samples of the checkout this package runs from, else of the current directory."""
-    here = Path(__file__).resolve().parents[2] / "data" / "samples"
-    return here if here.is_dir() else Path("data/samples")
 
 
 def demo_config(config: Optional[Path]) -> Optional[Path]:
@@ -73,6 +62,9 @@ def register(app: typer.Typer) -> None:
                                   as_of=now, events=str(events) if events.is_file() else None, force=True,
                                   progress=lambda sr: show_step(con, sr, settings, console), actor="demo")
             report = result.step("ingest").value
+            console.rule("4. dashboards")
+            from dashboards.demo import show_dashboards
+            show_dashboards(con, settings, console)
         console.rule()
         console.print(f"everything is in {settings.db}: try `forecaster spikes --db {settings.db}`, "
                       f"`forecaster costs --db {settings.db} --by api --forecast --as-of {as_of}`")

@@ -20,7 +20,7 @@ def register(app: typer.Typer) -> None:
         db: Optional[Path] = DbOption, config: Optional[Path] = ConfigOption,
         log_level: str = typer.Option("info", "--log-level", help="uvicorn and forecaster log level"),
     ) -> None:
-        """Serve the REST API (/v1, /docs, /healthz, /readyz, /metrics) and run the scheduled jobs."""
+        """Serve the REST API (/v1, /docs, /healthz, /readyz, /metrics), the dashboards and the scheduled jobs."""
         import uvicorn
 
         from ..api import create_app
@@ -35,14 +35,7 @@ def register(app: typer.Typer) -> None:
             from pipelines import ServiceScheduler
 
             background.append(ServiceScheduler(runtime))
-        routers = []
-        try:
-            from dashboards.web import router as dashboards_router
-        except ImportError:
-            dashboards_router = None
-        if dashboards_router is not None:
-            routers.append(dashboards_router(runtime=runtime, settings=settings))
-        api = create_app(settings, runtime=runtime, background=background, routers=routers)
+        api = create_app(settings, runtime=runtime, background=background)
         try:
             uvicorn.run(api, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=settings.shutdown_timeout_s)
         finally:

@@ -1,0 +1,59 @@
+"""Decisions: recommendations in force with reason and impact, limits vs traffic, the audit log."""
+
+from __future__ import annotations
+
+import math
+
+from forecaster import plots
+from forecaster.store import reports
+
+from ..context import Context, new_page
+from ..html import Page, card, grid, h2, notice, table
+
+IN_FORCE = ["proposed", "applied", "forecast_only"]
+
+
+def _impact(d: dict) -> str:
+    def fmt(v):
+        if isinstance(v, float) and not math.isnan(v):
+            return f"{v:,.2f}" if abs(v) < 100 else f"{v:,.0f}"
+        return str(v)
+    return "; ".join(f"{k.replace('_', ' ')} {fmt(v)}" for k, v in d.items())
+
+
+def _window(r) -> str:
+    a = f"{r.valid_from:%d %b %H:%M}" if r.valid_from is not None and str(r.valid_from) != "NaT" else "now"
+    b = f"{r.valid_to:%d %b %H:%M}" if r.valid_to is not None and str(r.valid_to) != "NaT" else "open"
+    return f"{a} – {b}"
+
+
+def render(ctx: Context) -> Page:
+    page = new_page(ctx, "decisions", "Decisions")
+    if ctx.problem:
+        page.add(notice(*ctx.problem))
+        return page
+    con, w = ctx.con, ctx.window
+    rec = reports.recommendations(con, statuses=IN_FORCE)
+    page.add(h2("Recommendations in force"))
+    if rec.empty:
+        page.add(card(notice("No recommendations yet", "Run `forecaster decide` after a forecast: throttle limits, "
+                                                       "pre-warm windows and region weights land here with their reasons.")))
+    else:
+        rows = [[r.kind, r.target, _window(r), r.status, r.rationale or "", _impact(r.expected_impact)]
+                for r in rec.itertuples()]
+        page.add(card(table(["kind", "target", "valid (UTC)", "status", "why", "expected impact"], rows)))
+        targets = plots.throttle_targets(con)[:3]
+        if targets:
+            page.add(h2("Throttle limits against traffic"))
+            page.add(grid(*[page.chart(lambda t=t: plots.limits_vs_traffic(con, w, t)) for t in targets]))
+    page.add(h2("Audit log: applied and rolled-back actions"))
+    act = reports.actions(con)
+    if act.empty:
+        page.add(card(notice("No actions yet", "Nothing has been planned or applied: `forecaster plan`, then "
+                                               "`forecaster apply` records every call here, dry runs included.")))
+    else:
+        rows = [[f"{a.at_ts:%Y-%m-%d %H:%M:%S}", a.actor or "", a.adapter, "dry run" if a.dry_run else "live",
+                 a.outcome or "", a.kind or "", a.target or a.recommendation_id or "", a.error or ""]
+                for a in act.itertuples()]
+        page.add(card(table(["at (UTC)", "actor", "adapter", "mode", "outcome", "kind", "target", "error"], rows)))
+    return page
