@@ -295,3 +295,21 @@ def test_openapi_documents_every_endpoint(api):
               "/v1/runs", "/v1/events", "/v1/events/{event_id}", "/v1/ingest", "/v1/keys", "/healthz", "/readyz", "/metrics"):
         assert p in paths, p
     assert json.dumps(spec["paths"]["/v1/recommendations"]).count("example") >= 1
+
+
+# ---- the dashboards, mounted by the service ---------------------------------------------------
+
+def test_dashboards_need_a_reader_key_or_a_session_cookie(api):
+    with api.client(None) as anon:
+        assert_error(anon.get("/dashboards/overview"), 401, "unauthorized")
+    with api.client("reader") as c:
+        page = c.get("/dashboards/overview")
+        assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+        assert "<html" in page.text.lower()
+        r = c.post("/v1/session")
+        assert r.status_code == 200 and "httponly" in r.headers["set-cookie"].lower()
+        cookie = r.cookies["forecaster_session"]
+    with api.client(None, cookies={"forecaster_session": cookie}) as browser:
+        assert browser.get("/dashboards/overview").status_code == 200
+        assert browser.get("/v1/routes").status_code == 200
+        assert_error(browser.post("/v1/events", json={"name": "x", "start": "2026-11-27", "end": "2026-11-28"}), 401)
