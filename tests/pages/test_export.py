@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 
@@ -43,10 +44,13 @@ def test_exported_pages_load_offline_with_data_in_every_chart(demo_store, browse
 
 @pytest.mark.slow
 def test_dashboard_command_writes_the_pages(demo_store, tmp_path):
-    _, settings = demo_store
+    con, settings = demo_store
+    con.execute("CHECKPOINT")   # the session holds the file open: the command reads a copy
+    db = tmp_path / "copy.duckdb"
+    shutil.copyfile(settings.db, db)
     out = tmp_path / "cli"
     env = {**os.environ, "FORECASTER_CONFIG_FILE": str(ROOT / "forecaster" / "data" / "demo.toml")}
-    r = subprocess.run([sys.executable, "-m", "forecaster", "dashboard", "--out", str(out), "--db", str(settings.db),
+    r = subprocess.run([sys.executable, "-m", "forecaster", "dashboard", "--out", str(out), "--db", str(db),
                         "--routes", "1", "--json"], capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-2000:]
     assert '"pages"' in r.stdout
