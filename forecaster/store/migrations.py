@@ -36,6 +36,12 @@ class Step:
     fn: Callable[[Any], None] | None = None
 
 
+# traffic_1h gains peak_rps: the busiest second of the hour (max of its minutes').
+_TRAFFIC_1H_WITH_PEAK = VIEWS["traffic_1h"].replace(
+    "sum(billed_ms_sum) AS billed_ms_sum", "sum(billed_ms_sum) AS billed_ms_sum, max(peak_rps) AS peak_rps")
+assert "peak_rps" in _TRAFFIC_1H_WITH_PEAK
+
+
 def _baseline() -> tuple[str, ...]:
     return tuple(TABLES.values()) + tuple(VIEWS.values()) + tuple(INDEXES)
 
@@ -43,7 +49,11 @@ def _baseline() -> tuple[str, ...]:
 # Append new steps at the end, numbered one past the last.
 STEPS: list[Step] = [
     Step(1, "baseline: the schema before versioned migrations", _baseline()),
-    Step(2, "service: API keys and calendar events", (
+    Step(2, "traffic_1m.peak_rps: the busiest second's request count of each minute (request-level logs)", (
+        "ALTER TABLE traffic_1m ADD COLUMN IF NOT EXISTS peak_rps BIGINT",
+        _TRAFFIC_1H_WITH_PEAK,
+    )),
+    Step(3, "service: API keys and calendar events", (
         # owner: store.api_keys. Only a hash of each key is kept; prefix finds the row, the hash is compared.
         """CREATE TABLE IF NOT EXISTS api_keys (
             key_id VARCHAR PRIMARY KEY, name VARCHAR NOT NULL, role VARCHAR NOT NULL,
