@@ -116,42 +116,11 @@ def ping(con) -> int | None:
     return t[0] if t else None
 
 
-REC_COLUMNS = ("id", "run_id", "kind", "target", "params", "valid_from", "valid_to", "rationale",
-               "expected_impact", "status")
-
-
-def recommendations_in_force(con, valid_at: dt.datetime, api: str | None = None, stage: str | None = None,
-                             route: str | None = None, kind: str | None = None) -> list[dict[str, Any]]:
-    """Recommendations valid at ``valid_at`` and not superseded or rolled back, ordered by kind, target, id."""
-    rows = run(con, f"""
-        SELECT {', '.join(REC_COLUMNS)} FROM recommendations
-        WHERE status NOT IN ('superseded', 'rolled_back')
-          AND (valid_from IS NULL OR valid_from <= ?) AND (valid_to IS NULL OR valid_to > ?)
-          AND (? IS NULL OR params->>'api' = ?) AND (? IS NULL OR params->>'stage' = ?)
-          AND (? IS NULL OR params->>'route' = ?) AND (? IS NULL OR kind = ?)
-        ORDER BY kind, target, valid_from, id""",
-        [valid_at, valid_at, api, api, stage, stage, route, route, kind, kind])
-    out = []
-    for r in rows:
-        d = dict(zip(REC_COLUMNS, r))
-        d["params"] = json.loads(d["params"]) if d["params"] else {}
-        d["expected_impact"] = json.loads(d["expected_impact"]) if d["expected_impact"] else {}
-        out.append({k: plain(v) for k, v in d.items()})
-    return out
-
-
 def recommendations_boundary(con, after: dt.datetime) -> dt.datetime | None:
     """The first valid_from or valid_to after ``after``: when the set in force next changes by itself."""
     t = one(con, """SELECT min(b) FROM (SELECT valid_from AS b FROM recommendations WHERE valid_from > ?
                     UNION ALL SELECT valid_to FROM recommendations WHERE valid_to > ?)""", [after, after])
     return t[0] if t else None
-
-
-def recommendations_version(con) -> tuple:
-    """Changes whenever recommendations are written or change status (cheap: one aggregate)."""
-    t = one(con, "SELECT count(*), max(run_id), string_agg(DISTINCT status, ',' ORDER BY status), "
-                 "count(*) FILTER (WHERE status IN ('applied', 'rolled_back', 'superseded')) FROM recommendations")
-    return tuple(t) if t else ()
 
 
 def data_watermark(con) -> str:

@@ -20,6 +20,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from ...store import reads
+from ...store import recommendations as recs
 from ...store.db import utcnow
 from ..auth import require_role
 from ..params import parse_ts
@@ -55,7 +56,7 @@ def _fill(rt, cache: _Cache, ck: tuple, at: dt.datetime, api, stage, route, kind
     """Query, serialise and remember one response (in a worker thread: never on the event loop)."""
     cur = rt.cursor()
     version = rt.version
-    items = reads.recommendations_in_force(cur, at, api, stage, route, kind)
+    items = [r.to_dict() for r in recs.in_force(cur, at, api, stage, route, kind)]
     boundary = None if valid_at else reads.recommendations_boundary(cur, at)
     body = json.dumps({"valid_at": at.isoformat(), "count": len(items), "recommendations": items},
                       separators=(",", ":"), default=str).encode()
