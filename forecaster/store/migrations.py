@@ -35,6 +35,11 @@ def _baseline() -> tuple[str, ...]:
 # Append new steps at the end, numbered one past the last.
 STEPS: list[Step] = [
     Step(1, "baseline: the schema before versioned migrations", _baseline()),
+    Step(2, "actions: target, setting names, the apply batch and what a row rolls back", (
+        "ALTER TABLE actions ADD COLUMN target VARCHAR",
+        "ALTER TABLE actions ADD COLUMN batch_id VARCHAR",
+        "ALTER TABLE actions ADD COLUMN rollback_of VARCHAR",
+    )),
 ]
 
 
