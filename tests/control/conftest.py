@@ -63,7 +63,7 @@ def control_settings(moto_endpoint, tmp_path):
 
     def make(targets=(), **kw):
         aws = {"region": "us-east-1", "endpoint_url": moto_endpoint, "max_attempts": 3, "retry_base_s": 0.01,
-               "timeout_s": 5.0, **kw.pop("aws", {})}
+               "timeout_s": 20.0, **kw.pop("aws", {})}
         return Settings(db=tmp_path / "control.duckdb", aws=aws, targets=list(targets), **kw)
 
     return make
