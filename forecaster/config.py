@@ -49,6 +49,66 @@ class CustomFormat(BaseModel):
         return v
 
 
+class AwsSettings(BaseModel):
+    """Where the control plane's AWS clients go; credentials come from boto3's standard chain."""
+
+    model_config = {"extra": "forbid"}
+
+    region: str | None = Field(None, description="AWS region of the control-plane clients (None: boto3's)")
+    endpoint_url: str | None = Field(None, description="endpoint override for every control-plane client (emulator, VPC endpoint)")
+    max_attempts: int = Field(4, ge=1, le=10, description="attempts per call on throttling, 5xx and timeouts")
+    retry_base_s: float = Field(0.5, ge=0, le=30, description="first retry delay; doubles each attempt")
+    timeout_s: float = Field(10.0, gt=0, le=300, description="connect and read timeout per call")
+
+
+_TARGET_KINDS = ("apigw_rest_stage", "apigw_usage_plan", "apigw_http_stage", "lambda_provisioned_concurrency",
+                 "route53_weights", "webhook")
+# Fields each target kind needs (besides kind); the adapters read them, config refuses a target lacking one.
+TARGET_REQUIRED: dict[str, tuple[str, ...]] = {
+    "apigw_rest_stage": ("api", "rest_api_id", "stage"),
+    "apigw_usage_plan": ("api", "usage_plan_id"),
+    "apigw_http_stage": ("api", "api_id", "stage"),
+    "lambda_provisioned_concurrency": ("api", "route", "function", "qualifier"),
+    "route53_weights": ("api", "zone_id", "record", "set_ids"),
+    "webhook": ("url", "secret_env"),
+}
+
+
+class Target(BaseModel):
+    """One ``[[targets]]`` entry: the cloud resource that serves an api (stage, route) of the logs."""
+
+    model_config = {"extra": "forbid"}
+
+    kind: str = Field(description="adapter name: " + ", ".join(_TARGET_KINDS))
+    api: str | None = Field(None, description="the api as named in the logs (webhook: None serves every api)")
+    stage: str | None = Field(None, description="stage (REST / HTTP API; lambda: optional filter)")
+    route: str | None = Field(None, description="'METHOD /path' (lambda target)")
+    rest_api_id: str | None = None
+    usage_plan_id: str | None = None
+    api_id: str | None = None
+    function: str | None = None
+    qualifier: str | None = None
+    zone_id: str | None = None
+    record: str | None = None
+    set_ids: dict[str, str] | None = Field(None, description="region -> SetIdentifier of the weighted record")
+    url: str | None = None
+    secret_env: str | None = Field(None, description="environment variable holding the webhook's HMAC secret")
+    kinds: list[str] | None = Field(None, description="webhook: recommendation kinds sent (None: all)")
+    timeout_s: float | None = Field(None, gt=0, description="webhook: per-request timeout (default aws.timeout_s)")
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, v: str) -> str:
+        if v not in _TARGET_KINDS:
+            raise ValueError(f"unknown target kind {v!r}; known: {', '.join(sorted(_TARGET_KINDS))}")
+        return v
+
+    def model_post_init(self, __context: Any) -> None:
+        missing = [f for f in TARGET_REQUIRED[self.kind] if getattr(self, f) in (None, "", {})]
+        if missing:
+            raise ValueError(f"target of kind {self.kind} needs {', '.join(missing)}")
+
+
 class Settings(BaseSettings):
     """Every setting of forecaster. Each is documented in the README (a test checks)."""
 
@@ -118,6 +178,10 @@ class Settings(BaseSettings):
         None, description="TOML overlay of carbon coefficients (same keys as forecaster/data/carbon/coefficients.toml)"
     )
     carbon_embodied: bool = Field(False, description="add embodied (manufacturing) emissions to carbon figures")
+
+    # control plane (forecaster.control)
+    aws: AwsSettings = Field(default_factory=AwsSettings, description="control-plane AWS clients: region, endpoint_url, retries")
+    targets: list[Target] = Field(default_factory=list, description="[[targets]]: which cloud resource serves which api")
 
     # forecasting (forecaster.forecast, series, events, spikes)
     forecast_horizon: str = Field("72h", description="how far ahead forecasts reach (a duration: 72h, 3d)")
