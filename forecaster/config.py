@@ -95,6 +95,7 @@ class Target(BaseModel):
     secret_env: str | None = Field(None, description="environment variable holding the webhook's HMAC secret")
     kinds: list[str] | None = Field(None, description="webhook: recommendation kinds sent (None: all)")
     timeout_s: float | None = Field(None, gt=0, description="webhook: per-request timeout (default aws.timeout_s)")
+    auto_apply: bool = Field(False, description="the scheduler applies changes to this target for real (otherwise dry-run)")
 
     @field_validator("kind")
     @classmethod

@@ -80,7 +80,7 @@ class Context:
     events: str | None = None
     force: bool = False
     fmt: str = "auto"
-    dry_run: bool = True
+    apply_mode: str = "dry_run"
     actor: str = "pipeline"
     refs: dict[str, Any] = field(default_factory=dict)   # upstream results: forecast_run_id, costs_run_id, ...
 
@@ -158,10 +158,98 @@ def carbon(ctx: Context):
     return key, work
 
 
+def decide(ctx: Context):
+    """Recommendations from the latest forecast, costs and carbon (``forecaster.decide``)."""
+    fc = _upstream(ctx, "forecast_run_id")
+    key = _key("decide", fc, ctx.refs.get("costs_run_id"), ctx.refs.get("carbon_run_id"), ctx.as_of,
+               reads.data_watermark(ctx.con), sorted((k, str(v)) for k, v in ctx.settings.model_dump().items()
+                                                     if k.startswith("decide_")))
+
+    def work():
+        from .decide import decide as run_decide
+
+        result = run_decide(ctx.con, ctx.settings, as_of=ctx.as_of)
+        out = result.to_dict() if hasattr(result, "to_dict") else {}
+        counts = {k: v for k, v in out.items() if isinstance(v, (int, float, str)) or v is None}
+        rid = getattr(result, "run_id", None)
+        if rid:
+            counts["decide_run_id"] = rid
+            ctx.refs["decide_run_id"] = rid
+        records = getattr(result, "records", None)
+        if records is not None:
+            counts["recommendations"] = len(records)
+        return counts, result
+    return key, work
+
+
+def plan(ctx: Context):
+    """The diff the recommendations in force would make to the live targets (``forecaster.control``)."""
+    def work():
+        if not ctx.settings.targets:
+            ctx.refs["plan"] = None
+            return {"changes": 0, "note": "no targets configured"}, None
+        from .control import plan as make_plan
+
+        p = make_plan(ctx.con, ctx.settings, now=ctx.as_of)
+        ctx.refs["plan"] = p
+        return {"changes": len(p.changes), "skipped": len(p.skipped), "refused": len(p.refused)}, p
+    return None, work
+
+
+APPLY_MODES = ("dry_run", "auto", "all")
+
+
+def apply(ctx: Context):
+    """Apply the plan: ``dry_run`` (record what would change), ``all`` (an operator approved it) or
+    ``auto`` (the scheduler: for real on targets with ``auto_apply = true``, dry-run on the rest)."""
+    def work():
+        if not ctx.settings.targets:
+            return {"applied": 0, "note": "no targets configured"}, None
+        from .control import apply as do_apply
+        from .control import plan as make_plan
+
+        p = ctx.refs.get("plan") or make_plan(ctx.con, ctx.settings, now=ctx.as_of)
+        if ctx.apply_mode == "auto":
+            real, dry = _split(p, lambda op: bool(getattr(op.target, "auto_apply", False)))
+            results = {"auto": do_apply(ctx.con, ctx.settings, real, dry_run=False, actor=ctx.actor) if real.ops or real.refused else None,
+                       "dry_run": do_apply(ctx.con, ctx.settings, dry, dry_run=True, actor=ctx.actor)}
+            counts = {"applied": len(results["auto"].applied) if results["auto"] else 0,
+                      "dry_run": len(results["dry_run"].applied),
+                      "failed": sum(len(r.failed) for r in results.values() if r)}
+            return counts, results
+        res = do_apply(ctx.con, ctx.settings, p, dry_run=ctx.apply_mode != "all", actor=ctx.actor)
+        return {"applied": len(res.applied), "failed": len(res.failed), "dry_run": res.dry_run}, res
+    return None, work
+
+
+def _split(p, real: Callable[[Any], bool]):
+    """Two plans from one: the ops ``real`` picks and the others, each with its changes."""
+    import dataclasses
+
+    def part(keep: bool):
+        ops = [op for op in p.ops if real(op) == keep]
+        refused = [op for op in p.refused if real(op) == keep]
+        ids = {op.recommendation["id"] for op in ops + refused}
+        return dataclasses.replace(p, ops=ops, refused=refused, skipped=p.skipped if not keep else [],
+                                   changes=[c for c in p.changes if c.recommendation_id in ids])
+    return part(True), part(False)
+
+
+def _decide_available() -> bool:
+    """``forecaster.decide`` runs decisions once its service module exists (the decide branch)."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("forecaster.decide.service") is not None
+    except ModuleNotFoundError:
+        return False
+
+
 STEPS: dict[str, Callable[[Context], tuple[str | None, Callable[[], tuple[dict, Any]]]]] = {
     "ingest": ingest, "forecast": forecast, "price": price, "carbon": carbon,
+    **({"decide": decide} if _decide_available() else {}), "plan": plan, "apply": apply,
 }
-DEFAULT_STEPS: tuple[str, ...] = ("ingest", "forecast", "price", "carbon")
+DEFAULT_STEPS: tuple[str, ...] = tuple(s for s in STEPS if s not in ("plan", "apply"))
 
 
 # ---- running them --------------------------------------------------------------------------
@@ -193,13 +281,13 @@ def parse_steps(steps: Iterable[str] | str | None) -> list[str]:
 
 def run_pipeline(settings: Settings, steps: Iterable[str] | str | None = None, *, con=None,
                  sources: list[str] | None = None, as_of: dt.datetime | None = None, events: str | None = None,
-                 force: bool = False, fmt: str = "auto", dry_run: bool = True, actor: str = "pipeline",
+                 force: bool = False, fmt: str = "auto", apply_mode: str = "dry_run", actor: str = "pipeline",
                  stop: threading.Event | None = None, progress: Progress | None = None,
                  lock: Callable[[str], ContextManager] | None = None, trigger: str = "manual") -> PipelineResult:
-    """Run ``steps`` (default: ingest, forecast, price, carbon) in flow order, each a ``runs`` row.
+    """Run ``steps`` (default: every step but plan and apply) in flow order, each a ``runs`` row.
 
     ``sources`` default to ``settings.schedule_ingest_sources``, ``as_of`` to ``settings.as_of``.
-    ``force`` reruns steps whose inputs are unchanged. ``stop`` (an Event) ends the run before the
+    ``force`` reruns steps whose inputs are unchanged. ``apply_mode``: see :func:`apply`. ``stop`` (an Event) ends the run before the
     next step, marking it ``interrupted``. ``lock(step)`` guards each step (the service serialises
     writers with it). A failing step fails the pipeline (later steps do not run) and its error
     propagates after being recorded.
@@ -208,14 +296,16 @@ def run_pipeline(settings: Settings, steps: Iterable[str] | str | None = None, *
     if con is None:
         with open_store(settings.db, settings) as own:
             return run_pipeline(settings, names, con=own, sources=sources, as_of=as_of, events=events, force=force,
-                                fmt=fmt, dry_run=dry_run, actor=actor, stop=stop, progress=progress, lock=lock,
+                                fmt=fmt, apply_mode=apply_mode, actor=actor, stop=stop, progress=progress, lock=lock,
                                 trigger=trigger)
     as_of = as_of if as_of is not None else settings.as_of
     srcs = list(sources if sources is not None else settings.schedule_ingest_sources)
-    params = {"steps": names, "as_of": as_of, "sources": srcs, "force": force, "format": fmt, "dry_run": dry_run,
+    params = {"steps": names, "as_of": as_of, "sources": srcs, "force": force, "format": fmt, "apply": apply_mode,
               "trigger": trigger, "actor": actor}
     pid = runs.begin(con, "pipeline", params, prefix="pl")
-    ctx = Context(con, settings, pid, as_of, srcs, events, force, fmt, dry_run, actor)
+    if apply_mode not in APPLY_MODES:
+        raise UnknownName("apply mode", apply_mode, list(APPLY_MODES))
+    ctx = Context(con, settings, pid, as_of, srcs, events, force, fmt, apply_mode, actor)
     result = PipelineResult(pid, "ok")
     t0 = time.perf_counter()
     try:

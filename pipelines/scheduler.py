@@ -89,7 +89,8 @@ class ServiceScheduler:
             if self.rt.stop.is_set():
                 return
             try:
-                result = self.rt.run_pipeline(list(job.steps), actor="scheduler", trigger=f"schedule:{job.name}")
+                result = self.rt.run_pipeline(list(job.steps), actor="scheduler", trigger=f"schedule:{job.name}",
+                                               apply_mode="auto")
                 self.attempts.append({"job": job.name, "attempt": attempt, "status": result.status,
                                       "run_id": result.run_id})
                 return

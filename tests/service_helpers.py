@@ -4,6 +4,7 @@ uvicorn server on a loopback port."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shutil
 import threading
 import time
@@ -54,3 +55,25 @@ def serve(app) -> Iterator[str]:
     finally:
         server.should_exit = True
         t.join(60)
+
+
+REC_ROWS = [
+    ("rec-1", "throttle", "shop|prod", {"api": "shop", "stage": "prod", "route": None, "rate_limit_rps": 400.0, "burst_limit": 800},
+     "2026-11-25T00:00:00", "2026-11-26T00:00:00", "proposed"),
+    ("rec-2", "throttle", "shop|prod|GET /products", {"api": "shop", "stage": "prod", "route": "GET /products",
+                                                      "rate_limit_rps": 2400.0, "burst_limit": 4800},
+     "2026-11-25T00:00:00", "2026-11-26T00:00:00", "proposed"),
+    ("rec-3", "prewarm", "shop|prod|POST /orders", {"api": "shop", "stage": "prod", "route": "POST /orders",
+                                                    "provisioned_concurrency": 20, "region": "us-east-1"},
+     "2026-11-27T00:00:00", "2026-11-28T00:00:00", "proposed"),
+    ("rec-4", "throttle", "payments|default", {"api": "payments", "stage": "default", "route": None,
+                                               "rate_limit_rps": 50.0, "burst_limit": 100},
+     "2026-11-25T00:00:00", "2026-11-26T00:00:00", "superseded"),
+]
+
+
+def insert_recommendations(con, rows=REC_ROWS, run_id="de-test") -> None:
+    for rid, kind, target, params, vf, vt, status in rows:
+        con.execute("INSERT INTO recommendations (id, run_id, kind, target, params, valid_from, valid_to, rationale, "
+                    "expected_impact, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [rid, run_id, kind, target, json.dumps(params), vf, vt, f"test {rid}", json.dumps({"usd": 1.0}), status])

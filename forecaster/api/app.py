@@ -14,7 +14,7 @@ from . import errors
 from .auth import KeyCache
 from .metrics import Metrics, MetricsMiddleware
 from .auth import require_role
-from .routers import data, events, health, ingest, keys, recommendations, session
+from .routers import control, data, events, health, ingest, keys, recommendations, session
 from .routers.recommendations import _Cache
 
 log = logging.getLogger(__name__)
@@ -75,7 +75,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None, background: I
     if dashboards:
         extra.append(_dashboards(settings, rt))
     for r in (health.router, session.router, recommendations.router, data.router, events.router, ingest.router,
-              keys.router, *extra):
+              keys.router, control.router, *extra):
         app.include_router(r)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     return app

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from conftest import insert_recommendations
+from service_helpers import insert_recommendations
 
 ERROR_KEYS = {"code", "message"}
 
