@@ -22,6 +22,7 @@ from ..store import open_store
 from ..store.db import run
 from ..config import DEFAULT_CONFIG_FILE
 from .common import ConfigOption, DbOption, load_settings
+from .control import show_plan
 from .ingest import print_summary
 
 # One file per simulated API (the other sample files are other views of the same requests), plus
@@ -75,6 +76,8 @@ def register(app: typer.Typer) -> None:
             show_forecast(con, settings, now, events, console)
             console.rule("3. price it: dollars and grams of CO2e")
             show_costs(con, settings, now, console)
+            console.rule("5. plan: what forecaster would push to the gateways (a local moto server plays AWS)")
+            show_plan(con, settings, now, console)
         console.rule()
         console.print(f"everything is in {settings.db}: try `forecaster spikes --db {settings.db}`, "
                       f"`forecaster costs --db {settings.db} --by api --forecast --as-of {as_of}`")
