@@ -206,6 +206,45 @@ class Settings(BaseSettings):
         description="known capacity or throttle limit (requests/s) per series id or glob, e.g. 'route:shop|prod|*' or 'region:us-east-1'",
     )
 
+    # decisions (forecaster.decide): throttle, prewarm, route, cache, websocket; guardrails
+    decide_window_minutes: int = Field(60, ge=5, le=1440, description="validity window of each recommendation, in minutes")
+    decide_band: Literal["80", "95"] = Field("95", description="forecast upper band (80 or 95 %) throttle limits are sized from")
+    decide_headroom: float = Field(1.2, ge=1.0, le=10.0, description="throttle limit = forecast upper band peak rps x this")
+    decide_burst_factor: float = Field(2.0, gt=0, le=100.0, description="burst limit = rate limit x this (requests)")
+    decide_counts_peak_factor: float = Field(
+        3.0, ge=1.0, le=3600.0, description="busiest-second / hourly-mean rps assumed where logs give counts only (flagged)"
+    )
+    decide_floor_lookback_hours: float = Field(1.0, gt=0, le=24 * 90, description="guardrail: look back this far for the observed peak")
+    decide_floor_margin: float = Field(1.0, gt=0, le=10.0, description="guardrail: a limit is never below the observed peak x this")
+    decide_max_step_factor: float = Field(4.0, gt=1.0, le=1000.0, description="guardrail: a limit changes at most x this per window")
+    decide_account_rps_limit: float = Field(10000.0, gt=0, description="guardrail: AWS account throttle rate limit per region (rps)")
+    decide_account_burst_limit: int = Field(5000, gt=0, description="guardrail: AWS account burst limit per region (requests)")
+    decide_min_rps_by_target: dict[str, float] = Field(
+        default_factory=dict, description="guardrail: lowest rate limit per target or glob ('shop|prod|*')"
+    )
+    decide_max_rps_by_target: dict[str, float] = Field(
+        default_factory=dict, description="guardrail: highest rate limit per target or glob (what the backend can take)"
+    )
+    decide_max_rel_mae: float = Field(1.0, gt=0, description="a route whose backtest relMAE is at least this gets status forecast_only")
+    decide_max_coverage_gap: float = Field(
+        0.3, gt=0, le=1.0, description="a route whose 80% coverage is further than this from 0.8 gets status forecast_only"
+    )
+    decide_prewarm_lead_minutes: int = Field(15, ge=0, le=24 * 60, description="provisioned concurrency starts this long before a spike")
+    decide_prewarm_tail_minutes: int = Field(30, ge=0, le=24 * 60, description="and ends this long after it")
+    decide_cold_start_ms: float = Field(400.0, ge=0, description="latency of one Lambda cold start (ms), to price cold starts avoided")
+    decide_route_latency_budget_ms: float = Field(
+        80.0, ge=0, description="extra latency (ms) a route may take when its traffic moves to another region"
+    )
+    decide_route_regions: dict[str, list[str]] = Field(
+        default_factory=dict, description="regions each api may be served from, per api or glob (route weights); default: the regions it logs"
+    )
+    decide_route_capacity_rps: dict[str, float] = Field(
+        default_factory=dict, description="capacity (rps) per region or 'api|region', capping the traffic route weights send there"
+    )
+    decide_cache_ttl_s: int = Field(300, ge=1, le=3600, description="stage cache TTL the cache policy evaluates (s)")
+    decide_cache_min_hit_ratio: float = Field(0.2, ge=0, le=1, description="cache advice only where the hit ratio would reach this")
+    decide_ws_idle_quantile: float = Field(0.95, gt=0.5, lt=1.0, description="WebSocket idle timeout = this quantile of message gaps")
+
     @classmethod
     def settings_customise_sources(
         cls,

@@ -28,6 +28,12 @@ class Step:
     fn: Callable[[Any], None] | None = None
 
 
+# traffic_1h gains peak_rps: the busiest second of the hour (max of its minutes').
+_TRAFFIC_1H_WITH_PEAK = VIEWS["traffic_1h"].replace(
+    "sum(billed_ms_sum) AS billed_ms_sum", "sum(billed_ms_sum) AS billed_ms_sum, max(peak_rps) AS peak_rps")
+assert "peak_rps" in _TRAFFIC_1H_WITH_PEAK
+
+
 def _baseline() -> tuple[str, ...]:
     return tuple(TABLES.values()) + tuple(VIEWS.values()) + tuple(INDEXES)
 
@@ -35,10 +41,14 @@ def _baseline() -> tuple[str, ...]:
 # Append new steps at the end, numbered one past the last.
 STEPS: list[Step] = [
     Step(1, "baseline: the schema before versioned migrations", _baseline()),
-    Step(2, "actions: target, setting names, the apply batch and what a row rolls back", (
-        "ALTER TABLE actions ADD COLUMN target VARCHAR",
-        "ALTER TABLE actions ADD COLUMN batch_id VARCHAR",
-        "ALTER TABLE actions ADD COLUMN rollback_of VARCHAR",
+    Step(2, "traffic_1m.peak_rps: the busiest second's request count of each minute (request-level logs)", (
+        "ALTER TABLE traffic_1m ADD COLUMN IF NOT EXISTS peak_rps BIGINT",
+        _TRAFFIC_1H_WITH_PEAK,
+    )),
+    Step(3, "actions: the target, the apply batch and what a row rolls back", (
+        "ALTER TABLE actions ADD COLUMN IF NOT EXISTS target VARCHAR",
+        "ALTER TABLE actions ADD COLUMN IF NOT EXISTS batch_id VARCHAR",
+        "ALTER TABLE actions ADD COLUMN IF NOT EXISTS rollback_of VARCHAR",
     )),
 ]
 
