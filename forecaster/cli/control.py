@@ -7,6 +7,7 @@ from typing import Any, List, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ..store import open_store
@@ -27,7 +28,8 @@ def print_plan(p, console: Console) -> None:
         for c in ("target", "setting", "before", "after", "recommendation", "reason"):
             t.add_column(c, overflow="fold", justify="right" if c in ("before", "after") else "left")
         for c in p.changes:
-            t.add_row(c.target, c.setting, _v(c.before), f"[bold]{_v(c.after)}[/]", c.recommendation_id, c.reason)
+            t.add_row(escape(c.target), escape(c.setting), escape(_v(c.before)), f"[bold]{escape(_v(c.after))}[/]",
+                      escape(c.recommendation_id), escape(c.reason))
         console.print(t)
     else:
         console.print("no changes: the live targets already hold every recommendation in force")
@@ -36,8 +38,27 @@ def print_plan(p, console: Console) -> None:
         t.add_column("recommendation")
         t.add_column("why", overflow="fold")
         for s in p.skipped:
-            t.add_row(s["recommendation_id"], s["why"])
+            t.add_row(escape(s["recommendation_id"]), escape(s["why"]))
         console.print(t)
+
+
+def show_plan(con, settings, now, console: Console) -> None:
+    """The demo's last step: start a local moto server, seed the targets the recommendations need,
+    and print the plan against them (forecaster.control.demo)."""
+    from ..control import recs
+    from ..control.aws import Clients
+    from ..control.demo import demo_settings, local_moto
+    from ..control.plan import plan_recommendations
+
+    current, skipped = recs.current(con, None, now)
+    if not current:
+        console.print(f"no recommendation in force at {now:%Y-%m-%d %H:%M}: nothing to plan")
+        return
+    with local_moto() as url:
+        s = demo_settings(settings, url, current)
+        console.print(f"local moto server at {url} plays AWS: {len(s.targets)} target(s) created there, with live "
+                      f"limits 50% above the recommendations and even route weights")
+        print_plan(plan_recommendations(current, s, now, Clients(s), skipped), console)
 
 
 def register(app: typer.Typer) -> None:
@@ -82,9 +103,10 @@ def register(app: typer.Typer) -> None:
                           f"{len(res.failed)} failed (batch {res.batch_id})"
                           + ("; run again with --yes to make them" if dry_run and res.applied else ""))
             for f in res.failed:
-                console.print(f"[red]failed[/red] {f['target']}: {f['error']}")
+                console.print(f"[red]failed[/red] {escape(f['target'])}: {escape(f['error'])}")
             for f in res.restore_failed:
-                console.print(f"[red]NOT RESTORED[/red] {f['target']} left as {f['left_as']} (was {f['was']}): {f['error']}")
+                console.print(f"[red]NOT RESTORED[/red] {escape(f['target'])} left as {escape(str(f['left_as']))} "
+                              f"(was {escape(str(f['was']))}): {escape(f['error'])}")
         if res.failed or res.restore_failed:
             raise typer.Exit(1)
 
@@ -130,7 +152,7 @@ def register(app: typer.Typer) -> None:
         for c in ("id", "at (UTC)", "actor", "target", "outcome", "dry", "recommendation", "error"):
             t.add_column(c, overflow="fold")
         for a in rows:
-            t.add_row(a.id, f"{a.at_ts:%Y-%m-%d %H:%M:%S}", a.actor or "", a.target or "", a.outcome,
-                      "yes" if a.dry_run else "", a.recommendation_id or "",
-                      (a.error or "") + (f" (undoes {a.rollback_of})" if a.rollback_of else ""))
+            t.add_row(a.id, f"{a.at_ts:%Y-%m-%d %H:%M:%S}", escape(a.actor or ""), escape(a.target or ""), a.outcome,
+                      "yes" if a.dry_run else "", escape(a.recommendation_id or ""),
+                      escape((a.error or "") + (f" (undoes {a.rollback_of})" if a.rollback_of else "")))
         Console().print(t)

@@ -23,6 +23,7 @@ from ..store import open_store, traffic
 from ..config import DEFAULT_CONFIG_FILE
 from ..sample_store import DEMO_AS_OF, DEMO_CONFIG, DEMO_LOGS, default_samples_dir
 from .common import ConfigOption, DbOption, load_settings
+from .control import show_plan
 from .ingest import print_summary
 
 DEMO_STEPS = ("ingest", "forecast", "price", "carbon")   # forecaster.pipeline's steps the demo shows
@@ -65,6 +66,8 @@ def register(app: typer.Typer) -> None:
             console.rule("4. dashboards")
             from dashboards.demo import show_dashboards
             show_dashboards(con, settings, console)
+            console.rule("5. plan: what forecaster would push to the gateways (a local moto server plays AWS)")
+            show_plan(con, settings, now, console)
         console.rule()
         console.print(f"everything is in {settings.db}: try `forecaster spikes --db {settings.db}`, "
                       f"`forecaster costs --db {settings.db} --by api --forecast --as-of {as_of}`")

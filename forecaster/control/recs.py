@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 PUSHABLE = ("proposed", "applied", "rolled_back")
+LISTED = PUSHABLE + ("forecast_only",)
 
 
 def as_dict(r: Any) -> dict:
@@ -31,7 +32,8 @@ def current(con, run_id: str | None, now: dt.datetime) -> tuple[list[dict], list
     or still ahead (pre-warm windows) at ``now``; forecast-only and superseded ones are skipped."""
     from ..store import recommendations as repo
 
-    rows = [as_dict(r) for r in (repo.by_run(con, run_id) if run_id else repo.in_force(con, valid_at=None))]
+    found = repo.by_run(con, run_id) if run_id else repo.in_force(con, valid_at=None, statuses=LISTED)
+    rows = [as_dict(r) for r in found]
     keep, skipped = [], []
     for r in rows:
         if r["status"] == "forecast_only":

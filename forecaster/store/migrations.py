@@ -66,10 +66,10 @@ STEPS: list[Step] = [
             created TIMESTAMP NOT NULL, created_by VARCHAR
         )""",
     )),
-    Step(4, "actions: target, setting names, the apply batch and what a row rolls back", (
-        "ALTER TABLE actions ADD COLUMN target VARCHAR",
-        "ALTER TABLE actions ADD COLUMN batch_id VARCHAR",
-        "ALTER TABLE actions ADD COLUMN rollback_of VARCHAR",
+    Step(4, "actions: the target, the apply batch and what a row rolls back", (
+        "ALTER TABLE actions ADD COLUMN IF NOT EXISTS target VARCHAR",
+        "ALTER TABLE actions ADD COLUMN IF NOT EXISTS batch_id VARCHAR",
+        "ALTER TABLE actions ADD COLUMN IF NOT EXISTS rollback_of VARCHAR",
     )),
 ]
 

@@ -67,3 +67,34 @@ def control_settings(moto_endpoint, tmp_path):
         return Settings(db=tmp_path / "control.duckdb", aws=aws, targets=list(targets), **kw)
 
     return make
+
+
+NOW = __import__("datetime").datetime(2026, 11, 25, 5, 0)
+
+
+@pytest.fixture
+def con(tmp_path):
+    from forecaster.store import connect
+
+    c = connect(tmp_path / "control.duckdb")
+    yield c
+    c.close()
+
+
+def rec(rec_id, kind, target, params, hours=(-1, 1), status="proposed", run_id="decide-test", rationale=None):
+    """A recommendation record as decide writes them, valid from NOW + hours[0] to NOW + hours[1]."""
+    import datetime as dt
+
+    from forecaster.store.recommendations import Recommendation
+
+    full = {"api": None, "stage": None, "route": None, **params}
+    return Recommendation(id=rec_id, run_id=run_id, kind=kind, target=target, params=full,
+                          valid_from=NOW + dt.timedelta(hours=hours[0]), valid_to=NOW + dt.timedelta(hours=hours[1]),
+                          rationale=rationale or f"{kind} for {target} (test)", expected_impact={"usd": 1.0},
+                          status=status)
+
+
+def insert_recs(con, *recs):
+    from forecaster.store import recommendations
+
+    recommendations.insert(con, list(recs))

@@ -4,12 +4,12 @@ proxy in front of moto that injects failures (a 500 on the Nth write, an expired
 from __future__ import annotations
 
 import hashlib
+import http.client
 import hmac
 import http.server
 import json
 import threading
 import time
-import urllib.request
 from typing import Callable
 
 
@@ -33,6 +33,7 @@ class Gateway:
         self.received: list[dict] = []      # {"method", "headers", "body"}
         self.rejected = 0
         self.delay_s = 0.0
+        self.post_delay_s = 0.0
         self.arrived = 0                    # requests seen, answered or not (a slow answer times out)
         gw = self
 
@@ -68,7 +69,7 @@ class Gateway:
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 gw.arrived += 1
-                time.sleep(gw.delay_s)
+                time.sleep(gw.delay_s + gw.post_delay_s)
                 if self._verify(body):
                     msg = json.loads(body)
                     if msg["params"] is None:
@@ -87,10 +88,12 @@ class Gateway:
 class FaultProxy:
     """Forwards every request to ``upstream`` (moto) unchanged, except those ``fault(n, method, path)``
     answers for: it returns ``(status, headers, body)`` to send instead, or None to forward. ``n``
-    counts the writes (non-GET requests other than moto-bound reads) from 1."""
+    counts the writes (requests that change something) from 1, and is 0 for reads."""
 
-    def __init__(self, upstream: str, fault: Callable[[int, str, str, bytes], tuple | None]):
+    def __init__(self, upstream: str, fault: Callable[[int, str, str], tuple | None]):
         self.upstream, self.fault = upstream, fault
+        self.host, _, port = upstream.split("://", 1)[1].partition(":")
+        self.port = int(port or 80)
         self.writes = 0
         self.log: list[tuple[str, str, int]] = []
         px = self
@@ -107,17 +110,16 @@ class FaultProxy:
                     if is_write:
                         px.writes += 1
                     n = px.writes if is_write else 0
-                    hit = px.fault(n, self.command, self.path, body) if is_write else None
+                    hit = px.fault(n, self.command, self.path)
                 if hit is not None:
                     status, headers, out = hit
-                else:
-                    req = urllib.request.Request(px.upstream + self.path, data=body or None, method=self.command,
-                                                 headers={k: v for k, v in self.headers.items() if k.lower() != "host"})
-                    try:
-                        with urllib.request.urlopen(req, timeout=30) as r:
-                            status, headers, out = r.status, dict(r.headers), r.read()
-                    except urllib.error.HTTPError as e:
-                        status, headers, out = e.code, dict(e.headers), e.read()
+                else:   # http.client, not urllib: urllib adds a form Content-Type to bodies that have none
+                    up = http.client.HTTPConnection(px.host, px.port, timeout=30)
+                    up.request(self.command, self.path, body=body or None,
+                               headers={k: v for k, v in self.headers.items() if k.lower() != "host"})
+                    r = up.getresponse()
+                    status, headers, out = r.status, dict(r.getheaders()), r.read()
+                    up.close()
                 px.log.append((self.command, self.path, status))
                 self.send_response(status)
                 for k, v in headers.items():

@@ -18,6 +18,7 @@ from ...errors import UnknownName
 from ..aws import Clients
 
 COMMON = ("api", "stage", "route")
+META = ("operation", "recommendation_id")   # request keys that are ours, not the service's parameters
 
 
 class Adapter:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ..aws import call
 from ..errors import ControlError, TargetNotFound
-from .base import Adapter, register
+from .base import META, Adapter, register
 
 DEFAULT_KEY = "$default-route-settings"
 FIELDS = {"rate_limit_rps": "ThrottlingRateLimit", "burst_limit": "ThrottlingBurstLimit"}
@@ -78,7 +78,7 @@ class HttpStage(Adapter):
 
     def send(self, clients, target, key, request):
         op = request["operation"]
-        params = {k: v for k, v in request.items() if k != "operation"}
+        params = {k: v for k, v in request.items() if k not in META}
         what = f"apigw_http_stage {target.api}: {self.label(target)} {key}"
         out = call(clients.settings, clients("apigatewayv2"), op, what, **params)
         if op == "delete_route_settings":   # returns nothing: read the stage back

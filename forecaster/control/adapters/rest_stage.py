@@ -10,7 +10,7 @@ from __future__ import annotations
 from ...config import Target
 from ..aws import Clients, call
 from ..errors import ControlError, TargetNotFound
-from .base import Adapter, num, register
+from .base import META, Adapter, num, register
 
 STAGE_KEY = "*/*"
 THROTTLE = {"rate_limit_rps": ("throttling/rateLimit", "throttlingRateLimit"),
@@ -109,7 +109,7 @@ class RestStage(Adapter):
                 "patchOperations": ops}
 
     def send(self, clients, target, key, request):
-        params = {k: v for k, v in request.items() if k != "operation"}
+        params = {k: v for k, v in request.items() if k not in META}
         what = f"apigw_rest_stage {target.api}: {self.label(target)} {key}"
         stage = call(clients.settings, clients("apigateway"), "update_stage", what, **params)
         return self._values(stage, [key])[key]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..aws import call
 from ..errors import ControlError, TargetNotFound
-from .base import Adapter, num, register
+from .base import META, Adapter, num, register
 
 KEY = "plan"
 
@@ -64,6 +64,6 @@ class UsagePlan(Adapter):
         return {"operation": "update_usage_plan", "usagePlanId": target.usage_plan_id, "patchOperations": ops}
 
     def send(self, clients, target, key, request):
-        params = {k: v for k, v in request.items() if k != "operation"}
+        params = {k: v for k, v in request.items() if k not in META}
         what = f"apigw_usage_plan {target.api}: {self.label(target)}"
         return self._values(call(clients.settings, clients("apigateway"), "update_usage_plan", what, **params))
