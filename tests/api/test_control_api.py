@@ -8,6 +8,7 @@ from service_helpers import AS_OF, insert_recommendations, serve
 
 from forecaster.api import create_app
 from forecaster.config import Settings
+from forecaster.runtime import Runtime
 from forecaster.store import api_keys
 
 
@@ -35,8 +36,9 @@ def test_plan_apply_rollback_over_http(moto_endpoint, aws_client, tmp_path):
                         aws={"region": "us-east-1", "endpoint_url": moto_endpoint, "max_attempts": 3,
                              "retry_base_s": 0.01, "timeout_s": 20.0},
                         targets=[{"kind": "apigw_rest_stage", "api": "shop", "stage": "prod", "rest_api_id": api}])
-    app = create_app(settings, dashboards=False)
-    con = app.state.runtime.cursor()
+    rt = Runtime(settings)
+    app = create_app(settings, runtime=rt, dashboards=False)
+    con = rt.cursor()
     keys = {r: api_keys.create(con, r, r)[1] for r in ("reader", "operator")}
     insert_recommendations(con, [("rec-t", "throttle", "shop|prod", {"api": "shop", "stage": "prod", "route": None,
                                   "rate_limit_rps": 150.0, "burst_limit": 300}, "2026-11-25T00:00:00",
@@ -50,8 +52,8 @@ def test_plan_apply_rollback_over_http(moto_endpoint, aws_client, tmp_path):
             assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden"
         with client("operator") as op:
             plan = op.post("/v1/plan").json()
-            assert [(c["setting"], c["before"], c["after"]) for c in plan["changes"] if "rate" in c["setting"].lower()] \
-                == [(plan["changes"][0]["setting"], 100.0, 150.0)] or any(c["after"] == 150.0 for c in plan["changes"])
+            assert any(c["before"] == 100.0 and c["after"] == 150.0 and c["recommendation_id"] == "rec-t"
+                       for c in plan["changes"]), plan
             dry = op.post("/v1/apply", json={}).json()
             assert dry["dry_run"] is True and dry["applied"] and _rate(gw, api) == 100.0
             real = op.post("/v1/apply", json={"dry_run": False}).json()
@@ -65,4 +67,4 @@ def test_plan_apply_rollback_over_http(moto_endpoint, aws_client, tmp_path):
     kinds = {k for (k,) in con.execute("SELECT DISTINCT kind FROM runs").fetchall()}
     assert {"pipeline", "step:plan", "step:apply"} <= kinds
     assert con.execute("SELECT count(*) FROM actions WHERE dry_run = false").fetchone()[0] >= 2
-    app.state.runtime.close()
+    rt.close()
