@@ -25,6 +25,8 @@ def register(app: typer.Typer) -> None:
         as_of: Optional[dt.datetime] = typer.Option(None, "--as-of", help="the run's 'now' (UTC; default: settings.as_of or the clock)"),
         events: Optional[Path] = typer.Option(None, "--events", help="events calendar (default: settings.events_file)"),
         force: bool = typer.Option(False, "--force", help="rerun steps whose inputs did not change"),
+        apply_mode: str = typer.Option("dry_run", "--apply", help="the apply step: dry_run (default), all (for real), "
+                                                                 "or auto (for real on targets with auto_apply)"),
         db: Optional[Path] = DbOption, config: Optional[Path] = ConfigOption, as_json: bool = JsonOption,
     ) -> None:
         """Run the pipeline once: ingest -> forecast -> price -> carbon (each step a row in runs)."""
@@ -40,7 +42,7 @@ def register(app: typer.Typer) -> None:
             recover(con)
             try:
                 result = run_pipeline(settings, steps, con=con, sources=sources, as_of=as_of,
-                                      events=str(events) if events else None, force=force,
+                                      events=str(events) if events else None, force=force, apply_mode=apply_mode,
                                       progress=None if as_json else progress, actor="cli")
             except ForecasterError as e:
                 console.print(f"[red]pipeline failed[/]: {e}")
