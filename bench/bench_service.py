@@ -104,7 +104,7 @@ async def _get(reader, writer, request: bytes) -> tuple[int, bytes]:
 
 
 def _client_proc(port: int, key: str, clients: int, seconds: float, interval: float, conditional: bool, q,
-                 seed: int = 0) -> None:
+                 seed: int = 0, start_at: float = 0.0) -> None:
     rng = random.Random(seed)
 
     def request(etag: bytes | None) -> bytes:
@@ -115,7 +115,7 @@ def _client_proc(port: int, key: str, clients: int, seconds: float, interval: fl
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         try:
             _, etag = await _get(reader, writer, request(None))
-            await asyncio.sleep(rng.uniform(0, interval))    # gateways are not in lock step
+            await asyncio.sleep(max(0.0, start_at - time.time()) + rng.uniform(0, interval))  # together, not in lock step
             req = request(etag if conditional else None)
             while time.monotonic() < stop:
                 t0 = time.perf_counter()
@@ -137,7 +137,7 @@ def _client_proc(port: int, key: str, clients: int, seconds: float, interval: fl
     async def main() -> None:
         out: list = []
         errors: list = []
-        stop = time.monotonic() + seconds
+        stop = time.monotonic() + max(0.0, start_at - time.time()) + seconds
         await asyncio.gather(*(one(out, errors, stop) for _ in range(clients)))
         q.put((out, errors))
 
@@ -147,7 +147,8 @@ def _client_proc(port: int, key: str, clients: int, seconds: float, interval: fl
 def load(port: int, key: str, clients: int, seconds: float, interval: float, conditional: bool, procs: int = 2) -> dict:
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
-    ps = [ctx.Process(target=_client_proc, args=(port, key, clients // procs, seconds, interval, conditional, q, i))
+    start_at = time.time() + 5.0       # every client process imported and connected: measure from here
+    ps = [ctx.Process(target=_client_proc, args=(port, key, clients // procs, seconds, interval, conditional, q, i, start_at))
           for i in range(procs)]
     t0 = time.monotonic()
     for p in ps:

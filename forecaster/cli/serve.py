@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from pathlib import Path
 from typing import Optional
@@ -36,6 +37,8 @@ def register(app: typer.Typer) -> None:
 
             background.append(ServiceScheduler(runtime))
         api = create_app(settings, runtime=runtime, background=background)
+        gc.collect()
+        gc.freeze()     # what start-up made lives as long as the process: no collector pass walks it again
         try:
             uvicorn.run(api, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=settings.shutdown_timeout_s)
         finally:
