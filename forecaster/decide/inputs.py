@@ -135,4 +135,4 @@ def gather(con, settings: Settings, run_id: str, as_of: dt.datetime | None) -> D
     return DecideInputs(
         run_id=run_id, as_of=start, step_s=step_s, forecasts=fc, accuracy=reads.accuracy(con, run_id),
         spikes=reads.spikes(con, run_id), stats=reads.route_stats(con, stats_from, start),
-        observed=reads.observed_peak_rps(con, start - lookback, start), settings=settings, in_force=in_force)
+        observed=reads.observed_peak_rps(con, start - lookback, start, settings.decide_counts_peak_factor), settings=settings, in_force=in_force)
