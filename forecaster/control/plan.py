@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import math
 from typing import Any
 
 from ..config import Settings, Target
@@ -62,6 +63,7 @@ class Plan:
     ops: list[Op]            # the writes apply would make (each with at least one change)
     refused: list[Op]        # ops a guardrail or a bad value refuses: apply records them and stops
     now: dt.datetime
+    peaks: dict[tuple, float] = dataclasses.field(default_factory=dict)   # (api, stage, route) -> observed rps
 
     def to_dict(self) -> dict:
         return {"changes": [dataclasses.asdict(c) for c in self.changes], "skipped": self.skipped}
@@ -86,13 +88,25 @@ def diff(op: Op) -> list[Change]:
             for k in after if not base.same(before.get(k), after[k])]
 
 
-def guardrail_problems(op: Op, settings: Settings) -> list[str]:
-    """The guardrails of decide, against the live values (before) of this target."""
+def guardrail_problems(op: Op, settings: Settings, peaks: dict[tuple, float] | None = None) -> list[str]:
+    """The guardrails of decide, against the live values (before) of this target and, for a route's
+    throttle, the peak observed over ``decide_floor_lookback_hours`` (the floor)."""
     from ..decide.guardrails import check_change
 
     rec = op.recommendation
-    live = None if op.before is None else {**rec["params"], **op.before}
-    return list(check_change(rec["kind"], live, dict(rec["params"]), settings))
+    p = rec["params"]
+    live = None if op.before is None else {**p, **op.before}
+    peak = (peaks or {}).get((p.get("api"), p.get("stage"), p.get("route"))) if rec["kind"] == "throttle" else None
+    return list(check_change(rec["kind"], live, dict(p), settings, observed_peak_rps=peak))
+
+
+def observed_peaks(con, settings: Settings, now: dt.datetime) -> dict[tuple, float]:
+    """(api, stage, route) -> the busiest second observed in the guardrail's lookback before ``now``."""
+    from ..store.decide_reads import observed_peak_rps
+
+    df = observed_peak_rps(con, now - dt.timedelta(hours=settings.decide_floor_lookback_hours), now)
+    return {(r.api, r.stage, r.route): float(r.peak_rps) for r in df.itertuples()
+            if r.peak_rps is not None and math.isfinite(r.peak_rps)}
 
 
 def plan(con, settings: Settings, run_id: str | None = None, now: dt.datetime | None = None,
@@ -102,12 +116,15 @@ def plan(con, settings: Settings, run_id: str | None = None, now: dt.datetime | 
 
     now = now or utcnow()
     recs, skipped = recs_mod.current(con, run_id, now)
-    return plan_recommendations(recs, settings, now, clients or Clients(settings), skipped)
+    return plan_recommendations(recs, settings, now, clients or Clients(settings), skipped,
+                                observed_peaks(con, settings, now))
 
 
 def plan_recommendations(recs: list[dict], settings: Settings, now: dt.datetime, clients: Clients,
-                         skipped: list[dict] | None = None) -> Plan:
+                         skipped: list[dict] | None = None, peaks: dict[tuple, float] | None = None) -> Plan:
+    """The plan of ``recs`` against the live targets (``peaks``: observed rps for the floor guardrail)."""
     skipped = list(skipped or [])
+    peaks = peaks or {}
     base_adapters = {t.kind: base.get(t.kind) for t in settings.targets}
     wanted: dict[tuple[int, str], Op] = {}
     for rec in sorted(recs, key=lambda r: (str(r.get("valid_from") or ""), r["id"]), reverse=True):
@@ -152,7 +169,7 @@ def plan_recommendations(recs: list[dict], settings: Settings, now: dt.datetime,
         for op in group:
             op.before = live.get(op.key)
             if not op.problems:
-                op.problems = guardrail_problems(op, settings)
+                op.problems = guardrail_problems(op, settings, peaks)
             if op.problems:
                 skipped.append({"recommendation_id": op.recommendation["id"],
                                 "why": f"{op.where}: refused: " + "; ".join(op.problems)})
@@ -160,4 +177,4 @@ def plan_recommendations(recs: list[dict], settings: Settings, now: dt.datetime,
             elif diff(op):
                 ops.append(op)
     changes = [c for op in ops for c in diff(op)]
-    return Plan(changes, skipped, ops, refused, now)
+    return Plan(changes, skipped, ops, refused, now, peaks)
