@@ -105,8 +105,11 @@ def observed_peaks(con, settings: Settings, now: dt.datetime) -> dict[tuple, flo
     from ..store.decide_reads import observed_peak_rps
 
     df = observed_peak_rps(con, now - dt.timedelta(hours=settings.decide_floor_lookback_hours), now)
-    return {(r.api, r.stage, r.route): float(r.peak_rps) for r in df.itertuples()
-            if r.peak_rps is not None and math.isfinite(r.peak_rps)}
+    out: dict[tuple, float] = {}
+    for api, stage, route, peak in df[["api", "stage", "route", "peak_rps"]].itertuples(index=False):
+        if peak is not None and math.isfinite(float(peak)):
+            out[(api, stage, route)] = float(peak)
+    return out
 
 
 def plan(con, settings: Settings, run_id: str | None = None, now: dt.datetime | None = None,
@@ -131,9 +134,12 @@ def plan_recommendations(recs: list[dict], settings: Settings, now: dt.datetime,
         hits = [(i, t) for i, t in enumerate(settings.targets) if base_adapters[t.kind].matches(t, rec)]
         if not hits:
             p = rec["params"]
+            near = sorted({f"{t.kind} (stage {t.stage})" if t.stage else t.kind for t in settings.targets
+                           if t.api == p.get("api")})
             skipped.append({"recommendation_id": rec["id"], "why": (
                 f"no [[targets]] entry serves {rec['kind']} for api {p.get('api')!r} stage {p.get('stage')!r}"
-                + (f" route {p.get('route')!r}" if p.get("route") else "") + f" (target {rec['target']})")})
+                + (f" route {p.get('route')!r}" if p.get("route") else "") + f" (target {rec['target']})"
+                + (f"; targets of api {p.get('api')!r}: {', '.join(near)}" if near else ""))})
             continue
         for i, t in hits:
             a = base_adapters[t.kind]
