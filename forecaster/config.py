@@ -231,6 +231,9 @@ class Settings(BaseSettings):
     )
     decide_prewarm_lead_minutes: int = Field(15, ge=0, le=24 * 60, description="provisioned concurrency starts this long before a spike")
     decide_prewarm_tail_minutes: int = Field(30, ge=0, le=24 * 60, description="and ends this long after it")
+    decide_lambda_duration_ms: float = Field(
+        100.0, gt=0, le=900000, description="Lambda p95 duration (ms) assumed for pre-warming where no latency is logged"
+    )
     decide_cold_start_ms: float = Field(400.0, ge=0, description="latency of one Lambda cold start (ms), to price cold starts avoided")
     decide_route_latency_budget_ms: float = Field(
         80.0, ge=0, description="extra latency (ms) a route may take when its traffic moves to another region"

@@ -23,7 +23,7 @@ def _root() -> None:
 
 
 # Command modules, in help order. Each has register(app).
-COMMAND_MODULES = ("demo", "ingest", "samples", "forecast", "costs", "control")
+COMMAND_MODULES = ("demo", "ingest", "samples", "forecast", "costs", "decide", "control")
 
 
 def _load_commands() -> None:

@@ -108,14 +108,20 @@ def route_stats(con: duckdb.DuckDBPyConnection, start: dt.datetime, end: dt.date
         ORDER BY ALL""", [start, end, start, end]).df()
 
 
-def observed_peak_rps(con: duckdb.DuckDBPyConnection, start: dt.datetime, end: dt.datetime) -> pd.DataFrame:
-    """Per api, stage, route: the busiest second over [start, end) (peak_rps where logged, else the
-    busiest minute's mean rps), summed over regions."""
+def observed_peak_rps(con: duckdb.DuckDBPyConnection, start: dt.datetime, end: dt.datetime,
+                      counts_factor: float) -> pd.DataFrame:
+    """Per api, stage, route: the busiest second over [start, end), summed over regions: the logged
+    ``peak_rps`` where every minute of an hour has it, else (counts, whose rows may stand for a
+    whole step) the hour's mean rps x ``counts_factor``."""
     return con.execute("""
         SELECT api, stage, route, max(rps) AS peak_rps FROM (
-            SELECT api, stage, route, ts, sum(coalesce(peak_rps, requests / 60.0)) AS rps
-            FROM traffic_1m WHERE ts >= ? AND ts < ? GROUP BY ALL)
-        GROUP BY ALL""", [start, end]).df()
+            SELECT api, stage, route, hour, sum(rps) AS rps FROM (
+                SELECT api, stage, route, region, date_trunc('hour', ts) AS hour,
+                       CASE WHEN count(peak_rps) = count(*) THEN max(peak_rps)::DOUBLE
+                            ELSE sum(requests) / 3600.0 * ? END AS rps
+                FROM traffic_1m WHERE ts >= ? AND ts < ? GROUP BY ALL)
+            GROUP BY ALL)
+        GROUP BY ALL""", [counts_factor, start, end]).df()
 
 
 def cache_candidates(con: duckdb.DuckDBPyConnection, start: dt.datetime, end: dt.datetime, ttl_s: int) -> pd.DataFrame:
