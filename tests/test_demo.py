@@ -17,7 +17,8 @@ def test_demo_runs_every_stage_on_the_samples(tmp_path):
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ, "COLUMNS": "200"})
     assert out.returncode == 0, out.stderr[-3000:]
     text = out.stdout
-    for stage in ("1. ingest", "2. forecast", "3. price it", "Black Friday", "month-end projection", "budget alert", "kg CO2e"):
+    for stage in ("1. ingest", "2. forecast", "3. price it", "Black Friday", "month-end projection", "budget alert", "kg CO2e",
+                  "5. plan"):
         assert stage in text, f"{stage!r} missing from the demo output"
     con = duckdb.connect(str(db), read_only=True)
     try:

@@ -48,7 +48,7 @@ def show_plan(con, settings, now, console: Console) -> None:
     from ..control import recs
     from ..control.aws import Clients
     from ..control.demo import demo_settings, local_moto
-    from ..control.plan import plan_recommendations
+    from ..control.plan import observed_peaks, plan_recommendations
 
     current, skipped = recs.current(con, None, now)
     if not current:
@@ -58,7 +58,7 @@ def show_plan(con, settings, now, console: Console) -> None:
         s = demo_settings(settings, url, current)
         console.print(f"local moto server at {url} plays AWS: {len(s.targets)} target(s) created there, with live "
                       f"limits 50% above the recommendations and even route weights")
-        print_plan(plan_recommendations(current, s, now, Clients(s), skipped), console)
+        print_plan(plan_recommendations(current, s, now, Clients(s), skipped, observed_peaks(con, s, now)), console)
 
 
 def register(app: typer.Typer) -> None:

@@ -88,7 +88,7 @@ def _check(plan: Plan, settings: Settings, clients: Clients) -> list[Op]:
             continue
         for op in group:
             op.before = live.get(op.key)
-            op.problems = guardrail_problems(op, settings)
+            op.problems = guardrail_problems(op, settings, plan.peaks)
             if op.problems:
                 refused.append(op)
     return refused

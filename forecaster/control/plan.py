@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import math
 from typing import Any
 
 from ..config import Settings, Target
@@ -62,6 +63,7 @@ class Plan:
     ops: list[Op]            # the writes apply would make (each with at least one change)
     refused: list[Op]        # ops a guardrail or a bad value refuses: apply records them and stops
     now: dt.datetime
+    peaks: dict[tuple, float] = dataclasses.field(default_factory=dict)   # (api, stage, route) -> observed rps
 
     def to_dict(self) -> dict:
         return {"changes": [dataclasses.asdict(c) for c in self.changes], "skipped": self.skipped}
@@ -86,13 +88,28 @@ def diff(op: Op) -> list[Change]:
             for k in after if not base.same(before.get(k), after[k])]
 
 
-def guardrail_problems(op: Op, settings: Settings) -> list[str]:
-    """The guardrails of decide, against the live values (before) of this target."""
+def guardrail_problems(op: Op, settings: Settings, peaks: dict[tuple, float] | None = None) -> list[str]:
+    """The guardrails of decide, against the live values (before) of this target and, for a route's
+    throttle, the peak observed over ``decide_floor_lookback_hours`` (the floor)."""
     from ..decide.guardrails import check_change
 
     rec = op.recommendation
-    live = None if op.before is None else {**rec["params"], **op.before}
-    return list(check_change(rec["kind"], live, dict(rec["params"]), settings))
+    p = rec["params"]
+    live = None if op.before is None else {**p, **op.before}
+    peak = (peaks or {}).get((p.get("api"), p.get("stage"), p.get("route"))) if rec["kind"] == "throttle" else None
+    return list(check_change(rec["kind"], live, dict(p), settings, observed_peak_rps=peak))
+
+
+def observed_peaks(con, settings: Settings, now: dt.datetime) -> dict[tuple, float]:
+    """(api, stage, route) -> the busiest second observed in the guardrail's lookback before ``now``."""
+    from ..store.decide_reads import observed_peak_rps
+
+    df = observed_peak_rps(con, now - dt.timedelta(hours=settings.decide_floor_lookback_hours), now)
+    out: dict[tuple, float] = {}
+    for api, stage, route, peak in df[["api", "stage", "route", "peak_rps"]].itertuples(index=False):
+        if peak is not None and math.isfinite(float(peak)):
+            out[(api, stage, route)] = float(peak)
+    return out
 
 
 def plan(con, settings: Settings, run_id: str | None = None, now: dt.datetime | None = None,
@@ -102,21 +119,27 @@ def plan(con, settings: Settings, run_id: str | None = None, now: dt.datetime | 
 
     now = now or utcnow()
     recs, skipped = recs_mod.current(con, run_id, now)
-    return plan_recommendations(recs, settings, now, clients or Clients(settings), skipped)
+    return plan_recommendations(recs, settings, now, clients or Clients(settings), skipped,
+                                observed_peaks(con, settings, now))
 
 
 def plan_recommendations(recs: list[dict], settings: Settings, now: dt.datetime, clients: Clients,
-                         skipped: list[dict] | None = None) -> Plan:
+                         skipped: list[dict] | None = None, peaks: dict[tuple, float] | None = None) -> Plan:
+    """The plan of ``recs`` against the live targets (``peaks``: observed rps for the floor guardrail)."""
     skipped = list(skipped or [])
+    peaks = peaks or {}
     base_adapters = {t.kind: base.get(t.kind) for t in settings.targets}
     wanted: dict[tuple[int, str], Op] = {}
     for rec in sorted(recs, key=lambda r: (str(r.get("valid_from") or ""), r["id"]), reverse=True):
         hits = [(i, t) for i, t in enumerate(settings.targets) if base_adapters[t.kind].matches(t, rec)]
         if not hits:
             p = rec["params"]
+            near = sorted({f"{t.kind} (stage {t.stage})" if t.stage else t.kind for t in settings.targets
+                           if t.api == p.get("api")})
             skipped.append({"recommendation_id": rec["id"], "why": (
                 f"no [[targets]] entry serves {rec['kind']} for api {p.get('api')!r} stage {p.get('stage')!r}"
-                + (f" route {p.get('route')!r}" if p.get("route") else "") + f" (target {rec['target']})")})
+                + (f" route {p.get('route')!r}" if p.get("route") else "") + f" (target {rec['target']})"
+                + (f"; targets of api {p.get('api')!r}: {', '.join(near)}" if near else ""))})
             continue
         for i, t in hits:
             a = base_adapters[t.kind]
@@ -152,7 +175,7 @@ def plan_recommendations(recs: list[dict], settings: Settings, now: dt.datetime,
         for op in group:
             op.before = live.get(op.key)
             if not op.problems:
-                op.problems = guardrail_problems(op, settings)
+                op.problems = guardrail_problems(op, settings, peaks)
             if op.problems:
                 skipped.append({"recommendation_id": op.recommendation["id"],
                                 "why": f"{op.where}: refused: " + "; ".join(op.problems)})
@@ -160,4 +183,4 @@ def plan_recommendations(recs: list[dict], settings: Settings, now: dt.datetime,
             elif diff(op):
                 ops.append(op)
     changes = [c for op in ops for c in diff(op)]
-    return Plan(changes, skipped, ops, refused, now)
+    return Plan(changes, skipped, ops, refused, now, peaks)

@@ -7,6 +7,7 @@ changed it since): putting the old value back would silently undo that other cha
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 from ..config import Settings, Target
 from ..errors import BadInput, ForecasterError, NotFound
@@ -64,7 +65,7 @@ def rollback(con, settings: Settings, action_ids: list[str] | None = None, last:
         call = a.request or {}
         target, key = Target(**call["target"]), call["key"]
         adapter = base.get(target.kind)
-        row = {"recommendation_id": a.recommendation_id, "adapter": a.adapter, "target": a.target,
+        row: dict[str, Any] = {"recommendation_id": a.recommendation_id, "adapter": a.adapter, "target": a.target,
                "batch_id": batch, "actor": actor, "dry_run": dry_run, "rollback_of": a.id}
         try:
             live = adapter.read(clients, target, [key])[key]

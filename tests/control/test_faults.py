@@ -176,3 +176,35 @@ def test_a_webhook_timing_out_mid_apply_undoes_the_rest(con, control_settings, a
     assert live(aws_client, rest_stage, usage_plan, zone)["stage"] == (100.0, 200)
     dump = str(run(con, "SELECT * FROM actions"))
     assert SECRET not in dump and SECRET not in caplog.text
+
+
+def test_a_limit_below_the_observed_peak_is_refused_at_apply(con, control_settings, aws_client, rest_stage,
+                                                             tmp_path):
+    """The floor guardrail uses the traffic logged before 'now': 30 requests in one second."""
+    import datetime as dt
+    import json
+
+    from forecaster.ingest import ingest
+
+    t0 = int((NOW - dt.timedelta(hours=1)).replace(tzinfo=dt.timezone.utc).timestamp() * 1000)
+    log = tmp_path / "burst.log"
+    log.write_text("".join(json.dumps({
+        "requestId": f"b{i}", "ip": "192.0.2.1", "requestTimeEpoch": str(t0 + i * 10), "httpMethod": "POST",
+        "resourcePath": "/orders", "path": "/orders", "status": "200", "responseLength": "10",
+        "responseLatency": "20", "integrationLatency": "15", "apiId": "shop", "stage": "prod"}) + "\n"
+        for i in range(30)))
+    assert ingest(con, [str(log)], control_settings()).rows_loaded == 30
+    s = control_settings(targets=three_targets(rest_stage, "unused", ("Z", "r."))[:1])
+    insert_recs(con, rec("f-low", "throttle", "shop|prod|POST /orders",
+                         {"api": "shop", "stage": "prod", "route": "POST /orders", "rate_limit_rps": 40.0,
+                          "burst_limit": 80}))
+    p = plan(con, s, now=NOW)
+    assert p.peaks[("shop", "prod", "POST /orders")] == 30.0 and len(p.ops) == 1   # 40 >= 30: allowed
+    insert_recs(con, rec("f-lower", "throttle", "shop|prod|POST /orders",
+                         {"api": "shop", "stage": "prod", "route": "POST /orders", "rate_limit_rps": 12.0,
+                          "burst_limit": 24}, hours=(-0.5, 1), run_id="decide-later"))
+    res = apply(con, s, plan(con, s, now=NOW), dry_run=False, actor="test")
+    assert res.applied == [] and "below the observed peak 30.00 rps" in res.failed[0]["error"]
+    assert dict(outcomes(con, res.batch_id)) == {"f-lower": "refused"}
+    ms = aws_client("apigateway").get_stage(restApiId=rest_stage, stageName="prod")["methodSettings"]
+    assert ms["~1orders/POST"]["throttlingRateLimit"] == 50.0
