@@ -122,11 +122,11 @@ def calendar_events(con, settings: Settings, w: Window, series: str) -> list[tup
     except (OSError, ValueError) as e:   # a moved events file must not break the page
         log.warning("events calendar %s not read: %s", path, e)
         cal = Calendar.build(None, settings.holiday_country, lo, hi)
-    out = []
+    out: dict[tuple, None] = {}   # a holiday also in the calendar file is marked once
     for ev in cal.events:
         if ev.applies_to(series):
-            out += [(ev.name, a.to_pydatetime(), b.to_pydatetime()) for a, b in ev.occurrences(lo, hi)]
-    return out
+            out.update({(ev.name, a.to_pydatetime(), b.to_pydatetime()): None for a, b in ev.occurrences(lo, hi)})
+    return list(out)
 
 
 def route_latency(con, w: Window, series: str) -> go.Figure:
@@ -166,7 +166,7 @@ def backtest_accuracy(con, w: Window, series: str) -> go.Figure:
         raise NoData(f"no backtest for {series.replace('route:', '')} in run {w.run_id}")
     bt = bt.sort_values("rel_mae")
     colors = [style.PALETTE[2] if c else "#9aa5b1" for c in bt["chosen"]]
-    fig = figure("Backtest accuracy: MAE relative to the weekly naive (lower is better)", height=300)
+    fig = figure("Backtest: MAE ÷ weekly naive (lower is better)", height=300)
     fig.add_trace(go.Bar(x=bt["rel_mae"], y=bt["model"], orientation="h", marker_color=colors,
                          text=[f"{v:.2f}" + (" (chosen)" if c else "") for v, c in zip(bt["rel_mae"], bt["chosen"])],
                          textposition="auto",
