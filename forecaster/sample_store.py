@@ -38,10 +38,11 @@ def demo_settings(db: Path | str | None = None, config: Path | str | None = None
     return s.model_copy(update={"db": Path(db)}) if db is not None else s
 
 
-def sample_store(db: Path | str, settings: Settings | None = None, as_of: str = DEMO_AS_OF,
+def sample_store(db: Path | str | None = None, settings: Settings | None = None, as_of: str = DEMO_AS_OF,
                  samples_dir: Path | None = None):
     """Open ``db`` with the samples loaded, forecast 72 hours ahead of ``as_of``, priced and with
-    carbon figures (each step only when missing); returns ``(connection, settings)``."""
+    carbon figures (each step only when missing); returns ``(connection, settings)``. ``db``
+    defaults to the settings' (``$FORECASTER_DB``, else ./forecaster.duckdb: the demo's file)."""
     from .carbon.store import report_from_db as carbon_report, write_report as write_carbon
     from .forecast.run import run_forecast
     from .ingest import ingest
@@ -49,6 +50,7 @@ def sample_store(db: Path | str, settings: Settings | None = None, as_of: str = 
     from .store import reports
 
     settings = settings or demo_settings(db)
+    db = settings.db if db is None else db
     samples = samples_dir or default_samples_dir()
     now = dt.datetime.fromisoformat(as_of)
     con = connect(db, settings)
