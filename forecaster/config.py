@@ -6,6 +6,7 @@ build a :class:`Settings` yourself (tests do) and pass it in explicitly.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import os
 import re
@@ -48,6 +49,66 @@ class CustomFormat(BaseModel):
         return v
 
 
+class AwsSettings(BaseModel):
+    """Where the control plane's AWS clients go; credentials come from boto3's standard chain."""
+
+    model_config = {"extra": "forbid"}
+
+    region: str | None = Field(None, description="AWS region of the control-plane clients (None: boto3's)")
+    endpoint_url: str | None = Field(None, description="endpoint override for every control-plane client (emulator, VPC endpoint)")
+    max_attempts: int = Field(4, ge=1, le=10, description="attempts per call on throttling, 5xx and timeouts")
+    retry_base_s: float = Field(0.5, ge=0, le=30, description="first retry delay; doubles each attempt")
+    timeout_s: float = Field(10.0, gt=0, le=300, description="connect and read timeout per call")
+
+
+_TARGET_KINDS = ("apigw_rest_stage", "apigw_usage_plan", "apigw_http_stage", "lambda_provisioned_concurrency",
+                 "route53_weights", "webhook")
+# Fields each target kind needs (besides kind); the adapters read them, config refuses a target lacking one.
+TARGET_REQUIRED: dict[str, tuple[str, ...]] = {
+    "apigw_rest_stage": ("api", "rest_api_id", "stage"),
+    "apigw_usage_plan": ("api", "usage_plan_id"),
+    "apigw_http_stage": ("api", "api_id", "stage"),
+    "lambda_provisioned_concurrency": ("api", "route", "function", "qualifier"),
+    "route53_weights": ("api", "zone_id", "record", "set_ids"),
+    "webhook": ("url", "secret_env"),
+}
+
+
+class Target(BaseModel):
+    """One ``[[targets]]`` entry: the cloud resource that serves an api (stage, route) of the logs."""
+
+    model_config = {"extra": "forbid"}
+
+    kind: str = Field(description="adapter name: " + ", ".join(_TARGET_KINDS))
+    api: str | None = Field(None, description="the api as named in the logs (webhook: None serves every api)")
+    stage: str | None = Field(None, description="stage (REST / HTTP API; lambda: optional filter)")
+    route: str | None = Field(None, description="'METHOD /path' (lambda target)")
+    rest_api_id: str | None = None
+    usage_plan_id: str | None = None
+    api_id: str | None = None
+    function: str | None = None
+    qualifier: str | None = None
+    zone_id: str | None = None
+    record: str | None = None
+    set_ids: dict[str, str] | None = Field(None, description="region -> SetIdentifier of the weighted record")
+    url: str | None = None
+    secret_env: str | None = Field(None, description="environment variable holding the webhook's HMAC secret")
+    kinds: list[str] | None = Field(None, description="webhook: recommendation kinds sent (None: all)")
+    timeout_s: float | None = Field(None, gt=0, description="webhook: per-request timeout (default aws.timeout_s)")
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, v: str) -> str:
+        if v not in _TARGET_KINDS:
+            raise ValueError(f"unknown target kind {v!r}; known: {', '.join(sorted(_TARGET_KINDS))}")
+        return v
+
+    def model_post_init(self, __context: Any) -> None:
+        missing = [f for f in TARGET_REQUIRED[self.kind] if getattr(self, f) in (None, "", {})]
+        if missing:
+            raise ValueError(f"target of kind {self.kind} needs {', '.join(missing)}")
+
+
 class Settings(BaseSettings):
     """Every setting of forecaster. Each is documented in the README (a test checks)."""
 
@@ -60,6 +121,9 @@ class Settings(BaseSettings):
     config_file: Path | None = Field(None, description="TOML file read for settings")
     duckdb_threads: int | None = Field(None, description="DuckDB worker threads (default: all cores)")
     duckdb_memory_limit: str | None = Field(None, description="DuckDB memory limit, e.g. '4GB'")
+    db_lock_timeout_s: float = Field(
+        10.0, ge=0, description="seconds to wait for another process to release the DuckDB file before giving up"
+    )
 
     # ingest
     ingest_chunk_mb: int = Field(128, ge=1, le=2048, description="bytes read per parse chunk, in MB")
@@ -115,6 +179,10 @@ class Settings(BaseSettings):
     )
     carbon_embodied: bool = Field(False, description="add embodied (manufacturing) emissions to carbon figures")
 
+    # control plane (forecaster.control)
+    aws: AwsSettings = Field(default_factory=AwsSettings, description="control-plane AWS clients: region, endpoint_url, retries")
+    targets: list[Target] = Field(default_factory=list, description="[[targets]]: which cloud resource serves which api")
+
     # forecasting (forecaster.forecast, series, events, spikes)
     forecast_horizon: str = Field("72h", description="how far ahead forecasts reach (a duration: 72h, 3d)")
     forecast_step: Literal["5m", "15m", "1h"] = Field("1h", description="bucket width of the forecast series")
@@ -141,6 +209,68 @@ class Settings(BaseSettings):
         default_factory=dict,
         description="known capacity or throttle limit (requests/s) per series id or glob, e.g. 'route:shop|prod|*' or 'region:us-east-1'",
     )
+
+    # decisions (forecaster.decide): throttle, prewarm, route, cache, websocket; guardrails
+    decide_window_minutes: int = Field(60, ge=5, le=1440, description="validity window of each recommendation, in minutes")
+    decide_band: Literal["80", "95"] = Field("95", description="forecast upper band (80 or 95 %) throttle limits are sized from")
+    decide_headroom: float = Field(1.2, ge=1.0, le=10.0, description="throttle limit = forecast upper band peak rps x this")
+    decide_burst_factor: float = Field(2.0, gt=0, le=100.0, description="burst limit = rate limit x this (requests)")
+    decide_counts_peak_factor: float = Field(
+        3.0, ge=1.0, le=3600.0, description="busiest-second / hourly-mean rps assumed where logs give counts only (flagged)"
+    )
+    decide_floor_lookback_hours: float = Field(24.0, gt=0, le=24 * 90, description="guardrail: look back this far for the observed peak")
+    decide_floor_margin: float = Field(1.0, gt=0, le=10.0, description="guardrail: a limit is never below the observed peak x this")
+    decide_max_step_factor: float = Field(4.0, gt=1.0, le=1000.0, description="guardrail: a limit changes at most x this per window")
+    decide_account_rps_limit: float = Field(10000.0, gt=0, description="guardrail: AWS account throttle rate limit per region (rps)")
+    decide_account_burst_limit: int = Field(5000, gt=0, description="guardrail: AWS account burst limit per region (requests)")
+    decide_min_rps_by_target: dict[str, float] = Field(
+        default_factory=dict, description="guardrail: lowest rate limit per target or glob ('shop|prod|*')"
+    )
+    decide_max_rps_by_target: dict[str, float] = Field(
+        default_factory=dict, description="guardrail: highest rate limit per target or glob (what the backend can take)"
+    )
+    decide_max_rel_mae: float = Field(1.0, gt=0, description="a route whose backtest relMAE is at least this gets status forecast_only")
+    decide_max_coverage_gap: float = Field(
+        0.3, gt=0, le=1.0, description="a route whose 80% coverage is further than this from 0.8 gets status forecast_only"
+    )
+    decide_prewarm_lead_minutes: int = Field(15, ge=0, le=24 * 60, description="provisioned concurrency starts this long before a spike")
+    decide_prewarm_tail_minutes: int = Field(30, ge=0, le=24 * 60, description="and ends this long after it")
+    decide_cold_start_ms: float = Field(400.0, ge=0, description="latency of one Lambda cold start (ms), to price cold starts avoided")
+    decide_route_latency_budget_ms: float = Field(
+        80.0, ge=0, description="extra latency (ms) a route may take when its traffic moves to another region"
+    )
+    decide_route_regions: dict[str, list[str]] = Field(
+        default_factory=dict, description="regions each api may be served from, per api or glob (route weights); default: the regions it logs"
+    )
+    decide_route_capacity_rps: dict[str, float] = Field(
+        default_factory=dict, description="capacity (rps) per region or 'api|region', capping the traffic route weights send there"
+    )
+    decide_cache_ttl_s: int = Field(300, ge=1, le=3600, description="stage cache TTL the cache policy evaluates (s)")
+    decide_cache_min_hit_ratio: float = Field(0.2, ge=0, le=1, description="cache advice only where the hit ratio would reach this")
+    decide_ws_idle_quantile: float = Field(0.95, gt=0.5, lt=1.0, description="WebSocket idle timeout = this quantile of message gaps")
+
+    # the service (forecaster.pipeline, pipelines/, forecaster.api)
+    as_of: dt.datetime | None = Field(
+        None, description="the service's 'now' (naive UTC) for pipeline runs and the API's default valid_at; None: the clock"
+    )
+    schedule_ingest_sources: list[str] = Field(
+        default_factory=list, description="sources the scheduler ingests every schedule_ingest_every (paths, globs, s3://, cwlogs://)"
+    )
+    schedule_ingest_every: str = Field("5m", description="interval of the scheduled ingest job (a duration: 30s, 5m, 1h)")
+    schedule_forecast_every: str = Field(
+        "1h", description="interval of the scheduled forecast job (forecast, price, carbon, decide, plan, apply)"
+    )
+    schedule_retries: int = Field(3, ge=0, le=20, description="retries of a failing scheduled job before it waits for its next turn")
+    schedule_nice: int = Field(
+        10, ge=0, le=19, description="CPU nice value of scheduled jobs and their forecast workers (0: same as the API)"
+    )
+    schedule_backoff_s: float = Field(30.0, ge=0, description="first retry delay of a failing job (doubles each retry)")
+    shutdown_timeout_s: float = Field(
+        30.0, ge=0, description="seconds a run in flight may take to finish at shutdown before it is marked interrupted"
+    )
+    api_upload_max_mb: float = Field(256.0, gt=0, description="largest log file POST /v1/ingest accepts (MB)")
+    api_page_max: int = Field(1000, ge=1, description="most rows one page of a paginated API response holds")
+    upload_dir: Path | None = Field(None, description="where uploaded log files are kept (default: uploads/ beside the db)")
 
     @classmethod
     def settings_customise_sources(

@@ -53,6 +53,53 @@ class SourceError(ForecasterError):
     code = "source_error"
 
 
+class StoreLocked(ForecasterError):
+    """The DuckDB file is held by another process longer than ``db_lock_timeout_s``."""
+
+    status = 503
+    code = "store_locked"
+
+
+class SchemaTooNew(ForecasterError):
+    """The database file was written by a newer forecaster than this one: refused, never downgraded."""
+
+    code = "schema_too_new"
+
+
+class MigrationFailed(ForecasterError):
+    """A schema migration step failed; it was rolled back and the file is at the last good version."""
+
+    code = "migration_failed"
+
+
 class Conflict(ForecasterError):
     status = 409
     code = "conflict"
+
+
+class Unauthorized(ForecasterError):
+    """No credentials, or credentials we do not know (the API answers 401 with WWW-Authenticate)."""
+
+    status = 401
+    code = "unauthorized"
+
+
+class Forbidden(ForecasterError):
+    """Known credentials without the role the operation needs."""
+
+    status = 403
+    code = "forbidden"
+
+
+class TooLarge(ForecasterError):
+    """A request body past the configured size limit."""
+
+    status = 413
+    code = "too_large"
+
+
+class Interrupted(ForecasterError):
+    """A pipeline run stopped before it finished (shutdown, or the process ended)."""
+
+    status = 409
+    code = "interrupted"

@@ -2,8 +2,8 @@
 the dashboard tests start from.
 
 The samples' "now" is 2026-11-25 05:00 UTC, two days before the Black Friday in them. Every step
-is idempotent: logs already loaded are not loaded again, and a store that already has a forecast
-run, costs and carbon is left as it is.
+is idempotent: logs already loaded are not loaded again, and a forecast, costs and carbon whose
+inputs have not changed are not made again.
 """
 
 from __future__ import annotations
@@ -41,26 +41,16 @@ def demo_settings(db: Path | str | None = None, config: Path | str | None = None
 def sample_store(db: Path | str | None = None, settings: Settings | None = None, as_of: str = DEMO_AS_OF,
                  samples_dir: Path | None = None):
     """Open ``db`` with the samples loaded, forecast 72 hours ahead of ``as_of``, priced and with
-    carbon figures (each step only when missing); returns ``(connection, settings)``. ``db``
-    defaults to the settings' (``$FORECASTER_DB``, else ./forecaster.duckdb: the demo's file)."""
-    from .carbon.store import report_from_db as carbon_report, write_report as write_carbon
-    from .forecast.run import run_forecast
-    from .ingest import ingest
-    from .pricing.store import report_from_db as cost_report, write_report as write_costs
-    from .store import reports
+    carbon figures, through :func:`forecaster.pipeline.run_pipeline` (steps whose inputs are unchanged
+    are skipped); returns ``(connection, settings)``. ``db`` defaults to the settings'
+    (``$FORECASTER_DB``, else ./forecaster.duckdb: the demo's file)."""
+    from .pipeline import run_pipeline
 
     settings = settings or demo_settings(db)
     db = settings.db if db is None else db
     samples = samples_dir or default_samples_dir()
-    now = dt.datetime.fromisoformat(as_of)
+    events = samples / "events.csv"
     con = connect(db, settings)
-    ingest(con, [str(samples / n) for n in DEMO_LOGS], settings)
-    if reports.latest_forecast_run(con) is None:
-        events = samples / "events.csv"
-        run_forecast(con, settings, as_of=now, events=str(events) if events.is_file() else None)
-    if reports.count(con, "costs") == 0:
-        report, fc_run = cost_report(con, settings, forecast=True, as_of=now)
-        write_costs(con, report, {"as_of": now.isoformat(), "forecast": True}, fc_run)
-    if reports.count(con, "carbon") == 0:
-        write_carbon(con, carbon_report(con, settings, forecast=True, as_of=now))
+    run_pipeline(settings, con=con, sources=[str(samples / n) for n in DEMO_LOGS], as_of=dt.datetime.fromisoformat(as_of),
+                 events=str(events) if events.is_file() else None, actor="sample_store")
     return con, settings

@@ -10,12 +10,12 @@ import datetime as dt
 import logging
 import uuid
 
-import duckdb
 import pandas as pd
 
 from ..config import Settings
 from ..pricing.store import load_latest_forecasts, load_traffic, window_for
-from ..store.db import run, transaction, utcnow
+from ..store import carbon as carbon_table
+from ..store.db import Connection, transaction, utcnow
 from .coefficients import Coefficients, load_coefficients
 from .intensity import GridIntensity, load_grid
 from .service import CarbonReport, carbon_report
@@ -28,7 +28,7 @@ def inputs_for(settings: Settings) -> tuple[Coefficients, GridIntensity]:
     return c, load_grid(c.unknown_region_g_per_kwh, settings.grid_intensity_file)
 
 
-def report_from_db(con: duckdb.DuckDBPyConnection, settings: Settings, start: dt.datetime | None = None,
+def report_from_db(con: Connection, settings: Settings, start: dt.datetime | None = None,
                    end: dt.datetime | None = None, forecast: bool = False,
                    horizon_hours: int = 72, as_of: dt.datetime | None = None) -> CarbonReport:
     """Load what a carbon report needs and build it (no writes); ``as_of`` as in pricing."""
@@ -42,29 +42,21 @@ def report_from_db(con: duckdb.DuckDBPyConnection, settings: Settings, start: dt
                          horizon_hours=horizon_hours)
 
 
-def write_report(con: duckdb.DuckDBPyConnection, report: CarbonReport) -> str:
+def write_report(con: Connection, report: CarbonReport) -> str:
     run_id = f"carbon-{utcnow():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
     with transaction(con):
-        run(con, "DELETE FROM carbon WHERE kind = 'actual' AND ts >= ? AND ts < ?", [report.start, report.end])
+        carbon_table.delete_actual(con, report.start, report.end)
         _insert(con, report.history, run_id)
         if report.forecast is not None:
-            run(con, "DELETE FROM carbon WHERE kind = 'forecast'")
+            carbon_table.delete_forecast(con)
             _insert(con, report.forecast, run_id)
     return run_id
 
 
-def _insert(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, run_id: str) -> None:
+def _insert(con: Connection, frame: pd.DataFrame, run_id: str) -> None:
     if frame is None or not len(frame):
         return
     df = frame.assign(run_id=run_id, ts=pd.to_datetime(frame["ts"]))
     for c in ("kwh", "g_co2e", "g_co2e_per_kwh", "requests"):
         df[c] = df[c].astype(float)
-    con.register("_carbon_df", df)
-    try:
-        run(con, """
-            INSERT INTO carbon BY NAME
-            SELECT run_id, kind, ts, api, stage, route, region, component, kwh, g_co2e, flags,
-                   requests, g_co2e_per_kwh FROM _carbon_df
-        """)
-    finally:
-        con.unregister("_carbon_df")
+    carbon_table.insert(con, df)

@@ -1,4 +1,4 @@
-"""``forecaster demo``: the main job on the embedded default — sample logs -> DuckDB -> forecast -> price.
+"""``forecaster demo``: the main job on the embedded default — the pipeline (``forecaster.pipeline``) on the samples.
 
 It is what the README's first command runs: a newcomer sees every stage work on the committed
 samples, and the DuckDB file is left behind to explore (CLI, notebooks). The samples' "now" is
@@ -17,13 +17,15 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ..ingest import ingest
-from ..store import open_store
-from ..store.db import run
+from ..pipeline import StepResult, run_pipeline
+from ..store import forecasts as results
+from ..store import open_store, traffic
 from ..config import DEFAULT_CONFIG_FILE
 from ..sample_store import DEMO_AS_OF, DEMO_CONFIG, DEMO_LOGS, default_samples_dir
 from .common import ConfigOption, DbOption, load_settings
 from .ingest import print_summary
+
+DEMO_STEPS = ("ingest", "forecast", "price", "carbon")   # forecaster.pipeline's steps the demo shows
 
 
 def demo_config(config: Optional[Path]) -> Optional[Path]:
@@ -56,13 +58,10 @@ def register(app: typer.Typer) -> None:
         console.rule(f"[bold]forecaster demo[/] — {samples_dir} -> {settings.db}, as of {now:%Y-%m-%d %H:%M} UTC")
         with open_store(settings.db, settings) as con:
             console.rule("1. ingest")
-            report = ingest(con, [str(samples_dir / n) for n in DEMO_LOGS], settings)
-            print_summary(report, settings.db)
-            show_traffic(con, console)
-            console.rule("2. forecast the next 72 hours and find spikes")
-            show_forecast(con, settings, now, events, console)
-            console.rule("3. price it: dollars and grams of CO2e")
-            show_costs(con, settings, now, console)
+            result = run_pipeline(settings, DEMO_STEPS, con=con, sources=[str(samples_dir / n) for n in DEMO_LOGS],
+                                  as_of=now, events=str(events) if events.is_file() else None, force=True,
+                                  progress=lambda sr: show_step(con, sr, settings, console), actor="demo")
+            report = result.step("ingest").value
             console.rule("4. dashboards")
             from dashboards.demo import show_dashboards
             show_dashboards(con, settings, console)
@@ -75,49 +74,49 @@ def register(app: typer.Typer) -> None:
 
 def show_traffic(con, console: Console, limit: int = 8) -> None:
     """The busiest routes in the store, from the per-minute rollups."""
-    rows = run(con, f"""
-        SELECT api, route, region, sum(requests) AS requests,
-               round(100.0 * sum(status_5xx) / sum(requests), 2) AS pct_5xx,
-               round(sum(latency_p95_ms * latency_n) / nullif(sum(latency_n), 0), 1) AS p95_ms
-        FROM traffic_1m GROUP BY ALL ORDER BY requests DESC LIMIT {int(limit)}
-    """)
-    total = run(con, "SELECT count(DISTINCT (api, stage, route, region)), coalesce(sum(requests), 0), "
-                     "min(ts), max(ts) FROM traffic_1m")[0]
-    t = Table(title=f"{total[1]:,} requests on {total[0]} routes, {total[2]:%Y-%m-%d} .. {total[3]:%Y-%m-%d} "
-                    f"(busiest {limit})")
+    rows = traffic.busiest_routes(con, limit)
+    total = traffic.totals(con)
+    t = Table(title=f"{total.requests:,} requests on {total.routes} routes, {total.first:%Y-%m-%d} .. "
+                    f"{total.last:%Y-%m-%d} (busiest {limit})")
     for c in ("api", "route", "region", "requests", "5xx %", "p95 ms"):
         t.add_column(c, justify="right" if c in ("requests", "5xx %", "p95 ms") else "left")
-    for api, route, region, req, p5, p95 in rows:
-        t.add_row(api, route, region, f"{req:,}", f"{p5}", "-" if p95 is None else f"{p95}")
+    for r in rows:
+        p95 = r["p95_ms"]
+        t.add_row(r["api"], r["route"], r["region"], f"{r['requests']:,}", f"{r['pct_5xx']}",
+                  "-" if p95 is None else f"{p95}")
     console.print(t)
 
 
-def show_forecast(con, settings, now: dt.datetime, events: Path, console: Console) -> None:
-    from ..forecast.run import run_forecast
+def show_step(con, sr: StepResult, settings, console: Console) -> None:
+    """Each pipeline step's section of the demo, as the step finishes."""
+    if sr.step == "ingest":
+        print_summary(sr.value, settings.db)
+        show_traffic(con, console)
+    elif sr.step == "forecast":
+        console.rule("2. forecast the next 72 hours and find spikes")
+        show_forecast(con, sr.value, console)
+    elif sr.step == "price":
+        console.rule("3. price it: dollars and grams of CO2e")
+        show_costs(sr.value, console)
+    elif sr.step == "carbon":
+        show_carbon(sr.value, console)
+
+
+def show_forecast(con, summary, console: Console) -> None:
     from .forecast import print_summary as print_run
 
-    summary = run_forecast(con, settings, as_of=now, events=str(events) if events.is_file() else None)
     print_run(summary, limit=12)
-    rows = run(con, """
-        SELECT series, start_ts, peak_ts, peak, ratio, probability, lead_time_hours, coalesce(event, '')
-        FROM spikes WHERE run_id = ? ORDER BY ratio DESC LIMIT 10""", [summary.run_id])
+    rows = results.top_spikes(con, summary.run_id, 10)
     t = Table(title=f"spikes ahead (top {len(rows)} of {summary.spikes}, by ratio to baseline)")
     for c in ("series", "starts", "peak at", "peak/h", "x baseline", "P(exceed)", "lead h", "event"):
         t.add_column(c, justify="right" if c in ("peak/h", "x baseline", "P(exceed)", "lead h") else "left")
-    for s, start, peak_ts, peak, ratio, p, lead, ev in rows:
-        t.add_row(s, f"{start:%a %d %H:%M}", f"{peak_ts:%a %d %H:%M}", f"{peak:,.0f}", f"{ratio:.1f}x",
-                  f"{p:.0%}", f"{lead:.0f}", ev)
+    for r in rows:
+        t.add_row(r["series"], f"{r['start_ts']:%a %d %H:%M}", f"{r['peak_ts']:%a %d %H:%M}", f"{r['peak']:,.0f}",
+                  f"{r['ratio']:.1f}x", f"{r['probability']:.0%}", f"{r['lead_time_hours']:.0f}", r["event"])
     console.print(t)
 
 
-def show_costs(con, settings, now: dt.datetime, console: Console) -> None:
-    from ..carbon.store import report_from_db as carbon_report
-    from ..carbon.store import write_report as write_carbon
-    from ..pricing.store import report_from_db as cost_report
-    from ..pricing.store import write_report as write_costs
-
-    report, fc_run = cost_report(con, settings, forecast=True, as_of=now)
-    write_costs(con, report, {"as_of": now.isoformat(), "forecast": True}, fc_run)
+def show_costs(report, console: Console) -> None:
     out = report.to_dict("api")
     t = Table(title=f"cost by api, {out['from'][:16]} .. {out['to'][:16]} (month to date)")
     t.add_column("api")
@@ -132,8 +131,9 @@ def show_costs(con, settings, now: dt.datetime, console: Console) -> None:
                       f"(forecast); month-end projection {p['month']}: [bold]${p['total_usd']:,.2f}[/]")
     for a in out.get("alerts", []):
         console.print(f"[red]budget alert[/red] {a['message']}")
-    c = carbon_report(con, settings, forecast=True, as_of=now)
-    write_carbon(con, c)
+
+
+def show_carbon(c, console: Console) -> None:
     cd = c.to_dict("region")
     console.print(f"carbon month to date: [bold]{cd['total_g_co2e'] / 1000:,.2f} kg CO2e[/]; by region: "
                   + ", ".join(f"{r['key']} {r['g_co2e'] / 1000:,.2f} kg" for r in cd["rows"][:6]))

@@ -8,7 +8,6 @@ and spikes (batched, inside one transaction), the summary, and reading results b
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -16,7 +15,6 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import duckdb
 import numpy as np
 import pandas as pd
 
@@ -25,7 +23,9 @@ from ..errors import BadInput, UnknownName
 from .events import Calendar
 from .fit import FORECAST_COLS, FitSpec, History, SeriesResult, _why, fallback_result
 from .series import load_series, step_delta, steps_in
-from ..store.db import one, run, transaction, utcnow
+from ..store import forecasts as results
+from ..store import runs
+from ..store.db import Connection, transaction, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ METRICS = ("rel_mae", "mase", "smape", "coverage_80", "coverage_95")
 class _Writer:
     """Buffers results and appends them to DuckDB in batches (inside the caller's transaction)."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, run_id: str, write_forecasts: bool, batch: int = 500):
+    def __init__(self, con: Connection, run_id: str, write_forecasts: bool, batch: int = 500):
         self.con, self.run_id, self.write_forecasts, self.batch = con, run_id, write_forecasts, batch
         self.forecasts: dict[str, list[np.ndarray]] = {}
         self.scores: dict[str, list[np.ndarray]] = {}
@@ -103,12 +103,7 @@ class _Writer:
             self.spikes.clear()
 
     def _insert(self, table: str, frame: pd.DataFrame) -> None:
-        self.con.register("_fc_batch", frame)
-        try:
-            cols = ", ".join(frame.columns)
-            run(self.con, f"INSERT INTO {table} (run_id, {cols}) SELECT ?, {cols} FROM _fc_batch", [self.run_id])
-        finally:
-            self.con.unregister("_fc_batch")
+        results.insert(self.con, table, self.run_id, frame)
 
 
 def _extend(parts: dict[str, list[np.ndarray]], cols: dict[str, np.ndarray]) -> None:
@@ -176,7 +171,7 @@ def _nanmean(v: np.ndarray) -> float | None:
     return round(float(v.mean()), 6) if v.size else None
 
 
-def run_forecast(con: duckdb.DuckDBPyConnection, settings, horizon: str | None = None, step: str | None = None,
+def run_forecast(con: Connection, settings, horizon: str | None = None, step: str | None = None,
                  model: str | None = None, as_of=None, routes: list[str] | str | None = None, events=None,
                  engine: str | None = None, scheduler: str | None = None, preset: str | None = None,
                  folds: int | None = None, seed: int | None = None, workers: int | None = None,
@@ -191,14 +186,12 @@ def run_forecast(con: duckdb.DuckDBPyConnection, settings, horizon: str | None =
         raise UnknownName("run kind", kind, ["backtest", "forecast"])
     run_id = f"{kind[:2]}-{utcnow():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     started = utcnow()
-    run(con, "INSERT INTO runs (run_id, kind, params, started, status) VALUES (?, ?, ?, ?, 'running')",
-        [run_id, kind, json.dumps(p, default=str), started])
+    runs.start(con, run_id, kind, p, started)
     t0 = time.perf_counter()
     try:
         summary = _execute(con, settings, run_id, kind, p, dask_processes, t0)
     except BaseException as e:
-        run(con, "UPDATE runs SET status = 'failed', finished = ?, error = ? WHERE run_id = ?",
-            [utcnow(), _why(e), run_id])
+        runs.fail(con, run_id, _why(e))
         raise
     return summary
 
@@ -267,28 +260,21 @@ def _execute(con, settings, run_id: str, kind: str, p: dict, dask_processes: boo
             seconds=round(seconds, 3), series_per_second=round(n / seconds, 2) if seconds > 0 else 0.0,
             per_series=tally.rows)
         summary.models = {str(k): int(v) for k, v in summary.models.items()}
-        run(con, "UPDATE runs SET status = 'ok', finished = ?, summary = ? WHERE run_id = ?",
-            [utcnow(), json.dumps(summary.to_dict(), default=str), run_id])
+        runs.finish(con, run_id, summary.to_dict())
     return summary
 
 
 # ---- reading back --------------------------------------------------------------------------
 
-def latest_run_id(con: duckdb.DuckDBPyConnection, kind: str = "forecast") -> str | None:
-    row = one(con, "SELECT run_id FROM runs WHERE kind = ? AND status = 'ok' ORDER BY started DESC LIMIT 1", [kind])
-    return row[0] if row else None
+def latest_run_id(con: Connection, kind: str = "forecast") -> str | None:
+    return runs.latest_ok(con, kind)
 
 
-def load_spikes(con: duckdb.DuckDBPyConnection, run_id: str | None = None, min_ratio: float | None = None) -> tuple[str, pd.DataFrame]:
+def load_spikes(con: Connection, run_id: str | None = None, min_ratio: float | None = None) -> tuple[str, pd.DataFrame]:
     """The spikes of a forecast run (latest ok run by default), soonest first; ``min_ratio`` filters."""
     run_id = run_id or latest_run_id(con)
     if run_id is None:
         raise BadInput("no finished forecast run yet; run `forecaster forecast` first")
-    if one(con, "SELECT count(*) FROM runs WHERE run_id = ?", [run_id])[0] == 0:
+    if not runs.exists(con, run_id):
         raise BadInput(f"no run {run_id!r}")
-    frame = con.execute("""
-        SELECT series, start_ts, end_ts, peak_ts, peak, baseline, ratio, threshold, probability, lead_time_hours,
-               reason, event
-        FROM spikes WHERE run_id = ? AND (? IS NULL OR ratio >= ?) ORDER BY start_ts, series
-    """, [run_id, min_ratio, min_ratio]).df()
-    return run_id, frame
+    return run_id, results.spikes(con, run_id, min_ratio)

@@ -1,4 +1,4 @@
-"""``traffic_1m`` -> regular per-series time series at a chosen step, in SQL.
+"""``traffic_1m`` -> regular per-series time series at a chosen step (one SQL query: ``store.traffic.series_table``).
 
 Series ids: ``route:api|stage|route|region`` for every route, and aggregates ``api:API``,
 ``stage:API|STAGE``, ``region:REGION`` and ``total``.
@@ -22,12 +22,12 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Iterator
 
-import duckdb
 import numpy as np
 import pandas as pd
 
 from ..errors import BadInput, UnknownName
-from ..store.db import one, run
+from ..store import traffic
+from ..store.db import Connection
 
 log = logging.getLogger(__name__)
 
@@ -157,65 +157,18 @@ def matches(series_id: str, patterns: list[str] | tuple[str, ...] | None) -> boo
     return False
 
 
-def data_cutoff(con: duckdb.DuckDBPyConnection, step: str, as_of: dt.datetime | None) -> pd.Timestamp | None:
+def data_cutoff(con: Connection, step: str, as_of: dt.datetime | None) -> pd.Timestamp | None:
     """The first bucket not read: ``as_of`` floored to the step, or the end of the last logged minute, floored."""
     width = step_delta(step)
     if as_of is not None:
         return pd.Timestamp(as_of).floor(width)
-    last = one(con, "SELECT max(ts) FROM traffic_1m")[0]
+    last = traffic.last_minute(con)
     if last is None:
         return None
     return (pd.Timestamp(last) + pd.Timedelta(minutes=1)).floor(width)
 
 
-_SQL = """
-WITH src AS (
-    SELECT time_bucket(INTERVAL '{secs} seconds', ts) AS ds, api, stage, route, region, sum(requests) AS y
-    FROM traffic_1m
-    WHERE ts < ? {since}
-    GROUP BY ALL
-),
-active AS (SELECT DISTINCT ds FROM src),
-bounds AS (SELECT min(ds) AS lo FROM src),
-grid AS (
-    SELECT unnest(generate_series(lo, ?::TIMESTAMP - INTERVAL '{secs} seconds', INTERVAL '{secs} seconds')) AS ds
-    FROM bounds WHERE lo IS NOT NULL
-),
-keys AS (SELECT api, stage, route, region, min(ds) AS first_ds FROM src GROUP BY ALL),
-filled AS (
-    SELECT k.api, k.stage, k.route, k.region, g.ds,
-           CASE WHEN a.ds IS NULL THEN NULL ELSE coalesce(s.y, 0) END::DOUBLE AS y
-    FROM keys k JOIN grid g ON g.ds >= k.first_ds
-    LEFT JOIN active a ON a.ds = g.ds
-    LEFT JOIN src s ON s.ds = g.ds AND s.api = k.api AND s.stage = k.stage AND s.route = k.route AND s.region = k.region
-),
-routes AS (
-    SELECT 'route:' || api || '|' || stage || '|' || route || '|' || region AS series, ds, y FROM filled
-),
-agg_src AS (
-    SELECT CASE
-             WHEN grouping(api) = 0 AND grouping(stage) = 0 THEN 'stage:' || api || '|' || stage
-             WHEN grouping(api) = 0 THEN 'api:' || api
-             WHEN grouping(region) = 0 THEN 'region:' || region
-             ELSE 'total' END AS series,
-           ds, sum(y) AS y
-    FROM src
-    GROUP BY GROUPING SETS ((ds, api), (ds, api, stage), (ds, region), (ds))
-),
-agg_keys AS (SELECT series, min(ds) AS first_ds FROM agg_src GROUP BY series),
-aggs AS (
-    SELECT k.series, g.ds, CASE WHEN a.ds IS NULL THEN NULL ELSE coalesce(x.y, 0) END::DOUBLE AS y
-    FROM agg_keys k JOIN grid g ON g.ds >= k.first_ds
-    LEFT JOIN active a ON a.ds = g.ds
-    LEFT JOIN agg_src x ON x.series = k.series AND x.ds = g.ds
-)
-SELECT series, ds, y FROM routes {route_filter}
-UNION ALL
-SELECT series, ds, y FROM aggs {agg_filter}
-"""
-
-
-def load_series(con: duckdb.DuckDBPyConnection, step: str = "1h", as_of: dt.datetime | None = None,
+def load_series(con: Connection, step: str = "1h", as_of: dt.datetime | None = None,
                 routes: list[str] | str | None = None, history_days: float | None = None) -> SeriesFrame:
     """Read ``traffic_1m`` into regular series at ``step`` (see module doc for gaps and ``as_of``).
 
@@ -227,22 +180,12 @@ def load_series(con: duckdb.DuckDBPyConnection, step: str = "1h", as_of: dt.date
     cutoff = data_cutoff(con, step, as_of)
     if cutoff is None:
         return SeriesFrame([], np.zeros(1, dtype=np.int64), np.zeros(0, dtype="datetime64[ns]"), np.zeros(0), step, None)
-    params: list = [cutoff.to_pydatetime()]
-    since = ""
-    if history_days is not None:
-        since = "AND ts >= ?"
-        params.append((cutoff - pd.Timedelta(days=history_days)).to_pydatetime())
-    params.append(cutoff.to_pydatetime())
-    route_filter = agg_filter = ""
+    since = None if history_days is None else (cutoff - pd.Timedelta(days=history_days)).to_pydatetime()
+    wanted = None
     if patterns:
-        wanted = [sid for sid in _all_ids(con, cutoff, since, params[1:-1]) if matches(sid, patterns)]
-        run(con, "CREATE OR REPLACE TEMP TABLE _series_wanted (series VARCHAR)")
-        if wanted:
-            con.executemany("INSERT INTO _series_wanted VALUES (?)", [[w] for w in wanted])
-        route_filter = "WHERE series IN (SELECT series FROM _series_wanted)"
-        agg_filter = "WHERE series IN (SELECT series FROM _series_wanted)"
-    sql = _SQL.format(secs=int(width.total_seconds()), since=since, route_filter=route_filter, agg_filter=agg_filter)
-    frame = _grouped(con.sql(sql, params=params).to_arrow_table(), step, cutoff)
+        wanted = [sid for sid in _all_ids(con, cutoff, since) if matches(sid, patterns)]
+    table = traffic.series_table(con, int(width.total_seconds()), cutoff.to_pydatetime(), since, wanted)
+    frame = _grouped(table, step, cutoff)
     log.info("loaded %d series x %s steps up to %s", len(frame), step, cutoff)
     return frame
 
@@ -266,12 +209,9 @@ def _grouped(table, step: str, cutoff: pd.Timestamp) -> SeriesFrame:
     return SeriesFrame([ids[k] for k in key[starts]], np.r_[starts, len(key)].astype(np.int64), ds, y, step, cutoff)
 
 
-def _all_ids(con: duckdb.DuckDBPyConnection, cutoff: pd.Timestamp, since: str, since_params: list) -> list[str]:
-    rows = run(con, f"""
-        SELECT DISTINCT api, stage, route, region FROM traffic_1m WHERE ts < ? {since}
-    """, [cutoff.to_pydatetime(), *since_params])
+def _all_ids(con: Connection, cutoff: pd.Timestamp, since: dt.datetime | None) -> list[str]:
     ids = {"total"}
-    for api, stage, route, region in rows:
+    for api, stage, route, region in traffic.route_keys(con, cutoff.to_pydatetime(), since):
         ids.update({route_series_id(api, stage, route, region), f"api:{api}", f"stage:{api}|{stage}",
                     f"region:{region}"})
     return sorted(ids)

@@ -36,7 +36,14 @@ _COMBINE = {
     "integration_n": "a.integration_n + b.integration_n",
     "integration_ms_sum": "a.integration_ms_sum + b.integration_ms_sum",
     "billed_ms_sum": "a.billed_ms_sum + b.billed_ms_sum",
+    # the busiest second: exact within one fold; a second split between two folds keeps the larger part
+    "peak_rps": "greatest(a.peak_rps, b.peak_rps)",
 }
+
+# traffic_1m's columns in the order the aggregates below produce them
+_COLUMNS = ("ts, api, stage, route, region, api_type, requests, status_4xx, status_5xx, bytes_out, latency_n, "
+            "latency_ms_sum, latency_p50_ms, latency_p95_ms, latency_p99_ms, integration_n, integration_ms_sum, "
+            "billed_ms_sum, peak_rps")
 
 _MERGE = "ON CONFLICT (api, stage, route, region, ts) DO UPDATE SET " + ", ".join(
     f"{c} = " + e.replace("a.", "").replace("b.", "EXCLUDED.") for c, e in _COMBINE.items())
@@ -49,8 +56,9 @@ _AGGREGATE = """
            count(latency_ms), coalesce(sum(latency_ms), 0),
            quantile_cont(latency_ms, 0.5), quantile_cont(latency_ms, 0.95), quantile_cont(latency_ms, 0.99),
            count(integration_latency_ms), coalesce(sum(integration_latency_ms), 0),
-           coalesce(sum(ceil(integration_latency_ms)), 0)
-    FROM {rel} WHERE {where}
+           coalesce(sum(ceil(integration_latency_ms)), 0), max(_sec_n)
+    FROM (SELECT *, count(*) OVER (PARTITION BY api, stage, route, region, date_trunc('second', ts)) AS _sec_n
+          FROM {rel} WHERE {where})
     GROUP BY ALL
 """
 
@@ -60,7 +68,7 @@ _AGGREGATE_COUNTS = """
            coalesce(sum(requests) FILTER (WHERE status BETWEEN 400 AND 499), 0)::BIGINT,
            coalesce(sum(requests) FILTER (WHERE status >= 500), 0)::BIGINT,
            coalesce(sum(bytes_out), 0)::BIGINT,
-           0, 0, NULL, NULL, NULL, 0, 0, 0
+           0, 0, NULL, NULL, NULL, 0, 0, 0, NULL
     FROM {rel} WHERE {where}
     GROUP BY ALL
 """
@@ -75,14 +83,14 @@ def ensure_macros(con: duckdb.DuckDBPyConnection) -> None:
 
 def fold_chunk(rel: duckdb.DuckDBPyRelation, where: str) -> None:
     """Add the rows of ``rel`` (requests columns, as ``_p``) that pass ``where`` to ``traffic_1m``."""
-    rel.query("_p", f"INSERT INTO traffic_1m {_AGGREGATE.format(rel='_p', where=where)} {_MERGE}").fetchall()
+    rel.query("_p", f"INSERT INTO traffic_1m ({_COLUMNS}) {_AGGREGATE.format(rel='_p', where=where)} {_MERGE}").fetchall()
 
 
 def fold_counts_chunk(rel: duckdb.DuckDBPyRelation, where: str) -> int:
     """Add pre-aggregated count rows (``requests`` weight each) to ``traffic_1m``, as that many log
     lines would; returns how many requests they stand for. No percentiles, so any chunking is exact."""
     n = rel.query("_p", f"SELECT coalesce(sum(requests), 0)::BIGINT FROM _p WHERE {where}").fetchall()[0][0]
-    rel.query("_p", f"INSERT INTO traffic_1m {_AGGREGATE_COUNTS.format(rel='_p', where=where)} {_MERGE}").fetchall()
+    rel.query("_p", f"INSERT INTO traffic_1m ({_COLUMNS}) {_AGGREGATE_COUNTS.format(rel='_p', where=where)} {_MERGE}").fetchall()
     return int(n)
 
 
@@ -121,7 +129,7 @@ def refold_minutes(con: duckdb.DuckDBPyConnection, committed: duckdb.DuckDBPyCon
     run(con, "CREATE OR REPLACE TEMP TABLE _refold_minutes (ts TIMESTAMP)")
     run(con, "INSERT INTO _refold_minutes SELECT make_timestamp(unnest(?::BIGINT[]) * 1000000)", [sorted(minutes)])
     run(con, "CREATE OR REPLACE TEMP TABLE _refold AS SELECT * FROM traffic_1m LIMIT 0")
-    run(con, f"""INSERT INTO _refold {_AGGREGATE.format(
+    run(con, f"""INSERT INTO _refold ({_COLUMNS}) {_AGGREGATE.format(
         rel='requests', where=f"source_id = {int(source_id)} AND date_trunc('minute', ts) IN (SELECT ts FROM _refold_minutes)")}""")
     prior = committed.sql(
         "SELECT * FROM traffic_1m WHERE ts IN (SELECT make_timestamp(unnest(?::BIGINT[]) * 1000000))",
@@ -149,6 +157,6 @@ def fold_source(con: duckdb.DuckDBPyConnection, source_id: int) -> int:
     ensure_macros(con)
     n = one(con, "SELECT count(*) FROM requests WHERE source_id = ?", [source_id])[0]
     if n:
-        run(con, f"INSERT INTO traffic_1m {_AGGREGATE.format(rel='requests', where=f'source_id = {int(source_id)}')} {_MERGE}")
+        run(con, f"INSERT INTO traffic_1m ({_COLUMNS}) {_AGGREGATE.format(rel='requests', where=f'source_id = {int(source_id)}')} {_MERGE}")
     return n
 

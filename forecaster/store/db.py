@@ -1,49 +1,130 @@
-"""Opening the DuckDB file and keeping its schema current."""
+"""The one door to DuckDB: opening the file (the connection policy) and running statements.
+
+Connection policy:
+
+- ``connect(db)`` opens the writer: it creates the file if needed and migrates its schema to this
+  version (``store.migrations``). DuckDB lets one process hold a file for writing; inside that
+  process readers take their own cursor of the writer (``cursor(con)``), as a service does.
+- ``connect(db, read_only=True)`` opens a reader: several processes may read a file at once as long
+  as none writes it. A reader never migrates; it refuses a file newer than this code.
+- When another process holds the file, opening waits up to ``db_lock_timeout_s`` seconds for it to
+  let go, then raises :class:`~forecaster.errors.StoreLocked` naming the file and the holder.
+
+Every statement outside this package runs through :func:`run`, :func:`one`, :func:`frame`,
+:func:`arrow` or a repository module of this package; the rest of forecaster never imports duckdb
+(an import-linter contract checks it). ``Connection``, ``Relation`` and ``DatabaseError`` name
+DuckDB's types for code that passes them around.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
 import logging
+import re
+import time
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator, Sequence
 
 import duckdb
+import pandas as pd
+import pyarrow as pa
 
 from ..config import Settings
-from ..errors import SourceError
+from ..errors import SourceError, StoreLocked
 from . import migrations
 
 log = logging.getLogger(__name__)
 
+Connection = duckdb.DuckDBPyConnection
+Relation = duckdb.DuckDBPyRelation
+DatabaseError = duckdb.Error
 
-def connect(db: Path | str | None = None, settings: Settings | None = None, read_only: bool = False):
-    """Open (creating if needed) the DuckDB file and make sure the schema is current."""
+_LOCK_RE = re.compile(r"Conflicting lock is held in (?P<holder>.+?)(?: by user \S+)?\.(?:\s|$)")
+_RETRY_S = (0.05, 0.1, 0.2, 0.5)
+
+
+def connect(db: Path | str | None = None, settings: Settings | None = None, read_only: bool = False) -> Connection:
+    """Open the DuckDB file: the writer (created and migrated if needed) or, ``read_only``, a reader."""
     settings = settings or Settings()
     path = str(db if db is not None else settings.db)
-    config: dict = {}
+    config: dict[str, Any] = {}
     if settings.duckdb_threads:
         config["threads"] = settings.duckdb_threads
     if settings.duckdb_memory_limit:
         config["memory_limit"] = settings.duckdb_memory_limit
-    if path != ":memory:":
+    if path != ":memory:" and not read_only:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
+    con = _open(path, read_only, config, settings.db_lock_timeout_s)
     try:
-        con = duckdb.connect(path, read_only=read_only, config=config)
-    except duckdb.Error as e:
-        raise SourceError(f"cannot open DuckDB file {path}: {e}") from e
-    if not read_only:
-        migrate(con)
+        if read_only:
+            migrations.check_readable(con, path)
+        else:
+            migrations.migrate(con, utcnow)
+    except BaseException:
+        con.close()
+        raise
     return con
 
 
-def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
+def _open(path: str, read_only: bool, config: dict[str, Any], timeout_s: float) -> Connection:
+    """duckdb.connect, waiting up to ``timeout_s`` while another process holds the file's lock."""
+    deadline = time.monotonic() + timeout_s
+    tries = 0
+    mode = " read-only" if read_only else ""
+    while True:
+        try:
+            return duckdb.connect(path, read_only=read_only, config=config)
+        except duckdb.IOException as e:
+            holder = _lock_holder(str(e))
+            if holder is None:
+                raise SourceError(f"cannot open DuckDB file {path}{mode}: {e}") from e
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise StoreLocked(
+                    f"DuckDB file {path} is locked by {holder}; waited {timeout_s:g} s "
+                    f"(db_lock_timeout_s) for it to let go. Stop that process, or open the file "
+                    f"read-only when no process writes it") from e
+            if tries == 0:
+                log.info("DuckDB file %s is locked by %s; waiting up to %g s", path, holder, timeout_s)
+            time.sleep(min(_RETRY_S[min(tries, len(_RETRY_S) - 1)], left))
+            tries += 1
+        except duckdb.Error as e:
+            raise SourceError(f"cannot open DuckDB file {path}{mode}: {e}") from e
+
+
+def _lock_holder(message: str) -> str | None:
+    """Who holds the lock, from DuckDB's message ("... held in /usr/bin/python3 (PID 123) ..."), or
+    None when the error is not a lock conflict."""
+    if "Could not set lock" not in message and "Conflicting lock" not in message:
+        return None
+    m = _LOCK_RE.search(message)
+    return m.group("holder") if m else "another process"
+
+
+def cursor(con: Connection) -> Connection:
+    """A connection of its own over the same database (for a thread: a reader beside the writer)."""
+    return con.cursor()
+
+
+@contextlib.contextmanager
+def open_store(db: Path | str | None = None, settings: Settings | None = None,
+               read_only: bool = False) -> Iterator[Connection]:
+    """Context manager over :func:`connect` that closes the connection."""
+    con = connect(db, settings, read_only=read_only)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def migrate(con: Connection) -> list[int]:
     """Bring the file's schema to this version (see ``store.migrations``); the versions applied."""
     return migrations.migrate(con, utcnow)
 
 
 @contextlib.contextmanager
-def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+def transaction(con: Connection) -> Iterator[Connection]:
     """BEGIN/COMMIT around a block; ROLLBACK on any exception (nothing half-written)."""
     run(con, "BEGIN TRANSACTION")
     try:
@@ -60,22 +141,74 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
 
 
-@contextlib.contextmanager
-def open_store(db: Path | str | None = None, settings: Settings | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
-    """Context manager over :func:`connect` that closes the connection."""
-    con = connect(db, settings)
-    try:
-        yield con
-    finally:
-        con.close()
+# ---- running statements ----------------------------------------------------------------------
 
-
-def run(con: duckdb.DuckDBPyConnection, query: str, params: list | None = None) -> list[tuple]:
+def run(con: Connection, query: str, params: Sequence[Any] | None = None) -> list[tuple]:
     """Execute and drain the result (DuckDB wants each result finished before the next statement)."""
     return con.execute(query, params or []).fetchall()
 
 
-def one(con: duckdb.DuckDBPyConnection, query: str, params: list | None = None) -> tuple | None:
+def one(con: Connection, query: str, params: Sequence[Any] | None = None) -> tuple | None:
     """The first row of a query (or None), with the result drained."""
     rows = con.execute(query, params or []).fetchall()
     return rows[0] if rows else None
+
+
+def scalar(con: Connection, query: str, params: Sequence[Any] | None = None) -> Any:
+    """The first column of the first row (None when there is no row)."""
+    row = one(con, query, params)
+    return row[0] if row else None
+
+
+def many(con: Connection, query: str, rows: Sequence[Sequence[Any]]) -> None:
+    """Execute one statement for each parameter row."""
+    if rows:
+        con.executemany(query, [list(r) for r in rows])
+
+
+def frame(con: Connection, query: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
+    """A query's result as a pandas DataFrame (named columns)."""
+    return con.execute(query, params or []).df()
+
+
+def arrow(con: Connection, query: str, params: Sequence[Any] | None = None) -> pa.Table:
+    """A query's result as an Arrow table."""
+    return con.sql(query, params=list(params or [])).to_arrow_table()
+
+
+def records(con: Connection, query: str, params: Sequence[Any] | None = None) -> list[dict[str, Any]]:
+    """A query's rows as dicts keyed by column name."""
+    cur = con.execute(query, params or [])
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, r)) for r in cur.fetchall()]
+
+
+@contextlib.contextmanager
+def registered(con: Connection, name: str, data: pd.DataFrame | pa.Table) -> Iterator[str]:
+    """``data`` visible to SQL as the view ``name`` for the block (then unregistered)."""
+    con.register(name, data)
+    try:
+        yield name
+    finally:
+        con.unregister(name)
+
+
+def insert_frame(con: Connection, table: str, data: pd.DataFrame, columns: Sequence[str],
+                 constants: dict[str, Any] | None = None) -> None:
+    """Insert ``data``'s ``columns`` (plus ``constants``, the same for every row) into ``table`` by name."""
+    if not len(data):
+        return
+    consts = dict(constants or {})
+    names = [*consts, *columns]
+    with registered(con, "_insert_frame", data):
+        run(con, f"INSERT INTO {table} ({', '.join(names)}) "
+                 f"SELECT {', '.join(['?'] * len(consts) + list(columns))} FROM _insert_frame", list(consts.values()))
+
+
+def table_exists(con: Connection, name: str) -> bool:
+    return bool(scalar(con, "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]))
+
+
+__all__ = ["Connection", "Relation", "DatabaseError", "connect", "cursor", "open_store",
+           "migrate", "transaction", "utcnow", "run", "one", "scalar", "many", "frame", "arrow", "records",
+           "registered", "insert_frame", "table_exists"]

@@ -4,6 +4,14 @@ Version 1 is the schema as it stood before migrations existed (``schema.TABLES``
 ``INDEXES`` create it, idempotently); every later change is a step appended to ``STEPS`` with the
 next version number, never an edit of an earlier step, so that a database file written by any
 released version upgrades in place with its data. ``schema_version`` records each step applied.
+
+Only the writer migrates (``store.connect``); a read-only connection never does, and both refuse a
+file newer than the code. ``tests/store/fixtures/`` keeps a file of each released schema version,
+and a test migrates each to the latest with its data intact.
+
+A step that rewrites data can be a function (``fn``) of the connection, run inside the step's
+transaction. A step that fails is rolled back and raises ``MigrationFailed``; a file newer than the
+code raises ``SchemaTooNew``.
 """
 
 from __future__ import annotations
@@ -12,7 +20,7 @@ import dataclasses
 import logging
 from typing import Any, Callable
 
-from ..errors import ForecasterError
+from ..errors import ForecasterError, MigrationFailed, SchemaTooNew
 from .schema import INDEXES, TABLES, VIEWS
 
 log = logging.getLogger(__name__)
@@ -28,6 +36,12 @@ class Step:
     fn: Callable[[Any], None] | None = None
 
 
+# traffic_1h gains peak_rps: the busiest second of the hour (max of its minutes').
+_TRAFFIC_1H_WITH_PEAK = VIEWS["traffic_1h"].replace(
+    "sum(billed_ms_sum) AS billed_ms_sum", "sum(billed_ms_sum) AS billed_ms_sum, max(peak_rps) AS peak_rps")
+assert "peak_rps" in _TRAFFIC_1H_WITH_PEAK
+
+
 def _baseline() -> tuple[str, ...]:
     return tuple(TABLES.values()) + tuple(VIEWS.values()) + tuple(INDEXES)
 
@@ -35,6 +49,28 @@ def _baseline() -> tuple[str, ...]:
 # Append new steps at the end, numbered one past the last.
 STEPS: list[Step] = [
     Step(1, "baseline: the schema before versioned migrations", _baseline()),
+    Step(2, "traffic_1m.peak_rps: the busiest second's request count of each minute (request-level logs)", (
+        "ALTER TABLE traffic_1m ADD COLUMN IF NOT EXISTS peak_rps BIGINT",
+        _TRAFFIC_1H_WITH_PEAK,
+    )),
+    Step(3, "service: API keys and calendar events", (
+        # owner: store.api_keys. Only a hash of each key is kept; prefix finds the row, the hash is compared.
+        """CREATE TABLE IF NOT EXISTS api_keys (
+            key_id VARCHAR PRIMARY KEY, name VARCHAR NOT NULL, role VARCHAR NOT NULL,
+            key_hash VARCHAR NOT NULL, created TIMESTAMP NOT NULL, revoked TIMESTAMP
+        )""",
+        # owner: store.events. Calendar events added over the API; forecast runs use them with events_file.
+        """CREATE TABLE IF NOT EXISTS events (
+            id VARCHAR PRIMARY KEY, name VARCHAR NOT NULL, start_ts TIMESTAMP NOT NULL, end_ts TIMESTAMP NOT NULL,
+            routes JSON, regions JSON, expected_uplift DOUBLE, recurring VARCHAR,
+            created TIMESTAMP NOT NULL, created_by VARCHAR
+        )""",
+    )),
+    Step(4, "actions: target, setting names, the apply batch and what a row rolls back", (
+        "ALTER TABLE actions ADD COLUMN target VARCHAR",
+        "ALTER TABLE actions ADD COLUMN batch_id VARCHAR",
+        "ALTER TABLE actions ADD COLUMN rollback_of VARCHAR",
+    )),
 ]
 
 
@@ -52,6 +88,30 @@ def current_version(con: Any) -> int | None:
     return con.execute("SELECT max(version) FROM schema_version").fetchone()[0]
 
 
+def file_of(con: Any) -> str:
+    """The path of the connection's database file (``:memory:`` for an in-memory one)."""
+    row = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()
+    return row[0] if row and row[0] else ":memory:"
+
+
+def _refuse_newer(con: Any, current: int | None) -> None:
+    if current is not None and current > latest_version():
+        raise SchemaTooNew(f"DuckDB file {file_of(con)} has schema version {current}, newer than this "
+                           f"forecaster's {latest_version()} (steps 1..{latest_version()}); upgrade "
+                           f"forecaster to open it, or point --db at another file")
+
+
+def check_readable(con: Any, path: str) -> int | None:
+    """For a read-only connection: refuse a file newer than this code; never migrate. Returns the
+    file's version (an older file is read as it is; the next writer to open it migrates it)."""
+    current = current_version(con)
+    _refuse_newer(con, current)
+    if current is not None and current < latest_version():
+        log.info("%s is at schema version %d (this forecaster: %d); reading it unmigrated",
+                 path, current, latest_version())
+    return current
+
+
 def migrate(con: Any, utcnow: Callable[[], Any]) -> list[int]:
     """Apply every step newer than the file's version, in order; return the versions applied.
 
@@ -59,12 +119,11 @@ def migrate(con: Any, utcnow: Callable[[], Any]) -> list[int]:
     file at the last good version, never between two.
     """
     versions = [s.version for s in STEPS]
-    if versions != sorted(set(versions)):
-        raise ForecasterError(f"migration steps out of order or repeated: {versions}")
-    current = current_version(con) or 0
-    if current > latest_version():
-        raise ForecasterError(f"database schema version {current} is newer than this forecaster "
-                              f"({latest_version()}); upgrade forecaster")
+    if versions != list(range(1, len(versions) + 1)):
+        raise ForecasterError(f"migration steps must be numbered 1, 2, 3... in order; found {versions}")
+    current = current_version(con)
+    _refuse_newer(con, current)
+    current = current or 0
     applied = []
     for step in STEPS:
         if step.version <= current:
@@ -77,11 +136,18 @@ def migrate(con: Any, utcnow: Callable[[], Any]) -> list[int]:
                 con.execute(sql).fetchall()
             if step.fn is not None:
                 step.fn(con)
-            con.execute("INSERT INTO schema_version VALUES (?, ?)", [step.version, utcnow()]).fetchall()
+            con.execute("INSERT INTO schema_version (version, applied_at) VALUES (?, ?)",
+                        [step.version, utcnow()]).fetchall()
+        except Exception as e:
+            con.execute("ROLLBACK")
+            raise MigrationFailed(f"schema migration {step.version} ({step.name}) failed on {file_of(con)}: "
+                                  f"{e}; the file stays at version {current}") from e
         except BaseException:
             con.execute("ROLLBACK")
             raise
         con.execute("COMMIT")
         log.info("schema migrated to version %d (%s)", step.version, step.name)
         applied.append(step.version)
+        current = step.version
     return applied
+

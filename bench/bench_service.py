@@ -1,0 +1,254 @@
+"""Load on the REST API: 64 gateways polling ``GET /v1/recommendations`` while a forecast run writes.
+
+Loopback only and bounded: the server is ``forecaster serve`` on 127.0.0.1 (a subprocess), the
+clients are asyncio keep-alive connections in two processes (32 each; a minimal HTTP/1.1
+client, so the load generator takes little of the CPU it shares with the server), every phase lasts ``--seconds``.
+Phases, in one run:
+
+1. baseline, 304s: no forecast running, every poll sends ``If-None-Match`` with the current ETag;
+2. baseline, full: no ``If-None-Match`` (the whole JSON every time);
+3. and 4. the same two while the scheduler's forecast job runs (preset ``full`` on the samples:
+   long enough to span both phases); the report says how much of each phase it overlapped.
+
+Each client polls, then sleeps ``--interval`` seconds (x 0.5..1.5, seeded, and a random start: not in lock step) (a gateway polls every few seconds; 64 of
+them at 10 polls/s is far more than a fleet sends). Reported: requests/s, p50/p99 latency as the
+client sees it (connection kept alive), and errors (any status other than 200/304, or a failure).
+
+The store: the samples' pipeline (ingest, forecast, price, carbon) at the demo's 'now', plus one
+throttle recommendation per route series sized from its forecast peak when the decide step has not
+written any (so a full response is a realistic ~100 KB, not an empty list).
+
+    .venv/bin/python -m bench.bench_service [--seconds 15] [--clients 64] [--interval 0.1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing as mp
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from ._util import REPO, header, python, scratch, write_report
+
+SAMPLES = REPO / "data" / "samples"
+AS_OF = "2026-11-25T05:00:00"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def prepare(work: Path) -> tuple[Path, str]:
+    """The samples' store with recommendations, and an admin key's text."""
+    from forecaster.config import Settings
+    from forecaster.pipeline import run_pipeline
+    from forecaster.store import api_keys, open_store
+
+    db = work / "bench.duckdb"
+    logs = [str(SAMPLES / n) for n in ("apigw_rest_json.log", "apigw_http.log", "apigw_websocket.log", "combined.log",
+                                        "alb.log", "kong.log", "envoy.log", "counts_hourly.csv")]
+    s = Settings(db=db, as_of=AS_OF, events_file=SAMPLES / "events.csv")
+    with open_store(db, s) as con:
+        run_pipeline(s, con=con, sources=logs)
+        if con.execute("SELECT count(*) FROM recommendations").fetchone()[0] == 0:
+            rows = con.execute("""
+                SELECT series, max(yhat_hi_80) / 3600.0 FROM forecasts
+                WHERE series LIKE 'route:%' AND run_id = (SELECT run_id FROM runs WHERE kind = 'forecast'
+                                                         AND status = 'ok' ORDER BY started DESC LIMIT 1)
+                GROUP BY series ORDER BY series""").fetchall()
+            for i, (series, peak_rps) in enumerate(rows):
+                api, stage, route, region = series[len("route:"):].split("|")
+                rps = round(max(1.0, peak_rps * 3.0), 1)
+                con.execute("INSERT INTO recommendations (id, run_id, kind, target, params, valid_from, valid_to, "
+                            "rationale, expected_impact, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            [f"bench-{i}", "bench", "throttle", f"{api}|{stage}|{route}",
+                             json.dumps({"api": api, "stage": stage, "route": route, "rate_limit_rps": rps,
+                                         "burst_limit": int(rps * 2)}),
+                             "2026-11-25T00:00:00", "2026-11-28T00:00:00",
+                             f"forecast peak {peak_rps:.1f} rps (80% upper bound) x 3 for per-second peaks; "
+                             f"admits the forecast traffic with room for a spike on {route} in {region}",
+                             json.dumps({"requests_admitted_share": 0.999, "requests_shed": 0}), "proposed"])
+        key = api_keys.create(con, "bench", "admin")[1]
+    return db, key
+
+
+async def _get(reader, writer, request: bytes) -> tuple[int, bytes]:
+    """One keep-alive GET on an open connection: status and ETag (a minimal HTTP/1.1 client, so the
+    load generator spends little of the CPU it shares with the server)."""
+    writer.write(request)
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    length, etag = 0, b""
+    for line in head.split(b"\r\n")[1:]:
+        k, _, v = line.partition(b":")
+        k = k.lower()
+        if k == b"content-length":
+            length = int(v)
+        elif k == b"etag":
+            etag = v.strip()
+    if length:
+        await reader.readexactly(length)
+    return status, etag
+
+
+def _client_proc(port: int, key: str, clients: int, seconds: float, interval: float, conditional: bool, q,
+                 seed: int = 0) -> None:
+    rng = random.Random(seed)
+
+    def request(etag: bytes | None) -> bytes:
+        return (b"GET /v1/recommendations HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + key.encode()
+                + (b"\r\nIf-None-Match: " + etag if etag else b"") + b"\r\n\r\n")
+
+    async def one(out: list, errors: list, stop: float) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            _, etag = await _get(reader, writer, request(None))
+            await asyncio.sleep(rng.uniform(0, interval))    # gateways are not in lock step
+            req = request(etag if conditional else None)
+            while time.monotonic() < stop:
+                t0 = time.perf_counter()
+                try:
+                    status, _ = await asyncio.wait_for(_get(reader, writer, req), 10)
+                    if status in (200, 304):
+                        out.append((time.perf_counter() - t0, status))
+                    else:
+                        errors.append(f"status {status}")
+                except (OSError, asyncio.IncompleteReadError, asyncio.TimeoutError, ValueError) as e:
+                    errors.append(type(e).__name__)
+                    writer.close()
+                    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                if interval:
+                    await asyncio.sleep(interval * rng.uniform(0.5, 1.5))
+        finally:
+            writer.close()
+
+    async def main() -> None:
+        out: list = []
+        errors: list = []
+        stop = time.monotonic() + seconds
+        await asyncio.gather(*(one(out, errors, stop) for _ in range(clients)))
+        q.put((out, errors))
+
+    asyncio.run(main())
+
+
+def load(port: int, key: str, clients: int, seconds: float, interval: float, conditional: bool, procs: int = 2) -> dict:
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    ps = [ctx.Process(target=_client_proc, args=(port, key, clients // procs, seconds, interval, conditional, q, i))
+          for i in range(procs)]
+    t0 = time.monotonic()
+    for p in ps:
+        p.start()
+    results = [q.get(timeout=seconds + 120) for _ in ps]
+    for p in ps:
+        p.join(30)
+    wall = time.monotonic() - t0
+    lat = sorted(d for out, _ in results for d, _ in out)
+    statuses = [s for out, _ in results for _, s in out]
+    errors = [e for _, errs in results for e in errs]
+    n = len(lat)
+    pct = (lambda p: lat[min(n - 1, int(p * n))] * 1000) if n else (lambda p: float("nan"))
+    return {"requests": n, "rps": n / seconds, "p50_ms": pct(0.50), "p99_ms": pct(0.99), "max_ms": lat[-1] * 1000 if n else 0,
+            "errors": len(errors), "error_kinds": sorted(set(errors))[:5], "share_304": statuses.count(304) / max(n, 1),
+            "wall_s": wall}
+
+
+class Server:
+    def __init__(self, db: Path, work: Path, scheduler: bool):
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        cfg = work / f"serve-{'sched' if scheduler else 'api'}.toml"
+        cfg.write_text(f'db = "{db}"\nas_of = "{AS_OF}"\nevents_file = "{SAMPLES / "events.csv"}"\n'
+                       'forecast_preset = "full"\nschedule_forecast_every = "1h"\nschedule_ingest_every = "1h"\n'
+                       'shutdown_timeout_s = 5\n')
+        cmd = [python(), "-m", "forecaster", "serve", "--port", str(self.port), "--config", str(cfg),
+               "--log-level", "warning", *([] if scheduler else ["--no-scheduler"])]
+        self.log = open(work / f"serve-{self.port}.log", "w")
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, cwd=REPO)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                raise RuntimeError(f"server did not start; see {self.log.name}")
+            time.sleep(0.2)
+
+    def forecast_running(self, key: str) -> bool:
+        r = httpx.get(self.url + "/v1/runs", params={"kind": "step:forecast", "limit": 1},
+                      headers={"Authorization": f"Bearer {key}"}, timeout=10).json()["items"]
+        return bool(r) and r[0]["status"] == "running"
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            self.proc.wait(60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--seconds", type=float, default=15.0, help="length of each phase")
+    ap.add_argument("--clients", type=int, default=64)
+    ap.add_argument("--interval", type=float, default=0.1, help="pause of each client between polls (s)")
+    ap.add_argument("--work", type=Path, default=None)
+    a = ap.parse_args(argv)
+    rows = []
+    load0 = os.getloadavg()
+    with scratch(a.work, "bench-service-") as work:
+        db, key = prepare(work)
+        srv = Server(db, work, scheduler=False)
+        try:
+            for cond in (True, False):
+                rows.append(("no forecast running (baseline)", cond, load(srv.port, key, a.clients, a.seconds, a.interval, cond), None))
+        finally:
+            srv.stop()
+        srv = Server(db, work, scheduler=True)
+        try:
+            deadline = time.monotonic() + 60
+            while not srv.forecast_running(key):
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the scheduled forecast did not start")
+                time.sleep(0.2)
+            for cond in (True, False):
+                r = load(srv.port, key, a.clients, a.seconds, a.interval, cond)
+                rows.append(("while the scheduled forecast runs", cond, r, srv.forecast_running(key)))
+        finally:
+            srv.stop()
+    md = header("REST API under load: 64 pollers of /v1/recommendations while a forecast writes",
+                f"python -m bench.bench_service --seconds {a.seconds:g} --clients {a.clients} --interval {a.interval:g}")
+    md += (f"\n{a.clients} clients (2 processes x {a.clients // 2}, asyncio, a minimal keep-alive HTTP/1.1 client) on the same 2 cores as "
+           f"the server, each polling then sleeping {a.interval:g} s x 0.5..1.5 (seeded); {a.seconds:g} s per phase. Server: `forecaster serve` "
+           "(uvicorn, one process, the scheduler's forecast job with preset full in the second half). Latency as the "
+           "client sees it. Targets: p99 <= 20 ms for 304s, <= 50 ms for full responses. Load average "
+           f"(1 min) at the start {load0[0]:.1f}, at the end {os.getloadavg()[0]:.1f} (other work on the machine "
+           "competes for the same 2 cores).\n\n"
+           "| phase | If-None-Match | requests | rps | p50 ms | p99 ms | max ms | 304 share | errors | forecast still running at the end |\n"
+           "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n")
+    for phase, cond, r, still in rows:
+        md += (f"| {phase} | {'yes' if cond else 'no'} | {r['requests']:,} | {r['rps']:,.0f} | {r['p50_ms']:.1f} | "
+               f"{r['p99_ms']:.1f} | {r['max_ms']:.1f} | {r['share_304']:.0%} | {r['errors']} | "
+               f"{'-' if still is None else ('yes' if still else 'no')} |\n")
+    write_report("service.md", md)
+    return 1 if any(r["errors"] for *_x, r, _s in rows) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

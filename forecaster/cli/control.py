@@ -1,0 +1,136 @@
+"""``forecaster plan | apply | rollback | actions``: thin fronts over :mod:`forecaster.control`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, List, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ..store import open_store
+from .common import ConfigOption, DbOption, JsonOption, load_settings, print_json
+
+RunOption = typer.Option(None, "--run", help="push the recommendations of this decide run (default: the current ones)")
+AsOfOption = typer.Option(None, "--as-of", help="plan as if now were this time (UTC): which recommendations are in force")
+
+
+def _v(v: Any) -> str:
+    return "-" if v is None else f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def print_plan(p, console: Console) -> None:
+    """The plan as a table (target, setting, before -> after, recommendation, reason) and the skipped."""
+    if p.changes:
+        t = Table(title=f"{len(p.changes)} change(s) on {len(p.ops)} target part(s), as of {p.now:%Y-%m-%d %H:%M} UTC")
+        for c in ("target", "setting", "before", "after", "recommendation", "reason"):
+            t.add_column(c, overflow="fold", justify="right" if c in ("before", "after") else "left")
+        for c in p.changes:
+            t.add_row(c.target, c.setting, _v(c.before), f"[bold]{_v(c.after)}[/]", c.recommendation_id, c.reason)
+        console.print(t)
+    else:
+        console.print("no changes: the live targets already hold every recommendation in force")
+    if p.skipped:
+        t = Table(title=f"{len(p.skipped)} recommendation(s) skipped")
+        t.add_column("recommendation")
+        t.add_column("why", overflow="fold")
+        for s in p.skipped:
+            t.add_row(s["recommendation_id"], s["why"])
+        console.print(t)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("plan")
+    def plan_cmd(run: Optional[str] = RunOption, as_json: bool = JsonOption, as_of: Optional[str] = AsOfOption,
+                 db: Optional[Path] = DbOption, config: Optional[Path] = ConfigOption) -> None:
+        """Read every target's live state and show the diff the recommendations would make."""
+        from ..control import plan
+        from .costs import parse_ts
+
+        settings = load_settings(config, db)
+        with open_store(settings.db, settings) as con:
+            p = plan(con, settings, run_id=run, now=parse_ts(as_of, "--as-of"))
+        if as_json:
+            print_json(p.to_dict())
+        else:
+            print_plan(p, Console())
+
+    @app.command("apply")
+    def apply_cmd(
+        dry_run: bool = typer.Option(True, "--dry-run/--yes", help="--dry-run (default) records what would change; --yes changes it"),
+        run: Optional[str] = RunOption, as_json: bool = JsonOption, as_of: Optional[str] = AsOfOption,
+        db: Optional[Path] = DbOption, config: Optional[Path] = ConfigOption,
+    ) -> None:
+        """Apply the plan (a dry run unless --yes); every change is recorded in `forecaster actions`."""
+        from ..control import apply, plan
+        from ..control.apply import default_actor
+        from .costs import parse_ts
+
+        settings = load_settings(config, db)
+        with open_store(settings.db, settings) as con:
+            p = plan(con, settings, run_id=run, now=parse_ts(as_of, "--as-of"))
+            res = apply(con, settings, p, dry_run=dry_run, actor=f"cli:{default_actor()}")
+        if as_json:
+            print_json({"applied": res.applied, "failed": res.failed, "dry_run": res.dry_run,
+                        "restored": res.restored, "restore_failed": res.restore_failed})
+        else:
+            console = Console()
+            print_plan(p, console)
+            verb = "would apply" if dry_run else "applied"
+            console.print(f"{verb} {len(res.applied)} change(s), {len(res.unchanged)} already in place, "
+                          f"{len(res.failed)} failed (batch {res.batch_id})"
+                          + ("; run again with --yes to make them" if dry_run and res.applied else ""))
+            for f in res.failed:
+                console.print(f"[red]failed[/red] {f['target']}: {f['error']}")
+            for f in res.restore_failed:
+                console.print(f"[red]NOT RESTORED[/red] {f['target']} left as {f['left_as']} (was {f['was']}): {f['error']}")
+        if res.failed or res.restore_failed:
+            raise typer.Exit(1)
+
+    @app.command("rollback")
+    def rollback_cmd(
+        action: Optional[List[str]] = typer.Option(None, "--action", help="action id to undo (repeatable)"),
+        last: bool = typer.Option(False, "--last", help="undo every change of the last apply"),
+        yes: bool = typer.Option(False, "--yes", help="restore for real (default: a dry run)"),
+        as_json: bool = JsonOption, db: Optional[Path] = DbOption, config: Optional[Path] = ConfigOption,
+    ) -> None:
+        """Restore the recorded before-state of actions (itself recorded as actions)."""
+        from ..control import rollback
+        from ..control.apply import default_actor
+
+        if bool(action) == last:
+            raise typer.BadParameter("give either --action ID (one or more) or --last")
+        settings = load_settings(config, db)
+        with open_store(settings.db, settings) as con:
+            res = rollback(con, settings, action_ids=action, last=last, dry_run=not yes, actor=f"cli:{default_actor()}")
+        if as_json:
+            print_json(res.to_dict())
+        else:
+            verb = "would restore" if res.dry_run else "restored"
+            typer.echo(f"{verb} {len(res.restored)} change(s), {len(res.failed)} failed (batch {res.batch_id})")
+            for f in res.failed:
+                typer.secho(f"failed {f['target']}: {f['error']}", fg=typer.colors.RED)
+        if res.failed:
+            raise typer.Exit(1)
+
+    @app.command("actions")
+    def actions_cmd(limit: int = typer.Option(50, "--limit", help="newest N rows (0: all)"), as_json: bool = JsonOption,
+                    db: Optional[Path] = DbOption, config: Optional[Path] = ConfigOption) -> None:
+        """The audit log: every plan push, dry or real, success or failure, and every rollback."""
+        from ..store import actions as audit
+
+        settings = load_settings(config, db)
+        with open_store(settings.db, settings) as con:
+            rows = audit.all_actions(con, limit or None)
+        if as_json:
+            print_json({"actions": [a.to_dict() for a in rows]})
+            return
+        t = Table(title=f"actions (newest {len(rows)})")
+        for c in ("id", "at (UTC)", "actor", "target", "outcome", "dry", "recommendation", "error"):
+            t.add_column(c, overflow="fold")
+        for a in rows:
+            t.add_row(a.id, f"{a.at_ts:%Y-%m-%d %H:%M:%S}", a.actor or "", a.target or "", a.outcome,
+                      "yes" if a.dry_run else "", a.recommendation_id or "",
+                      (a.error or "") + (f" (undoes {a.rollback_of})" if a.rollback_of else ""))
+        Console().print(t)

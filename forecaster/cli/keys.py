@@ -1,0 +1,69 @@
+"""``forecaster keys create | list | revoke``: API keys for the REST API (only their hashes are stored)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ..store import api_keys, open_store
+from .common import ConfigOption, DbOption, JsonOption, load_settings, print_json
+
+
+def register(app: typer.Typer) -> None:
+    keys = typer.Typer(no_args_is_help=True, help="API keys: reader (gateways, dashboards), operator (plan/apply/rollback), admin.")
+    app.add_typer(keys, name="keys")
+
+    @keys.command("create")
+    def create_cmd(
+        role: str = typer.Option(..., "--role", help="reader | operator | admin"),
+        name: str = typer.Option(..., "--name", help="who or what uses the key"),
+        db: Optional[Path] = DbOption, config: Optional[Path] = ConfigOption, as_json: bool = JsonOption,
+    ) -> None:
+        """Make a key and print it once (it cannot be shown again: only its hash is stored)."""
+        settings = load_settings(config, db)
+        with open_store(settings.db, settings) as con:
+            k, text = api_keys.create(con, name, role)
+        if as_json:
+            print_json({"name": k.name, "role": k.role, "key": text})
+            return
+        Console().print(f"created {k.role} key {k.key_id} for {k.name!r}; store it now, it is not shown again:")
+        typer.echo(text)
+
+    @keys.command("list")
+    def list_cmd(
+        all_: bool = typer.Option(False, "--all", help="include revoked keys"),
+        db: Optional[Path] = DbOption, config: Optional[Path] = ConfigOption, as_json: bool = JsonOption,
+    ) -> None:
+        """List keys (id, name, role, created, revoked); never the keys themselves."""
+        settings = load_settings(config, db)
+        with open_store(settings.db, settings) as con:
+            rows = api_keys.list_keys(con, include_revoked=all_)
+        if as_json:
+            print_json({"keys": [k.to_dict() for k in rows]})
+            return
+        t = Table(title=f"API keys in {settings.db}")
+        for c in ("id", "name", "role", "created", "revoked"):
+            t.add_column(c)
+        for k in rows:
+            d = k.to_dict()
+            t.add_row(d["id"], d["name"], d["role"], d["created"][:19], (d["revoked"] or "")[:19])
+        Console().print(t)
+
+    @keys.command("revoke")
+    def revoke_cmd(
+        key: str = typer.Argument(..., help="key id, or a name (revokes every live key with that name)"),
+        db: Optional[Path] = DbOption, config: Optional[Path] = ConfigOption, as_json: bool = JsonOption,
+    ) -> None:
+        """Revoke keys: they stop working at once."""
+        settings = load_settings(config, db)
+        with open_store(settings.db, settings) as con:
+            revoked = api_keys.revoke(con, key)
+        if as_json:
+            print_json({"revoked": [k.to_dict() for k in revoked]})
+            return
+        for k in revoked:
+            Console().print(f"revoked {k.key_id} ({k.name}, {k.role})")

@@ -1,0 +1,163 @@
+"""``plan``: what the current recommendations would change, read against each target's live state.
+
+Each recommendation is matched to the ``[[targets]]`` that serve it; each target is read once
+through its adapter; a change is listed per setting whose live value differs from the recommended
+one (like ``terraform plan``). Recommendations that cannot go anywhere are listed as skipped with the
+reason: forecast-only, superseded, outside their window, no target, a target that cannot be read,
+a guardrail the change would cross against the live values, or a newer recommendation for the
+same setting.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+from typing import Any
+
+from ..config import Settings, Target
+from ..errors import ForecasterError
+from . import recs as recs_mod
+from .adapters import base
+from .aws import Clients
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass
+class Change:
+    """One setting of one resource, before -> after (the plan's printed and JSON lines)."""
+
+    target: str
+    kind: str
+    setting: str
+    before: Any
+    after: Any
+    recommendation_id: str
+    reason: str
+
+
+@dataclasses.dataclass
+class Op:
+    """One recommendation on one part of one resource: what apply writes in one call."""
+
+    adapter: str
+    target: Target
+    resource: str
+    key: str
+    recommendation: dict
+    before: dict | None
+    after: dict
+    problems: list[str] = dataclasses.field(default_factory=list)
+
+    @property
+    def where(self) -> str:
+        return f"{self.resource} {self.key}"
+
+
+@dataclasses.dataclass
+class Plan:
+    changes: list[Change]
+    skipped: list[dict]
+    ops: list[Op]            # the writes apply would make (each with at least one change)
+    refused: list[Op]        # ops a guardrail or a bad value refuses: apply records them and stops
+    now: dt.datetime
+
+    def to_dict(self) -> dict:
+        return {"changes": [dataclasses.asdict(c) for c in self.changes], "skipped": self.skipped}
+
+
+def flatten(values: dict | None) -> dict[str, Any]:
+    """``{"weights": {"us-east-1": 3}}`` -> ``{"weights.us-east-1": 3}`` (settings as the plan lists them)."""
+    out: dict[str, Any] = {}
+    for k, v in (values or {}).items():
+        if isinstance(v, dict):
+            out.update({f"{k}.{kk}": vv for kk, vv in v.items()})
+        else:
+            out[k] = v
+    return out
+
+
+def diff(op: Op) -> list[Change]:
+    before, after = flatten(op.before), flatten(op.after)
+    rec = op.recommendation
+    reason = str(rec.get("rationale") or "")
+    return [Change(op.where, op.adapter, k, before.get(k), after[k], rec["id"], reason)
+            for k in after if not base.same(before.get(k), after[k])]
+
+
+def guardrail_problems(op: Op, settings: Settings) -> list[str]:
+    """The guardrails of decide, against the live values (before) of this target."""
+    from ..decide.guardrails import check_change
+
+    rec = op.recommendation
+    live = None if op.before is None else {**rec["params"], **op.before}
+    return list(check_change(rec["kind"], live, dict(rec["params"]), settings))
+
+
+def plan(con, settings: Settings, run_id: str | None = None, now: dt.datetime | None = None,
+         clients: Clients | None = None) -> Plan:
+    """The diff the current recommendations (or those of ``run_id``) would make to the live targets."""
+    from ..store.db import utcnow
+
+    now = now or utcnow()
+    recs, skipped = recs_mod.current(con, run_id, now)
+    return plan_recommendations(recs, settings, now, clients or Clients(settings), skipped)
+
+
+def plan_recommendations(recs: list[dict], settings: Settings, now: dt.datetime, clients: Clients,
+                         skipped: list[dict] | None = None) -> Plan:
+    skipped = list(skipped or [])
+    base_adapters = {t.kind: base.get(t.kind) for t in settings.targets}
+    wanted: dict[tuple[int, str], Op] = {}
+    for rec in sorted(recs, key=lambda r: (str(r.get("valid_from") or ""), r["id"]), reverse=True):
+        hits = [(i, t) for i, t in enumerate(settings.targets) if base_adapters[t.kind].matches(t, rec)]
+        if not hits:
+            p = rec["params"]
+            skipped.append({"recommendation_id": rec["id"], "why": (
+                f"no [[targets]] entry serves {rec['kind']} for api {p.get('api')!r} stage {p.get('stage')!r}"
+                + (f" route {p.get('route')!r}" if p.get("route") else "") + f" (target {rec['target']})")})
+            continue
+        for i, t in hits:
+            a = base_adapters[t.kind]
+            key = a.key(t, rec)
+            if (i, key) in wanted:
+                other = wanted[(i, key)].recommendation["id"]
+                skipped.append({"recommendation_id": rec["id"], "why": f"{a.label(t)} {key} is set by the newer "
+                                                                         f"recommendation {other}"})
+                continue
+            try:
+                after = a.desired(t, rec, settings)
+            except (ForecasterError, KeyError, TypeError, ValueError) as e:
+                op = Op(t.kind, t, a.label(t), key, rec, None, {}, [f"params not usable: {e}"])
+            else:
+                op = Op(t.kind, t, a.label(t), key, rec, None, after)
+            wanted[(i, key)] = op
+    ops: list[Op] = []
+    refused: list[Op] = []
+    by_target: dict[int, list[Op]] = {}
+    for (i, _), op in wanted.items():
+        by_target.setdefault(i, []).append(op)
+    for i, group in sorted(by_target.items()):
+        t = settings.targets[i]
+        a = base_adapters[t.kind]
+        try:
+            live = a.read(clients, t, [op.key for op in group])
+        except ForecasterError as e:
+            for op in group:
+                op.problems.append(f"cannot read the live state: {e}")
+                skipped.append({"recommendation_id": op.recommendation["id"], "why": op.problems[-1]})
+                refused.append(op)
+            continue
+        for op in group:
+            op.before = live.get(op.key)
+            if not op.problems:
+                op.problems = guardrail_problems(op, settings)
+            if op.problems:
+                skipped.append({"recommendation_id": op.recommendation["id"],
+                                "why": f"{op.where}: refused: " + "; ".join(op.problems)})
+                refused.append(op)
+            elif diff(op):
+                ops.append(op)
+    changes = [c for op in ops for c in diff(op)]
+    return Plan(changes, skipped, ops, refused, now)
