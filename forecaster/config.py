@@ -218,7 +218,7 @@ class Settings(BaseSettings):
     decide_counts_peak_factor: float = Field(
         3.0, ge=1.0, le=3600.0, description="busiest-second / hourly-mean rps assumed where logs give counts only (flagged)"
     )
-    decide_floor_lookback_hours: float = Field(24.0, gt=0, le=24 * 90, description="guardrail: look back this far for the observed peak")
+    decide_floor_lookback_hours: float = Field(1.0, gt=0, le=24 * 90, description="guardrail: look back this far for the observed peak")
     decide_floor_margin: float = Field(1.0, gt=0, le=10.0, description="guardrail: a limit is never below the observed peak x this")
     decide_max_step_factor: float = Field(4.0, gt=1.0, le=1000.0, description="guardrail: a limit changes at most x this per window")
     decide_account_rps_limit: float = Field(10000.0, gt=0, description="guardrail: AWS account throttle rate limit per region (rps)")
@@ -235,6 +235,9 @@ class Settings(BaseSettings):
     )
     decide_prewarm_lead_minutes: int = Field(15, ge=0, le=24 * 60, description="provisioned concurrency starts this long before a spike")
     decide_prewarm_tail_minutes: int = Field(30, ge=0, le=24 * 60, description="and ends this long after it")
+    decide_lambda_duration_ms: float = Field(
+        100.0, gt=0, le=900000, description="Lambda p95 duration (ms) assumed for pre-warming where no latency is logged"
+    )
     decide_cold_start_ms: float = Field(400.0, ge=0, description="latency of one Lambda cold start (ms), to price cold starts avoided")
     decide_route_latency_budget_ms: float = Field(
         80.0, ge=0, description="extra latency (ms) a route may take when its traffic moves to another region"

@@ -65,8 +65,16 @@ def insert(con: duckdb.DuckDBPyConnection, recs: Iterable[Recommendation]) -> in
         rows.append([r.id, r.run_id, r.kind, r.target, json.dumps(r.params, sort_keys=True), r.valid_from,
                      r.valid_to, r.rationale, json.dumps(r.expected_impact, sort_keys=True), r.status])
     if rows:
-        con.executemany(f"INSERT INTO recommendations ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
-                        rows)
+        import pandas as pd
+
+        frame = pd.DataFrame(rows, columns=list(COLUMNS))
+        for c in ("valid_from", "valid_to"):
+            frame[c] = pd.to_datetime(frame[c])
+        con.register("_recs_in", frame)
+        try:
+            run(con, f"INSERT INTO recommendations ({', '.join(COLUMNS)}) SELECT {', '.join(COLUMNS)} FROM _recs_in")
+        finally:
+            con.unregister("_recs_in")
     return len(rows)
 
 

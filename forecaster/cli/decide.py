@@ -1,0 +1,124 @@
+"""``forecaster decide | replay``: recommendations from a forecast run; throttle policies proven on
+recorded traffic."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ..errors import BadInput
+from ..store import open_store
+from .common import ConfigOption, DbOption, JsonOption, load_settings, print_json
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("decide")
+    def decide_cmd(
+        db: Optional[Path] = DbOption,
+        run_id: Optional[str] = typer.Option(None, "--run", help="forecast run id (default: the latest)"),
+        kinds: Optional[str] = typer.Option(None, "--kinds", help="throttle,prewarm,route,cache,websocket (default: all)"),
+        as_of: Optional[dt.datetime] = typer.Option(None, "--as-of", help="first window (UTC; default: the forecast's start)"),
+        limit: int = typer.Option(15, "--limit", help="recommendations shown (the summary counts all)"),
+        as_json: bool = JsonOption, config: Optional[Path] = ConfigOption,
+    ) -> None:
+        """Turn a forecast run into throttle, prewarm, route, cache and WebSocket recommendations."""
+        from ..decide import decide
+
+        settings = load_settings(config, db)
+        with open_store(settings.db, settings) as con:
+            result = decide(con, settings, run_id=run_id, kinds=kinds, as_of=as_of)
+        if as_json:
+            print_json(result.to_dict())
+            return
+        print_decisions(result, Console(), limit)
+
+    @app.command("replay")
+    def replay_cmd(
+        db: Optional[Path] = DbOption,
+        series: str = typer.Option("total", "--series", help="route:API|STAGE|ROUTE|REGION, api:API, stage:API|STAGE, region:R or total"),
+        start: Optional[dt.datetime] = typer.Option(None, "--from", help="replay from (UTC; default: 7 days before the end)"),
+        end: Optional[dt.datetime] = typer.Option(None, "--to", help="replay until (UTC, exclusive; default: the end of the data)"),
+        policy: str = typer.Option("static,daily_peak,reactive,predictive", "--policy", help="policies, comma-separated"),
+        every: str = typer.Option("1h", "--decide-every", help="time between decisions (e.g. 1h, 30m)"),
+        history_days: float = typer.Option(28.0, "--history-days", help="history before --from the policies learn from"),
+        limits_out: Optional[Path] = typer.Option(None, "--limits-out", help="CSV policy,series,minute,limit_rps"),
+        as_json: bool = JsonOption, config: Optional[Path] = ConfigOption,
+    ) -> None:
+        """Replay recorded traffic through a token-bucket gateway under each throttle policy."""
+        import pandas as pd
+
+        from ..decide.replay import load_traffic, replay
+
+        settings = load_settings(config, db)
+        try:
+            every_s = pd.Timedelta(every).total_seconds()
+        except ValueError:
+            raise BadInput(f"--decide-every must be a duration like 1h or 30m, got {every!r}") from None
+        if every_s <= 0:
+            raise BadInput(f"--decide-every must be positive, got {every!r}")
+        names = [p.strip() for p in policy.split(",") if p.strip()]
+        with open_store(settings.db, settings) as con:
+            tr = load_traffic(con, series, pd.Timestamp(start) if start else None, pd.Timestamp(end) if end else None,
+                              history_days=history_days)
+        limits: dict = {}
+        out = replay(tr, settings, names, every_s=every_s, limits=limits)
+        if limits_out:
+            write_limits(limits_out, tr, limits)
+        if as_json:
+            print_json(out)
+            return
+        print_replay(out, Console())
+
+
+def write_limits(path: Path, tr, limits: dict) -> None:
+    """CSV ``policy,series,minute,limit_rps``: each minute of the replay and the limit in force."""
+    import numpy as np
+
+    ts = tr.ts[tr.start:]
+    per = max(1, int(round(tr.step_s / 60)))
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["policy", "series", "minute", "limit_rps"])
+        for name, lim in limits.items():
+            for i, t in enumerate(ts):
+                for k in range(per):
+                    w.writerow([name, tr.series, (t + np.timedelta64(k, "m")).strftime("%Y-%m-%dT%H:%M:%S"),
+                                repr(float(lim[i]))])
+
+
+def print_replay(out: dict, console: Console) -> None:
+    t = Table(title=f"replay of {out['series']}, {out['from'][:16]} .. {out['to'][:16]} (step {out['step_s'] / 60:g} min)")
+    for c in ("policy", "requests", "throttled", "share", "capacity ratio", "minutes over capacity", "mean limit rps"):
+        t.add_column(c, justify="left" if c == "policy" else "right")
+    for p in out["policies"]:
+        t.add_row(p["policy"], f"{p['requests']:,}", f"{p['throttled']:,.0f}", f"{p['throttled_share']:.3%}",
+                  f"{p['capacity_ratio']:.2f}", f"{p['overload_minutes']:,}", f"{p['mean_limit_rps']:,.2f}")
+    console.print(t)
+
+
+def print_decisions(result, console: Console, limit: int = 15) -> None:
+    counts = ", ".join(f"{k} {sum(v.values())} ({', '.join(f'{n} {s}' for s, n in sorted(v.items()))})"
+                       for k, v in result.counts().items())
+    console.print(f"decide run [bold]{result.run_id}[/] from forecast run {result.forecast_run_id}: "
+                  f"{len(result.records)} recommendations — {counts}; {result.superseded} earlier ones superseded")
+    t = Table(title=f"top {limit} recommendations (spike windows and non-throttle advice first)")
+    for c in ("kind", "target", "from", "status", "rationale"):
+        t.add_column(c, overflow="fold")
+    for r in top(result.records, limit):
+        t.add_row(r.kind, r.target, f"{r.valid_from:%a %d %H:%M}" if r.valid_from else "-", r.status, r.rationale)
+    console.print(t)
+
+
+def top(records: list, limit: int) -> list:
+    """The records worth reading first: non-throttle advice, then throttle windows with a spike or
+    the largest rise over the limit they follow."""
+    others = [r for r in records if r.kind != "throttle"]
+    thr = [r for r in records if r.kind == "throttle"]
+    thr.sort(key=lambda r: (-("spike" in r.rationale), -r.expected_impact.get("forecast_peak_rps", 0.0)))
+    return (others[: max(1, limit // 2)] + thr)[:limit]
