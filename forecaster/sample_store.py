@@ -38,14 +38,16 @@ def demo_settings(db: Path | str | None = None, config: Path | str | None = None
     return s.model_copy(update={"db": Path(db)}) if db is not None else s
 
 
-def sample_store(db: Path | str, settings: Settings | None = None, as_of: str = DEMO_AS_OF,
+def sample_store(db: Path | str | None = None, settings: Settings | None = None, as_of: str = DEMO_AS_OF,
                  samples_dir: Path | None = None):
     """Open ``db`` with the samples loaded, forecast 72 hours ahead of ``as_of``, priced and with
     carbon figures, through :func:`forecaster.pipeline.run_pipeline` (steps whose inputs are unchanged
-are skipped); returns ``(connection, settings)``."""
+    are skipped); returns ``(connection, settings)``. ``db`` defaults to the settings'
+    (``$FORECASTER_DB``, else ./forecaster.duckdb: the demo's file)."""
     from .pipeline import run_pipeline
 
     settings = settings or demo_settings(db)
+    db = settings.db if db is None else db
     samples = samples_dir or default_samples_dir()
     events = samples / "events.csv"
     con = connect(db, settings)

@@ -76,3 +76,14 @@ def pytest_configure(config):   # moto's threaded server logs each request at IN
     import logging
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
+
+
+@pytest.fixture(scope="session")
+def demo_store(tmp_path_factory):
+    """(connection, settings) of a store holding the samples, forecast and priced (the demo's data),
+    for the session: dashboards and notebooks read it; tests that write take a copy."""
+    from forecaster.sample_store import sample_store
+
+    con, settings = sample_store(tmp_path_factory.mktemp("demo-store") / "demo.duckdb")
+    yield con, settings
+    con.close()

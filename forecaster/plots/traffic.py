@@ -43,26 +43,49 @@ def traffic_total(con, w: Window, series: str = "total", title: str | None = Non
 
 def traffic_by_api(con, w: Window) -> go.Figure:
     """Requests per hour per API: actual (solid) and forecast (dashed, same colour)."""
-    act = reports.traffic(con, w.start, w.end, by="api", bucket="1 hour")
-    fc = reports.forecast(con, w.run_id, prefix="api:") if w.run_id else pd.DataFrame()
+    return traffic_by(con, w, "api")
+
+
+def traffic_by(con, w: Window, by: str = "api") -> go.Figure:
+    """Requests per hour per ``api`` or ``region``: actual (solid) and forecast (dashed, same colour)."""
+    act = reports.traffic(con, w.start, w.end, by=by, bucket="1 hour")
+    fc = reports.forecast(con, w.run_id, prefix=f"{by}:") if w.run_id else pd.DataFrame()
     if len(fc):
         fc = fc[(fc["ds"] >= w.start) & (fc["ds"] < w.end)]
     if act.empty and fc.empty:
-        raise NoData(f"no per-API traffic or forecast in {w.label()}")
+        raise NoData(f"no per-{by} traffic or forecast in {w.label()}")
     totals = act.groupby("key")["requests"].sum().sort_values(ascending=False)
-    apis = list(totals.index) + sorted(set(fc["series"].str[4:]) - set(totals.index) if len(fc) else [])
-    fig = figure("Requests per hour by API", "requests / hour", height=420)
-    for i, api in enumerate(apis):
+    extra = sorted(set(fc["series"].str.split(":", n=1).str[1]) - set(totals.index)) if len(fc) else []
+    fig = figure(f"Requests per hour by {'API' if by == 'api' else by}", "requests / hour", height=420)
+    for i, key in enumerate(list(totals.index) + extra):
         color = style.PALETTE[i % len(style.PALETTE)]
-        a = act[act["key"] == api]
+        a = act[act["key"] == key]
         if len(a):
-            fig.add_trace(line(a["ts"], a["requests"], api, color=color, width=1.5))
-        f = fc[fc["series"] == f"api:{api}"] if len(fc) else fc
+            fig.add_trace(line(a["ts"], a["requests"], key, color=color, width=1.5))
+        f = fc[fc["series"] == f"{by}:{key}"] if len(fc) else fc
         if len(f):
-            fig.add_trace(line(f["ds"], f["yhat"], f"{api} forecast", color=color, dash="dash",
+            fig.add_trace(line(f["ds"], f["yhat"], f"{key} forecast", color=color, dash="dash",
                                width=1.5, showlegend=False))
     now_marker(fig, w.as_of)
     fig.update_yaxes(tickformat="~s", rangemode="tozero")
+    return fig
+
+
+def seasonality(con, series: str = "total", weeks: int = 6) -> go.Figure:
+    """Mean requests per hour by day of week and hour of day (UTC): the weekly shape of a series."""
+    df = reports.hour_of_week(con, series, weeks)
+    if df.empty:
+        raise NoData(f"no traffic for {series} in the last {weeks} weeks of data")
+    grid = df.pivot_table(index="dow", columns="hour", values="requests").reindex(range(7))
+    days = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+    fig = figure(f"Weekly shape — mean requests per hour, last {weeks} weeks ({series.replace('route:', '')})",
+                 height=330)
+    fig.add_trace(go.Heatmap(z=grid.values, x=[f"{h:02d}" for h in grid.columns], y=days,
+                             colorscale=style.SEQUENTIAL, colorbar=dict(title="req/h", tickformat="~s"),
+                             hovertemplate="%{y} %{x}:00 UTC: %{z:,.0f} requests/hour<extra></extra>"))
+    fig.update_layout(hovermode="closest")
+    fig.update_yaxes(autorange="reversed")
+    fig.update_xaxes(title="hour of day (UTC)")
     return fig
 
 
@@ -122,11 +145,11 @@ def calendar_events(con, settings: Settings, w: Window, series: str) -> list[tup
     except (OSError, ValueError) as e:   # a moved events file must not break the page
         log.warning("events calendar %s not read: %s", path, e)
         cal = Calendar.build(None, settings.holiday_country, lo, hi)
-    out = []
+    out: dict[tuple, None] = {}   # a holiday also in the calendar file is marked once
     for ev in cal.events:
         if ev.applies_to(series):
-            out += [(ev.name, a.to_pydatetime(), b.to_pydatetime()) for a, b in ev.occurrences(lo, hi)]
-    return out
+            out.update({(ev.name, a.to_pydatetime(), b.to_pydatetime()): None for a, b in ev.occurrences(lo, hi)})
+    return list(out)
 
 
 def route_latency(con, w: Window, series: str) -> go.Figure:
@@ -157,16 +180,18 @@ def route_errors(con, w: Window, series: str) -> go.Figure:
     return fig
 
 
-def backtest_accuracy(con, w: Window, series: str) -> go.Figure:
-    """Each candidate model's backtest error relative to the weekly seasonal naive (1.0 = as good)."""
-    if not w.run_id:
+def backtest_accuracy(con, w: Window, series: str, run_id: str | None = None) -> go.Figure:
+    """Each candidate model's backtest error relative to the weekly seasonal naive (1.0 = as good),
+    in the window's forecast run (or ``run_id``, e.g. a backtest run)."""
+    run_id = run_id or w.run_id
+    if not run_id:
         raise NoData("no forecast run yet, so no backtests")
-    bt = reports.backtest_accuracy(con, w.run_id, series).dropna(subset=["rel_mae"])
+    bt = reports.backtest_accuracy(con, run_id, series).dropna(subset=["rel_mae"])
     if bt.empty:
-        raise NoData(f"no backtest for {series.replace('route:', '')} in run {w.run_id}")
+        raise NoData(f"no backtest for {series.replace('route:', '')} in run {run_id}")
     bt = bt.sort_values("rel_mae")
     colors = [style.PALETTE[2] if c else "#9aa5b1" for c in bt["chosen"]]
-    fig = figure("Backtest accuracy: MAE relative to the weekly naive (lower is better)", height=300)
+    fig = figure("Backtest: MAE ÷ weekly naive (lower is better)", height=300)
     fig.add_trace(go.Bar(x=bt["rel_mae"], y=bt["model"], orientation="h", marker_color=colors,
                          text=[f"{v:.2f}" + (" (chosen)" if c else "") for v, c in zip(bt["rel_mae"], bt["chosen"])],
                          textposition="auto",

@@ -248,3 +248,30 @@ def target_rps(con, api: str, stage: str | None, route: str | None, start: dt.da
                max(requests) / 60.0 AS peak_minute_rps,
                sum(requests) / (extract(epoch FROM INTERVAL '{bucket}')) AS mean_rps
         FROM per_minute GROUP BY ALL ORDER BY ts""", [start, end, *params])
+
+
+def clients(con, start: dt.datetime | None = None, end: dt.datetime | None = None, top: int = 15) -> pd.DataFrame:
+    """The busiest callers (API key or caller id) in the raw requests, with their routes and errors."""
+    where, params = "client IS NOT NULL", []
+    if start is not None:
+        where += " AND ts >= ?"
+        params.append(start)
+    if end is not None:
+        where += " AND ts < ?"
+        params.append(end)
+    return _frame(con, f"""
+        SELECT client, count(*) AS requests, count(DISTINCT api || route) AS routes,
+               avg((status >= 400)::INT) AS error_share, quantile_cont(latency_ms, 0.95) AS latency_p95_ms
+        FROM requests WHERE {where} GROUP BY client ORDER BY requests DESC LIMIT ?""", [*params, int(top)])
+
+
+def hour_of_week(con, series: str = "total", weeks: int = 6, end: dt.datetime | None = None) -> pd.DataFrame:
+    """Mean requests per hour by day of week (0 = Monday) and hour (UTC) over the last ``weeks``."""
+    where, params = _series_filter(series)
+    last = end or (traffic_span(con)[1] or dt.datetime(1970, 1, 1))
+    return _frame(con, f"""
+        WITH hourly AS (
+            SELECT date_trunc('hour', ts) AS ts, sum(requests) AS requests FROM traffic_1m
+            WHERE ts >= ? AND ts < ? AND {where} GROUP BY 1)
+        SELECT isodow(ts) - 1 AS dow, hour(ts) AS hour, avg(requests) AS requests
+        FROM hourly GROUP BY ALL ORDER BY dow, hour""", [last - dt.timedelta(weeks=weeks), last, *params])

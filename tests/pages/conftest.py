@@ -1,5 +1,5 @@
-"""Fixtures of the dashboard tests: the samples' store (forecast and priced), one real headless
-chromium for the session, and the directory screenshots are written to (a test artifact)."""
+"""Fixtures of the dashboard tests: one real headless chromium for the session, and the directory
+screenshots are written to (a test artifact). The samples' store is ``demo_store`` (tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -20,16 +20,6 @@ def artifacts() -> Path:
     out = Path(os.environ.get("FORECASTER_TEST_ARTIFACTS", ROOT / "test-artifacts")) / "dashboards"
     out.mkdir(parents=True, exist_ok=True)
     return out
-
-
-@pytest.fixture(scope="session")
-def demo_store(tmp_path_factory):
-    """(connection, settings) of a store holding the samples, forecast and priced."""
-    from forecaster.sample_store import sample_store
-
-    con, settings = sample_store(tmp_path_factory.mktemp("dash") / "demo.duckdb")
-    yield con, settings
-    con.close()
 
 
 @pytest.fixture(scope="session")
