@@ -168,16 +168,11 @@ def decide(ctx: Context):
     def work():
         from .decide import decide as run_decide
 
-        result = run_decide(ctx.con, ctx.settings, as_of=ctx.as_of)
-        out = result.to_dict() if hasattr(result, "to_dict") else {}
-        counts = {k: v for k, v in out.items() if isinstance(v, (int, float, str)) or v is None}
-        rid = getattr(result, "run_id", None)
-        if rid:
-            counts["decide_run_id"] = rid
-            ctx.refs["decide_run_id"] = rid
-        records = getattr(result, "records", None)
-        if records is not None:
-            counts["recommendations"] = len(records)
+        result = run_decide(ctx.con, ctx.settings, run_id=fc, as_of=ctx.as_of)
+        out = result.to_dict()
+        counts = {k: v for k, v in out.items() if k != "run_id" and (isinstance(v, (int, float, str)) or v is None)}
+        counts["decide_run_id"] = ctx.refs["decide_run_id"] = result.run_id
+        counts["recommendations"] = len(result.records)
         return counts, result
     return key, work
 
@@ -235,19 +230,9 @@ def _split(p, real: Callable[[Any], bool]):
     return part(True), part(False)
 
 
-def _decide_available() -> bool:
-    """``forecaster.decide`` runs decisions once its service module exists (the decide branch)."""
-    import importlib.util
-
-    try:
-        return importlib.util.find_spec("forecaster.decide.service") is not None
-    except ModuleNotFoundError:
-        return False
-
-
 STEPS: dict[str, Callable[[Context], tuple[str | None, Callable[[], tuple[dict, Any]]]]] = {
     "ingest": ingest, "forecast": forecast, "price": price, "carbon": carbon,
-    **({"decide": decide} if _decide_available() else {}), "plan": plan, "apply": apply,
+    "decide": decide, "plan": plan, "apply": apply,
 }
 DEFAULT_STEPS: tuple[str, ...] = tuple(s for s in STEPS if s not in ("plan", "apply"))
 
