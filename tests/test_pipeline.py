@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from service_helpers import AS_OF, SAMPLE_LOGS, SAMPLES, sample_settings  # noqa: E402
 
 from forecaster.errors import BadInput, Interrupted, UnknownName
-from forecaster.pipeline import parse_steps, recover, run_pipeline
+from forecaster.pipeline import DEFAULT_STEPS, parse_steps, recover, run_pipeline
 from forecaster.store import open_store, runs
 
 
@@ -29,16 +29,17 @@ def test_steps_are_rows_idempotent_and_forced(tmp_path):
     s = sample_settings(tmp_path / "p.duckdb")
     with open_store(s.db, s) as con:
         first = run_pipeline(s, con=con)
-        assert first.status == "ok" and [x.status for x in first.steps] == ["ok"] * 4
+        assert first.status == "ok" and [x.step for x in first.steps] == list(DEFAULT_STEPS)
+        assert [x.status for x in first.steps] == ["ok"] * len(DEFAULT_STEPS)
         kinds = [(k, st) for k, st, _ in _runs(con, first.run_id)]
-        assert kinds == [("pipeline", "ok"), ("step:ingest", "ok"), ("step:forecast", "ok"), ("step:price", "ok"),
-                         ("step:carbon", "ok")]
+        assert kinds == [("pipeline", "ok")] + [(f"step:{s}", "ok") for s in DEFAULT_STEPS]
+        assert first.step("decide").counts["recommendations"] > 0
         assert first.step("ingest").counts["rows_loaded"] > 0
         fc = first.step("forecast").counts["forecast_run_id"]
         assert runs.get(con, fc).status == "ok"
 
         second = run_pipeline(s, con=con)
-        assert [x.status for x in second.steps] == ["ok", "skipped", "skipped", "skipped"]
+        assert [x.status for x in second.steps] == ["ok"] + ["skipped"] * (len(DEFAULT_STEPS) - 1)
         assert second.step("ingest").counts["rows_loaded"] == 0
         assert second.step("forecast").counts["forecast_run_id"] == fc
         assert con.execute("SELECT count(*) FROM runs WHERE kind = 'forecast'").fetchone()[0] == 1

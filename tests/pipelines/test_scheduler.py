@@ -43,17 +43,19 @@ def test_a_scheduled_cycle_end_to_end_on_the_samples(tmp_path):
             cycle = _wait(forecast_cycle_done)
             assert cycle["status"] == "ok", cycle
             steps = [s["step"] for s in cycle["summary"]["steps"]]
-            assert steps[:4] == ["ingest", "forecast", "price", "carbon"]
+            assert steps == ["ingest", "forecast", "price", "carbon", "decide", "plan", "apply"]
             kinds = {r["kind"]: r["status"] for r in c.get("/v1/runs", params={"limit": 50}).json()["items"]}
-            for k in ("step:ingest", "step:forecast", "step:price", "step:carbon", "forecast", "costs"):
+            for k in ("step:ingest", "step:forecast", "step:price", "step:carbon", "step:decide", "step:plan",
+                      "step:apply", "forecast", "costs", "decide"):
                 assert kinds.get(k) == "ok", (k, kinds)
             assert c.get("/v1/spikes").json()["items"], "the cycle's forecast found the samples' spikes"
+            assert c.get("/v1/recommendations").json()["count"] > 0, "the cycle's decisions are served"
             # the same job again with unchanged inputs: its steps are skipped, not redone
             sched.run_now("forecast")
             again = _wait(lambda: [r for r in c.get("/v1/runs", params={"kind": "pipeline", "limit": 50}).json()["items"]
                                    if r["params"]["trigger"] == "schedule:forecast" and r["run_id"] != cycle["run_id"]
                                    and r["status"] != "running"])
-            assert [s["status"] for s in again[0]["summary"]["steps"]][1:4] == ["skipped"] * 3
+            assert [s["status"] for s in again[0]["summary"]["steps"]][1:5] == ["skipped"] * 4
         assert not [r for r in rt.cursor().execute("SELECT run_id FROM runs WHERE status = 'running'").fetchall()]
     finally:
         rt.close()
