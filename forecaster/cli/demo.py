@@ -22,6 +22,7 @@ from ..store import open_store
 from ..store.db import run
 from ..config import DEFAULT_CONFIG_FILE
 from .common import ConfigOption, DbOption, load_settings
+from .decide import show_decisions
 from .ingest import print_summary
 
 # One file per simulated API (the other sample files are other views of the same requests), plus
@@ -54,7 +55,7 @@ def register(app: typer.Typer) -> None:
         as_of: str = typer.Option(DEMO_AS_OF, "--as-of", help="the demo's 'now' (UTC)"),
         config: Optional[Path] = ConfigOption,
     ) -> None:
-        """Run the pipeline on the sample data: ingest -> forecast -> spikes -> costs -> carbon."""
+        """Run the pipeline on the sample data: ingest -> forecast -> spikes -> costs -> carbon -> decide."""
         if not sys.stdout.isatty():
             os.environ.setdefault("COLUMNS", "140")   # piped output: wide enough for the tables
         settings = load_settings(demo_config(config), db)
@@ -75,6 +76,8 @@ def register(app: typer.Typer) -> None:
             show_forecast(con, settings, now, events, console)
             console.rule("3. price it: dollars and grams of CO2e")
             show_costs(con, settings, now, console)
+            console.rule("4. decide: throttle limits, pre-warming, region weights, cache and WebSocket advice")
+            show_decisions(con, settings, now, console, events_file=events if events.is_file() else None)
         console.rule()
         console.print(f"everything is in {settings.db}: try `forecaster spikes --db {settings.db}`, "
                       f"`forecaster costs --db {settings.db} --by api --forecast --as-of {as_of}`")
