@@ -24,6 +24,7 @@ from ..config import DEFAULT_CONFIG_FILE
 from ..sample_store import DEMO_AS_OF, DEMO_CONFIG, DEMO_LOGS, default_samples_dir
 from .common import ConfigOption, DbOption, load_settings
 from .control import show_plan
+from .decide import show_decisions
 from .ingest import print_summary
 
 DEMO_STEPS = ("ingest", "forecast", "price", "carbon")   # forecaster.pipeline's steps the demo shows
@@ -45,7 +46,7 @@ def register(app: typer.Typer) -> None:
         as_of: str = typer.Option(DEMO_AS_OF, "--as-of", help="the demo's 'now' (UTC)"),
         config: Optional[Path] = ConfigOption,
     ) -> None:
-        """Run the pipeline on the sample data: ingest -> forecast -> spikes -> costs -> carbon."""
+        """Run the pipeline on the sample data: ingest -> forecast -> spikes -> costs -> carbon -> decide."""
         if not sys.stdout.isatty():
             os.environ.setdefault("COLUMNS", "140")   # piped output: wide enough for the tables
         settings = load_settings(demo_config(config), db)
@@ -63,10 +64,12 @@ def register(app: typer.Typer) -> None:
                                   as_of=now, events=str(events) if events.is_file() else None, force=True,
                                   progress=lambda sr: show_step(con, sr, settings, console), actor="demo")
             report = result.step("ingest").value
-            console.rule("4. dashboards")
+            console.rule("4. decide: throttle limits, pre-warming, region weights, cache and WebSocket advice")
+            show_decisions(con, settings, now, console, events_file=events if events.is_file() else None)
+            console.rule("5. dashboards")
             from dashboards.demo import show_dashboards
             show_dashboards(con, settings, console)
-            console.rule("5. plan: what forecaster would push to the gateways (a local moto server plays AWS)")
+            console.rule("6. plan: what forecaster would push to the gateways (a local moto server plays AWS)")
             show_plan(con, settings, now, console)
         console.rule()
         console.print(f"everything is in {settings.db}: try `forecaster spikes --db {settings.db}`, "
