@@ -82,6 +82,8 @@ class Target(BaseModel):
     api: str | None = Field(None, description="the api as named in the logs (webhook: None serves every api)")
     stage: str | None = Field(None, description="stage (REST / HTTP API; lambda: optional filter)")
     route: str | None = Field(None, description="'METHOD /path' (lambda target)")
+    region: str | None = Field(None, description="AWS region of the resource (default aws.region); lambda: also the "
+                                                 "pre-warm recommendations' region it serves")
     rest_api_id: str | None = None
     usage_plan_id: str | None = None
     api_id: str | None = None
