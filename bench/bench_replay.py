@@ -25,13 +25,17 @@ from forecaster.ingest import ingest
 from forecaster.store import open_store
 
 NAB = REPO / "data" / "realdata" / "nab"
+EVENTS = REPO / "data" / "samples" / "events.csv"
 CASES = [
     # (label, series, from, to, history days)
     ("NAB AWS ELB request count (5 min)", "api:elb", "2014-04-17", None, 7),
     ("NYC taxi demand (30 min), 6 weeks", "api:taxi", "2014-11-01", "2014-12-13", 28),
     ("NYC taxi demand (30 min), Jul 2014 - Jan 2015", "api:taxi", "2014-08-01", "2015-02-01", 28),
+    ("NYC taxi spread per minute (timing: 6 weeks at 1 min)", "api:taxi_1m", "2014-11-01", "2014-12-13", 28),
     ("samples: shop api, hourly counts", "api:shop", "2026-11-11", None, 14),
     ("samples: every us-east-1 route, hourly counts", "region:us-east-1", "2026-11-11", None, 14),
+    ("samples: shop api, hourly counts, with the events calendar", "api:shop", "2026-11-11", None, 14, EVENTS),
+    ("samples: every us-east-1 route, with the events calendar", "region:us-east-1", "2026-11-11", None, 14, EVENTS),
 ]
 
 
@@ -45,6 +49,14 @@ def load(work: Path) -> Path:
         p = work / f"{api}.csv"
         out.to_csv(p, index=False)
         files.append(str(p))
+    # timing only: the taxi series spread evenly over the minutes of each half hour (a per-minute series)
+    d = pd.read_csv(NAB / "nyc_taxi.csv")
+    ts = pd.to_datetime(d["timestamp"])
+    minutes = pd.DataFrame({"timestamp": (ts.values[:, None] + pd.to_timedelta(np.arange(30), "m").values[None, :]).ravel()})
+    minutes["requests"] = np.repeat(d["value"].to_numpy() / 30.0, 30).round().astype(int)
+    minutes["timestamp"] = minutes["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    minutes.assign(api="taxi_1m", region="nab", route="GET /taxi_1m").to_csv(work / "taxi_1m.csv", index=False)
+    files.append(str(work / "taxi_1m.csv"))
     db = work / "replay.duckdb"
     s = Settings(db=db)
     with open_store(db, s) as con:
@@ -58,9 +70,11 @@ def fmt(x: float) -> str:
     return f"{x:,.0f}" if abs(x) >= 100 else f"{x:,.2f}"
 
 
-def run_case(con, settings: Settings, label: str, series: str, start: str, end: str | None, days: int) -> tuple[list[str], dict]:
+def run_case(con, settings: Settings, label: str, series: str, start: str, end: str | None, days: int,
+             events: Path | None = None) -> tuple[list[str], dict]:
     t0 = time.perf_counter()
-    tr = load_traffic(con, series, pd.Timestamp(start), pd.Timestamp(end) if end else None, history_days=days)
+    tr = load_traffic(con, series, pd.Timestamp(start), pd.Timestamp(end) if end else None, history_days=days,
+                      events_file=events)
     limits: dict[str, np.ndarray] = {}
     out = replay(tr, settings, ["static", "daily_peak", "reactive", "predictive"], limits=limits)
     secs = time.perf_counter() - t0
@@ -118,6 +132,22 @@ def main(argv: list[str] | None = None) -> int:
     for s in summary:
         red = "-" if s["reduction"] is None else f"{s['reduction']:.1%}"
         md.append(f"| {s['label']} | {s['steps']:,} | {s['seconds']:.2f} | {red} | {'yes' if s['ok'] else 'no'} |")
+    md += ["", "### Trade-off on the ELB series (predictive settings varied, static scaled to the same capacity)", "",
+           "| band | headroom | predictive throttled | capacity ratio | static at that ratio throttled | reduction |",
+           "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    with scratch(args.work, "bench-replay-") as work:
+        db = load(work)
+        with open_store(db, settings) as con:
+            tr = load_traffic(con, "api:elb", pd.Timestamp("2014-04-17"), None, history_days=7)
+        for band, head in (("95", 1.2), ("95", 1.0), ("80", 1.2), ("80", 1.0)):
+            s = settings.model_copy(update={"decide_band": band, "decide_headroom": head})
+            lim: dict = {}
+            rows = {p["policy"]: p for p in replay(tr, s, ["static", "predictive"], limits=lim)["policies"]}
+            k = rows["predictive"]["capacity_ratio"] / rows["static"]["capacity_ratio"]
+            st = score("static", tr, lim["static"] * k, s)
+            red = "-" if st["throttled"] == 0 else f"{1 - rows['predictive']['throttled'] / st['throttled']:.1%}"
+            md.append(f"| {band} % | {head} | {fmt(rows['predictive']['throttled'])} | "
+                      f"{rows['predictive']['capacity_ratio']:.2f} | {fmt(st['throttled'])} | {red} |")
     write_report("replay.md", "\n".join(md) + "\n")
     return 0
 

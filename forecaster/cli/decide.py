@@ -47,6 +47,7 @@ def register(app: typer.Typer) -> None:
         policy: str = typer.Option("static,daily_peak,reactive,predictive", "--policy", help="policies, comma-separated"),
         every: str = typer.Option("1h", "--decide-every", help="time between decisions (e.g. 1h, 30m)"),
         history_days: float = typer.Option(28.0, "--history-days", help="history before --from the policies learn from"),
+        events: Optional[Path] = typer.Option(None, "--events", help="events calendar whose uplifts the predictive policy knows ahead (default: settings.events_file)"),
         limits_out: Optional[Path] = typer.Option(None, "--limits-out", help="CSV policy,series,minute,limit_rps"),
         as_json: bool = JsonOption, config: Optional[Path] = ConfigOption,
     ) -> None:
@@ -65,7 +66,7 @@ def register(app: typer.Typer) -> None:
         names = [p.strip() for p in policy.split(",") if p.strip()]
         with open_store(settings.db, settings) as con:
             tr = load_traffic(con, series, pd.Timestamp(start) if start else None, pd.Timestamp(end) if end else None,
-                              history_days=history_days)
+                              history_days=history_days, events_file=events or settings.events_file)
         limits: dict = {}
         out = replay(tr, settings, names, every_s=every_s, limits=limits)
         if limits_out:
@@ -116,9 +117,39 @@ def print_decisions(result, console: Console, limit: int = 15) -> None:
 
 
 def top(records: list, limit: int) -> list:
-    """The records worth reading first: non-throttle advice, then throttle windows with a spike or
-    the largest rise over the limit they follow."""
-    others = [r for r in records if r.kind != "throttle"]
-    thr = [r for r in records if r.kind == "throttle"]
-    thr.sort(key=lambda r: (-("spike" in r.rationale), -r.expected_impact.get("forecast_peak_rps", 0.0)))
-    return (others[: max(1, limit // 2)] + thr)[:limit]
+    """The records worth reading first: one of each kind, then throttle windows with a forecast
+    spike (highest forecast peak first), then the rest."""
+    thr = sorted((r for r in records if r.kind == "throttle"),
+                 key=lambda r: (-("spike" in r.rationale), -r.expected_impact.get("forecast_peak_rps", 0.0)))
+    first, seen = [], set()
+    for r in [*thr[:1], *(r for r in records if r.kind != "throttle")]:
+        if r.kind not in seen:
+            first.append(r)
+            seen.add(r.kind)
+    rest = [r for r in [*thr, *records] if r not in first]
+    out = []
+    for r in [*first, *rest]:
+        if r not in out:
+            out.append(r)
+        if len(out) >= limit:
+            break
+    return out
+
+
+def show_decisions(con, settings, now: dt.datetime, console: Console, limit: int = 10, events_file=None) -> None:
+    """The demo's decide section: recommendations from the run just made, then the throttle policies
+    replayed on the busiest api's recorded traffic up to the demo's now."""
+    import pandas as pd
+
+    from ..decide import decide
+    from ..decide.replay import load_traffic, replay
+
+    result = decide(con, settings, as_of=now)
+    print_decisions(result, console, limit)
+    busiest = con.execute("SELECT api FROM traffic_1m WHERE ts < ? GROUP BY api ORDER BY sum(requests) DESC LIMIT 1",
+                          [now]).fetchone()
+    if busiest:
+        end = pd.Timestamp(now)
+        tr = load_traffic(con, f"api:{busiest[0]}", end - pd.Timedelta(days=14), end, history_days=14,
+                          events_file=events_file or settings.events_file)
+        print_replay(replay(tr, settings, ["static", "daily_peak", "reactive", "predictive"]), console)

@@ -23,6 +23,7 @@ from ..store.db import run
 from ..config import DEFAULT_CONFIG_FILE
 from .common import ConfigOption, DbOption, load_settings
 from .control import show_plan
+from .decide import show_decisions
 from .ingest import print_summary
 
 # One file per simulated API (the other sample files are other views of the same requests), plus
@@ -55,7 +56,7 @@ def register(app: typer.Typer) -> None:
         as_of: str = typer.Option(DEMO_AS_OF, "--as-of", help="the demo's 'now' (UTC)"),
         config: Optional[Path] = ConfigOption,
     ) -> None:
-        """Run the pipeline on the sample data: ingest -> forecast -> spikes -> costs -> carbon."""
+        """Run the pipeline on the sample data: ingest -> forecast -> spikes -> costs -> carbon -> decide."""
         if not sys.stdout.isatty():
             os.environ.setdefault("COLUMNS", "140")   # piped output: wide enough for the tables
         settings = load_settings(demo_config(config), db)
@@ -76,6 +77,8 @@ def register(app: typer.Typer) -> None:
             show_forecast(con, settings, now, events, console)
             console.rule("3. price it: dollars and grams of CO2e")
             show_costs(con, settings, now, console)
+            console.rule("4. decide: throttle limits, pre-warming, region weights, cache and WebSocket advice")
+            show_decisions(con, settings, now, console, events_file=events if events.is_file() else None)
             console.rule("5. plan: what forecaster would push to the gateways (a local moto server plays AWS)")
             show_plan(con, settings, now, console)
         console.rule()

@@ -27,12 +27,13 @@ class QuickForecast:
     use_weekly: np.ndarray  # per decision: which profile it chose
     level: np.ndarray     # per decision: level factor
     band: np.ndarray      # per decision: upper / yhat factor
+    uplift: np.ndarray    # per step: the calendar's expected uplift (1 outside events)
 
     def ahead(self, j: int, start: int, stop: int) -> np.ndarray:
         """Upper bounds decision ``j`` forecasts for steps ``start .. stop`` (NaN where unknown)."""
         w, d = self.weekly[start:stop], self.daily[start:stop]
         prof = np.where(self.use_weekly[j] & ~np.isnan(w), w, d)
-        p = prof * self.level[j] * self.band[j]
+        p = prof * self.level[j] * self.band[j] * self.uplift[start:stop]
         return p
 
 
@@ -76,7 +77,8 @@ def _choose_profile(y: np.ndarray, period: int, every: int, decisions: np.ndarra
 
 
 def quickcast(y: np.ndarray, period: int, every: int, horizon: int, level: float = 0.95, days: int = 7,
-              level_steps: int | None = None, window_days: int = 14) -> QuickForecast:
+              level_steps: int | None = None, window_days: int = 14,
+              uplift: np.ndarray | None = None) -> QuickForecast:
     """Forecasts for steps ``t .. t + horizon`` made at each decision ``t = 0, every, 2 every, ...``.
 
     Returns per-step arrays as forecast at the latest decision at or before each step, plus the
@@ -87,6 +89,10 @@ def quickcast(y: np.ndarray, period: int, every: int, horizon: int, level: float
         raise BadInput(f"replay re-forecasts reach at most one season ({period} steps) ahead, asked {horizon}")
     y = np.asarray(y, dtype=float)
     n = len(y)
+    # known events (a calendar, not the traffic): learn from the history with them divided out,
+    # and multiply them back into the forecasts
+    u = np.ones(n) if uplift is None else np.asarray(uplift, dtype=float)
+    y = y / u
     decisions = np.arange(0, n, every)
     prof, daily, weekly, use_weekly = _choose_profile(y, period, every, decisions, days, window_days)
     level_steps = level_steps or period
@@ -103,7 +109,7 @@ def quickcast(y: np.ndarray, period: int, every: int, horizon: int, level: float
     # fallback where no profile yet: the last value before the decision (naive)
     last = _last_before(y, decisions)
     yhat = np.where(np.isnan(yhat), last[owner], yhat)
-    ratio = np.where((yhat > 0) & ~np.isnan(y), y / np.where(yhat > 0, yhat, 1.0), np.nan)
+    ratio = np.where((yhat > 0) & ~np.isnan(y), y / np.where(yhat > 0, yhat, 1.0), np.nan)   # event-free terms
     window = window_days * period
     q = np.full(len(decisions), np.nan)
     for j, t in enumerate(decisions):
@@ -113,9 +119,10 @@ def quickcast(y: np.ndarray, period: int, every: int, horizon: int, level: float
             k = min(len(r) - 1, int(np.ceil((len(r) + 1) * level)) - 1)
             q[j] = np.partition(r, k)[k]
     q = np.where(np.isnan(q), 2.0, np.maximum(q, 1.0))   # no residuals yet: a wide default band
-    upper = yhat * q[owner]
+    upper = yhat * q[owner] * u
+    yhat = yhat * u
     return QuickForecast(yhat=yhat, upper=upper, decisions=decisions, daily=daily, weekly=weekly, use_weekly=use_weekly,
-                         level=lvl, band=q)
+                         level=lvl, band=q, uplift=u)
 
 
 def _last_before(y: np.ndarray, decisions: np.ndarray) -> np.ndarray:

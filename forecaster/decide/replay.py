@@ -34,6 +34,7 @@ class Traffic:
     peak: np.ndarray
     step_s: float
     start: int            # index of the first replayed step (history before it)
+    uplift: np.ndarray | None = None   # per step: known events' expected uplift (>= 1; 1 outside them)
 
     @property
     def rate(self) -> np.ndarray:
@@ -109,7 +110,7 @@ def predictive(ctx: PolicyContext) -> np.ndarray:
     period = int(round(86400 / tr.step_s))
     if period < 2 * ctx.every:
         raise BadInput(f"--decide-every must be at most 12 hours at a {tr.step_s / 60:g}-minute step")
-    fc = quickcast(tr.requests, period, ctx.every, 2 * ctx.every, level=int(s.decide_band) / 100)
+    fc = quickcast(tr.requests, period, ctx.every, 2 * ctx.every, level=int(s.decide_band) / 100, uplift=tr.uplift)
     lookback = max(1, int(round(s.decide_floor_lookback_hours * 3600 / tr.step_s)))
     times = _decisions(ctx)
     all_decisions = {int(t): j for j, t in enumerate(fc.decisions)}
@@ -197,11 +198,28 @@ def native_step_s(ts: pd.Series) -> float:
     return float(min(max(g, 1), 60) * 60)
 
 
+def event_uplift(events: list, route_ids: list[str], ts: pd.DatetimeIndex, step_s: float) -> np.ndarray | None:
+    """Per step, the highest expected uplift (> 1) of calendar events touching any of the series'
+    routes (a drop is never applied: a throttle is not lowered on a calendar's word)."""
+    u = np.ones(len(ts))
+    step = pd.Timedelta(seconds=step_s)
+    if not events or not len(ts):
+        return None
+    for ev in events:
+        if not ev.expected_uplift or ev.expected_uplift <= 1 or not any(ev.applies_to(r) for r in route_ids):
+            continue
+        for a, b in ev.occurrences(ts[0], ts[-1] + step):
+            m = np.asarray((ts < b) & (ts + step > a))
+            u[m] = np.maximum(u[m], ev.expected_uplift)
+    return u if (u > 1).any() else None
+
+
 def load_traffic(con, series: str, start: pd.Timestamp | None = None, end: pd.Timestamp | None = None,
-                 history_days: float = 28.0) -> Traffic:
+                 history_days: float = 28.0, events_file=None) -> Traffic:
     """A series from the rollups at its own step: ``history_days`` before ``start`` (the history the
-    policies learn from) and the replay window [start, end) (default: the last 7 days logged)."""
-    from ..store.decide_reads import series_minutes
+    policies learn from) and the replay window [start, end) (default: the last 7 days logged).
+    ``events_file``: a calendar whose expected uplifts the predictive policy multiplies in."""
+    from ..store.decide_reads import series_minutes, series_routes
 
     df = series_minutes(con, series, None, end.to_pydatetime() if end is not None else None)
     if df.empty:
@@ -227,4 +245,9 @@ def load_traffic(con, series: str, start: pd.Timestamp | None = None, end: pd.Ti
     s = int(np.searchsorted(grid.values, start_ts.to_datetime64()))
     if not requests[s:].sum() > 0:
         raise BadInput(f"series {series} has no requests between {start_ts} and {end_ts}")
-    return Traffic(series, grid, requests, pk, step_s, s)
+    uplift = None
+    if events_file:
+        from ..forecast.events import load_events
+
+        uplift = event_uplift(load_events(events_file), series_routes(con, series), grid, step_s)
+    return Traffic(series, grid, requests, pk, step_s, s, uplift)

@@ -51,6 +51,13 @@ def series_minutes(con: duckdb.DuckDBPyConnection, series: str, start: dt.dateti
     return rel.df()
 
 
+def series_routes(con: duckdb.DuckDBPyConnection, series: str) -> list[str]:
+    """The route series ids (``route:api|stage|route|region``) a series adds up."""
+    where, params = series_filter(series)
+    rows = run(con, f"SELECT DISTINCT api, stage, route, region FROM traffic_1m WHERE {where} ORDER BY ALL", params)
+    return [f"route:{a}|{s}|{r}|{g}" for a, s, r, g in rows]
+
+
 def series_list(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Every route series id in traffic_1m, and the ``total``."""
     rows = run(con, "SELECT DISTINCT api, stage, route, region FROM traffic_1m ORDER BY ALL")
