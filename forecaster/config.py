@@ -108,6 +108,9 @@ class Target(BaseModel):
         missing = [f for f in TARGET_REQUIRED[self.kind] if getattr(self, f) in (None, "", {})]
         if missing:
             raise ValueError(f"target of kind {self.kind} needs {', '.join(missing)}")
+        if self.url is not None and "@" in self.url.split("://", 1)[-1].split("/", 1)[0]:
+            # the URL is recorded in the audit log: credentials in it would be written there
+            raise ValueError("webhook url must not carry credentials (user:password@); the HMAC secret goes in secret_env")
 
 
 class Settings(BaseSettings):
