@@ -18,7 +18,7 @@ def test_demo_runs_every_stage_on_the_samples(tmp_path):
     assert out.returncode == 0, out.stderr[-3000:]
     text = out.stdout
     for stage in ("1. ingest", "2. forecast", "3. price it", "Black Friday", "month-end projection", "budget alert", "kg CO2e",
-                  "5. plan"):
+                  "5. plan", "local moto server", "change(s) on"):
         assert stage in text, f"{stage!r} missing from the demo output"
     con = duckdb.connect(str(db), read_only=True)
     try:

@@ -18,7 +18,9 @@ AsOfOption = typer.Option(None, "--as-of", help="plan as if now were this time (
 
 
 def _v(v: Any) -> str:
-    return "-" if v is None else f"{v:g}" if isinstance(v, float) else str(v)
+    if isinstance(v, float):
+        return f"{v:,.0f}" if v.is_integer() else f"{v:,.2f}"
+    return "-" if v is None else f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else str(v)
 
 
 def _cut(text: str, n: int | None) -> str:
@@ -70,12 +72,12 @@ def show_plan(con, settings, now, console: Console) -> None:
         console.print(f"local moto server at {url} plays AWS: {len(s.targets)} target(s) created there, with live "
                       f"limits 50% above the recommendations and even route weights")
         p = plan_recommendations(current, s, now, Clients(s), skipped, observed_peaks(con, s, now))
-        print_plan(p, console, limit=16, reason_chars=110, shown_changes=demo_sample(p))
+        print_plan(p, console, limit=16, reason_chars=90, shown_changes=demo_sample(p))
     console.print(escape("against your own gateways: declare [[targets]] (README: Pushing decisions to the gateway), "
                          "then `forecaster plan`, `forecaster apply` (a dry run until --yes)"))
 
 
-def demo_sample(p, per_kind: int = 3) -> list:
+def demo_sample(p, per_kind: int = 2) -> list:
     """The changes of the ``per_kind`` biggest ops of each adapter kind (the demo's plan would be long)."""
     def size(op) -> float:
         v = op.after.get("rate_limit_rps", op.after.get("provisioned_concurrency", 0))
