@@ -83,6 +83,8 @@ class Target(BaseModel):
     api: str | None = Field(None, description="the api as named in the logs (webhook: None serves every api)")
     stage: str | None = Field(None, description="stage (REST / HTTP API; lambda: optional filter)")
     route: str | None = Field(None, description="'METHOD /path' (lambda target)")
+    region: str | None = Field(None, description="AWS region of the resource (default aws.region); lambda: also the "
+                                                 "pre-warm recommendations' region it serves")
     rest_api_id: str | None = None
     usage_plan_id: str | None = None
     api_id: str | None = None
@@ -108,6 +110,9 @@ class Target(BaseModel):
         missing = [f for f in TARGET_REQUIRED[self.kind] if getattr(self, f) in (None, "", {})]
         if missing:
             raise ValueError(f"target of kind {self.kind} needs {', '.join(missing)}")
+        if self.url is not None and "@" in self.url.split("://", 1)[-1].split("/", 1)[0]:
+            # the URL is recorded in the audit log: credentials in it would be written there
+            raise ValueError("webhook url must not carry credentials (user:password@); the HMAC secret goes in secret_env")
 
 
 class Settings(BaseSettings):

@@ -18,7 +18,7 @@ def test_demo_runs_every_stage_on_the_samples(tmp_path):
     assert out.returncode == 0, out.stderr[-3000:]
     text = out.stdout
     for stage in ("1. ingest", "2. forecast", "3. price it", "Black Friday", "month-end projection", "budget alert", "kg CO2e",
-                  "4. decide", "5. dashboards", "6. plan"):
+                  "4. decide", "5. dashboards", "6. plan", "local moto server", "change(s) on"):
         assert stage in text, f"{stage!r} missing from the demo output"
     overview = tmp_path / "demo-dashboards" / "overview.html"
     assert str(overview) in text.replace("\n", "") and overview.stat().st_size > 1_000_000

@@ -18,27 +18,40 @@ AsOfOption = typer.Option(None, "--as-of", help="plan as if now were this time (
 
 
 def _v(v: Any) -> str:
-    return "-" if v is None else f"{v:g}" if isinstance(v, float) else str(v)
+    if isinstance(v, float):
+        return f"{v:,.0f}" if v.is_integer() else f"{v:,.2f}"
+    return "-" if v is None else f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else str(v)
 
 
-def print_plan(p, console: Console) -> None:
-    """The plan as a table (target, setting, before -> after, recommendation, reason) and the skipped."""
+def _cut(text: str, n: int | None) -> str:
+    return text if n is None or len(text) <= n else text[: n - 1] + "…"
+
+
+def print_plan(p, console: Console, limit: int | None = None, reason_chars: int | None = None,
+               shown_changes: list | None = None) -> None:
+    """The plan as a table (target, setting, before -> after, recommendation, reason) and the skipped;
+    ``limit`` rows of each at most (the rest counted; ``shown_changes``: which), reasons cut to ``reason_chars``."""
     if p.changes:
-        t = Table(title=f"{len(p.changes)} change(s) on {len(p.ops)} target part(s), as of {p.now:%Y-%m-%d %H:%M} UTC")
+        shown = shown_changes if shown_changes is not None else p.changes[:limit] if limit else p.changes
+        more = f" (first {len(shown)})" if len(shown) < len(p.changes) else ""
+        t = Table(title=f"{len(p.changes)} change(s) on {len(p.ops)} target part(s), as of "
+                        f"{p.now:%Y-%m-%d %H:%M} UTC{more}")
         for c in ("target", "setting", "before", "after", "recommendation", "reason"):
             t.add_column(c, overflow="fold", justify="right" if c in ("before", "after") else "left")
-        for c in p.changes:
+        for c in shown:
             t.add_row(escape(c.target), escape(c.setting), escape(_v(c.before)), f"[bold]{escape(_v(c.after))}[/]",
-                      escape(c.recommendation_id), escape(c.reason))
+                      escape(c.recommendation_id), escape(_cut(c.reason, reason_chars)))
         console.print(t)
     else:
         console.print("no changes: the live targets already hold every recommendation in force")
     if p.skipped:
-        t = Table(title=f"{len(p.skipped)} recommendation(s) skipped")
+        skipped = p.skipped[:limit] if limit else p.skipped
+        more = f" (first {len(skipped)})" if len(skipped) < len(p.skipped) else ""
+        t = Table(title=f"{len(p.skipped)} recommendation(s) skipped{more}")
         t.add_column("recommendation")
         t.add_column("why", overflow="fold")
-        for s in p.skipped:
-            t.add_row(escape(s["recommendation_id"]), escape(s["why"]))
+        for s in skipped:
+            t.add_row(escape(s["recommendation_id"]), escape(_cut(s["why"], reason_chars)))
         console.print(t)
 
 
@@ -58,7 +71,23 @@ def show_plan(con, settings, now, console: Console) -> None:
         s = demo_settings(settings, url, current)
         console.print(f"local moto server at {url} plays AWS: {len(s.targets)} target(s) created there, with live "
                       f"limits 50% above the recommendations and even route weights")
-        print_plan(plan_recommendations(current, s, now, Clients(s), skipped, observed_peaks(con, s, now)), console)
+        p = plan_recommendations(current, s, now, Clients(s), skipped, observed_peaks(con, s, now))
+        print_plan(p, console, limit=16, reason_chars=90, shown_changes=demo_sample(p))
+    console.print(escape("against your own gateways: declare [[targets]] (README: Pushing decisions to the gateway), "
+                         "then `forecaster plan`, `forecaster apply` (a dry run until --yes)"))
+
+
+def demo_sample(p, per_kind: int = 2) -> list:
+    """The changes of the ``per_kind`` biggest ops of each adapter kind (the demo's plan would be long)."""
+    def size(op) -> float:
+        v = op.after.get("rate_limit_rps", op.after.get("provisioned_concurrency", 0))
+        return float(v or 0)
+
+    chosen = []
+    for kind in dict.fromkeys(op.adapter for op in p.ops):
+        chosen += sorted((op for op in p.ops if op.adapter == kind), key=size, reverse=True)[:per_kind]
+    keys = {(op.where, op.recommendation["id"]) for op in chosen}
+    return [c for c in p.changes if (c.target, c.recommendation_id) in keys]
 
 
 def register(app: typer.Typer) -> None:

@@ -25,14 +25,14 @@ CREDENTIAL_CODES = {"ExpiredToken", "ExpiredTokenException", "InvalidClientToken
                     "MissingAuthenticationTokenException", "IncompleteSignature"}
 
 
-def make_client(settings: Settings, service: str):
+def make_client(settings: Settings, service: str, region: str | None = None):
     """A boto3 client for ``service`` with the ``aws`` settings (region, endpoint, timeouts)."""
     import boto3
     from botocore.config import Config
 
     cfg = Config(connect_timeout=settings.aws.timeout_s, read_timeout=settings.aws.timeout_s,
                  retries={"total_max_attempts": 1, "mode": "standard"})
-    region = settings.aws.region or settings.aws_region
+    region = region or settings.aws.region or settings.aws_region
     return boto3.session.Session().client(service, region_name=region, endpoint_url=settings.aws.endpoint_url,
                                           config=cfg)
 
@@ -40,14 +40,15 @@ def make_client(settings: Settings, service: str):
 class Clients:
     """Lazily made clients, one per service, shared by the adapters of one plan/apply."""
 
-    def __init__(self, settings: Settings, factory: Callable[[Settings, str], Any] = make_client):
+    def __init__(self, settings: Settings, factory: Callable[..., Any] = make_client):
         self.settings, self.factory = settings, factory
-        self._made: dict[str, Any] = {}
+        self._made: dict[tuple[str, str | None], Any] = {}
 
-    def __call__(self, service: str):
-        if service not in self._made:
-            self._made[service] = self.factory(self.settings, service)
-        return self._made[service]
+    def __call__(self, service: str, region: str | None = None):
+        """The client of ``service`` in ``region`` (None: the ``aws`` settings' region)."""
+        if (service, region) not in self._made:
+            self._made[(service, region)] = self.factory(self.settings, service, region)
+        return self._made[(service, region)]
 
 
 def _retryable(e: Exception) -> bool:

@@ -90,10 +90,11 @@ def seed_targets(recs: list[dict], clients: Clients) -> list[dict]:
             targets.append({"kind": "route53_weights", "api": api, "zone_id": zone.split("/")[-1], "record": record,
                             "set_ids": set_ids})
         elif r["kind"] == "prewarm" and not any(t["kind"] == "lambda_provisioned_concurrency" and t["api"] == api
-                                                and t["route"] == p.get("route") for t in targets):
-            fn = "".join(ch if ch.isalnum() else "-" for ch in f"{api}-{p.get('route')}".lower()).strip("-")
+                                                and t["route"] == p.get("route") and t["region"] == p.get("region")
+                                                for t in targets):
+            fn = "-".join(w for w in "".join(ch if ch.isalnum() else " " for ch in f"{api} {p.get('route')}".lower()).split())
             targets.append({"kind": "lambda_provisioned_concurrency", "api": api, "route": p.get("route"),
-                            "function": fn, "qualifier": "live"})
+                            "function": fn, "qualifier": "live", "region": p.get("region")})
     return targets
 
 

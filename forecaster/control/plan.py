@@ -104,7 +104,8 @@ def observed_peaks(con, settings: Settings, now: dt.datetime) -> dict[tuple, flo
     """(api, stage, route) -> the busiest second observed in the guardrail's lookback before ``now``."""
     from ..store.decide_reads import observed_peak_rps
 
-    df = observed_peak_rps(con, now - dt.timedelta(hours=settings.decide_floor_lookback_hours), now)
+    df = observed_peak_rps(con, now - dt.timedelta(hours=settings.decide_floor_lookback_hours), now,
+                           settings.decide_counts_peak_factor)
     out: dict[tuple, float] = {}
     for api, stage, route, peak in df[["api", "stage", "route", "peak_rps"]].itertuples(index=False):
         if peak is not None and math.isfinite(float(peak)):

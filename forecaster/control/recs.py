@@ -29,21 +29,21 @@ def _in_window(r: dict, now: dt.datetime) -> bool:
 
 def current(con, run_id: str | None, now: dt.datetime) -> tuple[list[dict], list[dict]]:
     """(recommendations to push, skipped ones with why): those of ``run_id``, or every one in force
-    or still ahead (pre-warm windows) at ``now``; forecast-only and superseded ones are skipped."""
+    at ``now`` (pre-warm windows: every one not over, scheduled ahead); forecast-only and superseded
+    ones in force are skipped with the reason, windows over or not begun are left out."""
     from ..store import recommendations as repo
 
     found = repo.by_run(con, run_id) if run_id else repo.in_force(con, valid_at=None, statuses=LISTED)
     rows = [as_dict(r) for r in found]
     keep, skipped = [], []
     for r in rows:
+        if not _in_window(r, now):
+            continue    # a window that is over or not yet begun: nothing to push now, nothing to report
         if r["status"] == "forecast_only":
             skipped.append({"recommendation_id": r["id"], "why": "forecast_only: the forecast's accuracy is too "
                                                                   "poor to act on it automatically"})
         elif r["status"] not in PUSHABLE:
             skipped.append({"recommendation_id": r["id"], "why": f"status {r['status']}"})
-        elif not _in_window(r, now):
-            skipped.append({"recommendation_id": r["id"], "why": f"not in force at {now:%Y-%m-%d %H:%M} "
-                                                                  f"(valid {r.get('valid_from')} .. {r.get('valid_to')})"})
         else:
             keep.append(r)
     return keep, skipped

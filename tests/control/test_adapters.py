@@ -129,3 +129,13 @@ def test_http_stage_reads_from_moto_and_writes_through_stubbed_update(control_se
                                                        "StageName": "$default", "RouteKey": "POST /items"}
     with pytest.raises(TargetNotFound, match="has no stage 'prod'; its stages: \\$default"):
         a.read(c, Target(kind="apigw_http_stage", api="catalog", api_id=http_api, stage="prod"), ["x"])
+
+
+def test_a_prewarm_target_serves_its_region_only():
+    a = get("lambda_provisioned_concurrency")
+    t = Target(kind="lambda_provisioned_concurrency", api="shop", route="POST /orders", function="orders",
+               qualifier="live", region="eu-west-1")
+    rec = {"kind": "prewarm", "target": "shop|prod|POST /orders",
+           "params": {"api": "shop", "stage": "prod", "route": "POST /orders", "region": "eu-west-1"}}
+    assert a.matches(t, rec) and a.label(t) == "lambda orders:live (eu-west-1)"
+    assert not a.matches(t, {**rec, "params": {**rec["params"], "region": "us-east-1"}})

@@ -67,3 +67,10 @@ def test_a_webhook_that_times_out_is_retried_then_reported(control_settings, gat
     with pytest.raises(ControlError, match=r"webhook GET .* failed after 2 attempts: timed out after 0.2s"):
         get("webhook").read(Clients(s), target(gateway, timeout_s=0.2), ["k"])
     assert gateway.arrived == 2
+
+
+def test_a_url_with_credentials_is_refused_by_the_config():
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="must not carry credentials"):
+        Target(kind="webhook", url="https://admin:hunter2@gw.internal/limits", secret_env="X")

@@ -25,7 +25,7 @@ class HttpStage(Adapter):
                 and not rec["target"].startswith("usage_plan:"))
 
     def label(self, target) -> str:
-        return f"http-api {target.api_id}/{target.stage}"
+        return f"http-api {target.api_id}/{target.stage}" + (f" ({target.region})" if target.region else "")
 
     def key(self, target, rec) -> str:
         return rec["params"].get("route") or DEFAULT_KEY
@@ -49,7 +49,7 @@ class HttpStage(Adapter):
 
     def read(self, clients, target, keys):
         what = f"apigw_http_stage {target.api}: {self.label(target)}"
-        c = clients("apigatewayv2")
+        c = clients("apigatewayv2", target.region)
         try:
             stage = call(clients.settings, c, "get_stage", what, ApiId=target.api_id, StageName=target.stage)
         except ControlError as e:
@@ -80,7 +80,7 @@ class HttpStage(Adapter):
         op = request["operation"]
         params = {k: v for k, v in request.items() if k not in META}
         what = f"apigw_http_stage {target.api}: {self.label(target)} {key}"
-        out = call(clients.settings, clients("apigatewayv2"), op, what, **params)
+        out = call(clients.settings, clients("apigatewayv2", target.region), op, what, **params)
         if op == "delete_route_settings":   # returns nothing: read the stage back
             return self.read(clients, target, [key])[key]
         return self._values(out, [key])[key]

@@ -37,10 +37,11 @@ class LambdaProvisionedConcurrency(Adapter):
     def matches(self, target, rec) -> bool:
         p = rec["params"]
         return (super().matches(target, rec) and p.get("route") == target.route
-                and (target.stage is None or p.get("stage") == target.stage))
+                and (target.stage is None or p.get("stage") == target.stage)
+                and (target.region is None or p.get("region") in (None, target.region)))
 
     def label(self, target) -> str:
-        return f"lambda {target.function}:{target.qualifier}"
+        return f"lambda {target.function}:{target.qualifier}" + (f" ({target.region})" if target.region else "")
 
     def resource_id(self, target) -> str:
         return f"function:{target.function}:{target.qualifier}"
@@ -61,7 +62,7 @@ class LambdaProvisionedConcurrency(Adapter):
             kw = {"ServiceNamespace": NAMESPACE, "ResourceId": self.resource_id(target), "ScalableDimension": DIMENSION}
             if token:
                 kw["NextToken"] = token
-            page = call(clients.settings, clients("application-autoscaling"), "describe_scheduled_actions", what, **kw)
+            page = call(clients.settings, clients("application-autoscaling", target.region), "describe_scheduled_actions", what, **kw)
             for a in page.get("ScheduledActions", []):
                 out[a["ScheduledActionName"]] = a
             token = page.get("NextToken")
@@ -96,7 +97,7 @@ class LambdaProvisionedConcurrency(Adapter):
                      "ScalableTargetAction": {"MinCapacity": rest, "MaxCapacity": rest}}]}
 
     def send(self, clients, target, key, request):
-        c = clients("application-autoscaling")
+        c = clients("application-autoscaling", target.region)
         what = f"lambda_provisioned_concurrency {target.api}: {self.label(target)} {key}"
         s = clients.settings
         if request["operation"] == "put_scheduled_actions":

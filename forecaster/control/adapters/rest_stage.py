@@ -35,7 +35,7 @@ class RestStage(Adapter):
                 and not rec["target"].startswith("usage_plan:"))
 
     def label(self, target: Target) -> str:
-        return f"rest-api {target.rest_api_id}/{target.stage}"
+        return f"rest-api {target.rest_api_id}/{target.stage}" + (f" ({target.region})" if target.region else "")
 
     def key(self, target: Target, rec: dict) -> str:
         route = rec["params"].get("route")
@@ -50,7 +50,7 @@ class RestStage(Adapter):
                 "ttl_s": int(p["ttl_s"])}
 
     def _stage(self, clients: Clients, target: Target) -> dict:
-        c = clients("apigateway")
+        c = clients("apigateway", target.region)
         what = f"apigw_rest_stage {target.api}: {self.label(target)}"
         try:
             return call(clients.settings, c, "get_stage", what, restApiId=target.rest_api_id, stageName=target.stage)
@@ -111,5 +111,5 @@ class RestStage(Adapter):
     def send(self, clients, target, key, request):
         params = {k: v for k, v in request.items() if k not in META}
         what = f"apigw_rest_stage {target.api}: {self.label(target)} {key}"
-        stage = call(clients.settings, clients("apigateway"), "update_stage", what, **params)
+        stage = call(clients.settings, clients("apigateway", target.region), "update_stage", what, **params)
         return self._values(stage, [key])[key]

@@ -18,7 +18,7 @@ class UsagePlan(Adapter):
         return super().matches(target, rec) and rec["target"].startswith("usage_plan:")
 
     def label(self, target) -> str:
-        return f"usage-plan {target.usage_plan_id}"
+        return f"usage-plan {target.usage_plan_id}" + (f" ({target.region})" if target.region else "")
 
     def key(self, target, rec) -> str:
         return KEY
@@ -42,7 +42,7 @@ class UsagePlan(Adapter):
     def read(self, clients, target, keys):
         what = f"apigw_usage_plan {target.api}: {self.label(target)}"
         try:
-            plan = call(clients.settings, clients("apigateway"), "get_usage_plan", what, usagePlanId=target.usage_plan_id)
+            plan = call(clients.settings, clients("apigateway", target.region), "get_usage_plan", what, usagePlanId=target.usage_plan_id)
         except ControlError as e:
             if e.aws_code == "NotFoundException":
                 raise TargetNotFound(f"{what}: no usage plan with id {target.usage_plan_id!r}") from e
@@ -66,4 +66,4 @@ class UsagePlan(Adapter):
     def send(self, clients, target, key, request):
         params = {k: v for k, v in request.items() if k not in META}
         what = f"apigw_usage_plan {target.api}: {self.label(target)}"
-        return self._values(call(clients.settings, clients("apigateway"), "update_usage_plan", what, **params))
+        return self._values(call(clients.settings, clients("apigateway", target.region), "update_usage_plan", what, **params))
