@@ -31,8 +31,8 @@ def _window(r) -> str:
 
 def render(ctx: Context) -> Page:
     page = new_page(ctx, "decisions", "Decisions")
-    if ctx.problem:
-        page.add(notice(*ctx.problem))
+    if ctx.problem or ctx.window is None:
+        page.add(notice(*(ctx.problem or ("No data yet", "nothing to show"))))
         return page
     con, w = ctx.con, ctx.window
     rec = reports.recommendations(con, statuses=IN_FORCE)
@@ -48,7 +48,7 @@ def render(ctx: Context) -> Page:
         if targets:
             page.add(h2("Throttle limits against traffic"))
             page.add(grid(*[page.chart(lambda t=t: plots.limits_vs_traffic(con, w, t)) for t in targets]))
-    page.add(replay_section(ctx, page))
+    page.add(replay_section(ctx, w, page))
     page.add(h2("Audit log: applied and rolled-back actions"))
     act = reports.actions(con)
     if act.empty:
@@ -62,12 +62,11 @@ def render(ctx: Context) -> Page:
     return page
 
 
-def replay_section(ctx: Context, page: Page) -> str:
+def replay_section(ctx: Context, w: plots.Window, page: Page) -> str:
     """Static vs predictive throttling replayed on the week before 'now' for the page's route (default:
     the busiest): the table and the limits-vs-traffic chart."""
     from ..pages.route import default_route
 
-    w = ctx.window
     series = ctx.route or default_route(ctx.con)
     head = h2(f"Replay: static vs predictive throttling, the week before {w.as_of:%Y-%m-%d %H:%M}")
     if series is None:

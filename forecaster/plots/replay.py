@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -13,6 +14,9 @@ from ..config import Settings
 from ..errors import BadInput
 from . import style
 from .common import NoData, figure, line
+
+if TYPE_CHECKING:
+    from ..decide.replay import Traffic
 
 POLICIES = ("static", "daily_peak", "reactive", "predictive")
 COLORS = {"static": style.PALETTE[1], "daily_peak": style.PALETTE[3], "reactive": style.PALETTE[4],
@@ -24,7 +28,7 @@ class Replay:
     """One replay: the summary per policy, the traffic replayed and each policy's limit per step."""
 
     result: dict
-    traffic: object            # forecaster.decide.replay.Traffic
+    traffic: "Traffic"
     limits: dict[str, np.ndarray]
 
     def table(self) -> pd.DataFrame:
@@ -54,10 +58,10 @@ def replay_limits(rp: Replay) -> go.Figure:
     second where the logs give it)."""
     tr = rp.traffic
     ts = pd.DatetimeIndex(tr.ts[tr.start:])
-    rate = np.asarray(tr.requests[tr.start:], dtype=float) / tr.step_s
+    rate = np.asarray(tr.requests[tr.start:], dtype="float64") / tr.step_s
     fig = figure(f"Replay: limits vs traffic — {rp.result['series'].replace('route:', '')}", "requests / second", 400)
     fig.add_trace(line(ts, rate, "recorded rate", color=style.ACTUAL, width=1.2, hover="%{y:,.1f} rps"))
-    peak = np.asarray(tr.peak[tr.start:], dtype=float)
+    peak = np.asarray(tr.peak[tr.start:], dtype="float64")
     if np.isfinite(peak).any():
         fig.add_trace(line(ts, peak, "busiest second", color="#999999", width=1, hover="%{y:,.0f} rps"))
     for name, lim in rp.limits.items():
