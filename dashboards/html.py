@@ -68,8 +68,9 @@ class Links:
 
     def page(self, name: str, **params: str | None) -> str:
         if not self.served:
-            if name == "route" and params.get("route") in self.route_files:
-                return self.route_files[params["route"]]
+            route = params.get("route")
+            if name == "route" and route is not None and route in self.route_files:
+                return self.route_files[route]
             return FILES[name]
         from urllib.parse import urlencode
 

@@ -12,8 +12,8 @@ from ..html import Page, card, grid, h2, kpis, notice, table
 
 def render(ctx: Context) -> Page:
     page = new_page(ctx, "costs", "Cost & carbon")
-    if ctx.problem:
-        page.add(notice(*ctx.problem))
+    if ctx.problem or ctx.window is None:
+        page.add(notice(*(ctx.problem or ("No data yet", "nothing to show"))))
         return page
     con = ctx.con
     mtd = reports.costs(con, ["projection:actual"], "kind")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 
 from forecaster import plots
+from forecaster.plots import style
 from forecaster.store import reports
 
 from ..context import Context, new_page
@@ -29,8 +31,8 @@ def _window(r) -> str:
 
 def render(ctx: Context) -> Page:
     page = new_page(ctx, "decisions", "Decisions")
-    if ctx.problem:
-        page.add(notice(*ctx.problem))
+    if ctx.problem or ctx.window is None:
+        page.add(notice(*(ctx.problem or ("No data yet", "nothing to show"))))
         return page
     con, w = ctx.con, ctx.window
     rec = reports.recommendations(con, statuses=IN_FORCE)
@@ -46,6 +48,7 @@ def render(ctx: Context) -> Page:
         if targets:
             page.add(h2("Throttle limits against traffic"))
             page.add(grid(*[page.chart(lambda t=t: plots.limits_vs_traffic(con, w, t)) for t in targets]))
+    page.add(replay_section(ctx, w, page))
     page.add(h2("Audit log: applied and rolled-back actions"))
     act = reports.actions(con)
     if act.empty:
@@ -57,3 +60,26 @@ def render(ctx: Context) -> Page:
                 for a in act.itertuples()]
         page.add(card(table(["at (UTC)", "actor", "adapter", "mode", "outcome", "kind", "target", "error"], rows)))
     return page
+
+
+def replay_section(ctx: Context, w: plots.Window, page: Page) -> str:
+    """Static vs predictive throttling replayed on the week before 'now' for the page's route (default:
+    the busiest): the table and the limits-vs-traffic chart."""
+    from ..pages.route import default_route
+
+    series = ctx.route or default_route(ctx.con)
+    head = h2(f"Replay: static vs predictive throttling, the week before {w.as_of:%Y-%m-%d %H:%M}")
+    if series is None:
+        return head + card(notice("Nothing to replay", "No traffic has been loaded yet."))
+    try:
+        rp = plots.run_replay(ctx.con, ctx.settings, series, w.as_of - dt.timedelta(days=7), w.as_of)
+    except plots.NoData as e:
+        return head + card(notice("Nothing to replay", str(e)))
+    rows = [[r.policy, style.count(r.requests, ""), style.count(r.throttled, ""), style.percent(r.throttled_share, 2),
+             f"{r.capacity_ratio:.2f}", f"{r.overload_minutes:,}", f"{r.mean_limit_rps:,.1f}"]
+            for r in rp.table().itertuples()]
+    tbl = table(["policy", "requests", "throttled", "throttled share", "capacity ratio", "minutes over capacity",
+                 "mean limit rps"], rows, numeric=(1, 2, 3, 4, 5, 6))
+    note = ("<p class=muted>capacity ratio: what the limits provision (Σ limit × seconds ÷ requests). The predictive "
+            "policy re-forecasts from data before each hourly decision only.</p>")
+    return head + grid(card(tbl + note), page.chart(lambda: plots.replay_limits(rp)))

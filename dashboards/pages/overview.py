@@ -9,17 +9,19 @@ from forecaster.plots import style
 from forecaster.store import reports
 from forecaster.store.db import utcnow
 
+from forecaster.plots import Window
+
 from ..context import Context, new_page
 from ..html import Page, grid, kpis, notice
 
 
 def render(ctx: Context) -> Page:
     page = new_page(ctx, "overview", "Overview")
-    if ctx.problem:
-        page.add(notice(*ctx.problem))
+    if ctx.problem or ctx.window is None:
+        page.add(notice(*(ctx.problem or ("No data yet", "nothing to show"))))
         return page
     w = ctx.window
-    page.add(kpis(headline(ctx)))
+    page.add(kpis(headline(ctx, w)))
     if not w.run_id:
         page.add(notice("No forecast yet", "Traffic is shown as recorded; run `forecaster forecast` "
                                            "(or `./run demo`) to see the next 72 hours and the spikes coming."))
@@ -32,8 +34,8 @@ def render(ctx: Context) -> Page:
     return page
 
 
-def headline(ctx: Context) -> list[tuple[str, str, str, bool]]:
-    con, w = ctx.con, ctx.window
+def headline(ctx: Context, w: Window) -> list[tuple[str, str, str, bool]]:
+    con = ctx.con
     out = []
     week = reports.traffic(con, w.as_of - dt.timedelta(days=7), w.as_of)
     out.append(("requests, last 7 days", style.count(week["requests"].sum()), "recorded", False))

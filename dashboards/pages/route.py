@@ -17,8 +17,8 @@ def default_route(con) -> str | None:
 
 def render(ctx: Context) -> Page:
     page = new_page(ctx, "route", "Route")
-    if ctx.problem:
-        page.add(notice(*ctx.problem))
+    if ctx.problem or ctx.window is None:
+        page.add(notice(*(ctx.problem or ("No data yet", "nothing to show"))))
         return page
     series = ctx.route or default_route(ctx.con)
     ctx.route = series

@@ -9,6 +9,7 @@ forecast's 'now').
 
 from .common import NoData, Window, window
 from .decisions import limits_vs_traffic, throttle_targets
+from .replay import Replay, replay_limits, run_replay
 from .money import budget_burn, budgets, carbon_by, carbon_intensity, costs_by, top_routes
 from .traffic import (backtest_accuracy, calendar_events, route_errors, route_forecast, route_latency,
                       seasonality, spike_timeline, traffic_by, traffic_by_api, traffic_total)
@@ -18,5 +19,5 @@ __all__ = [
     "traffic_total", "traffic_by", "traffic_by_api", "seasonality", "spike_timeline", "route_forecast", "route_latency", "route_errors",
     "backtest_accuracy", "calendar_events",
     "costs_by", "carbon_by", "budgets", "top_routes", "budget_burn", "carbon_intensity",
-    "limits_vs_traffic", "throttle_targets",
+    "limits_vs_traffic", "throttle_targets", "Replay", "run_replay", "replay_limits",
 ]

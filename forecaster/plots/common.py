@@ -38,6 +38,7 @@ def window(con, start: dt.datetime | None = None, end: dt.datetime | None = None
     """Default window: ``days_back`` before the latest forecast's as-of to ``hours_ahead`` after it
     (without a forecast: the last ``days_back`` of traffic). An empty range is a :class:`BadInput`."""
     run = reports.latest_forecast_run(con)
+    as_of: dt.datetime | None
     if run is not None:
         as_of = pd.Timestamp(run["as_of"]).to_pydatetime()
     else:

@@ -93,7 +93,8 @@ def latest_forecast_run(con) -> dict[str, Any] | None:
 
 def forecast(con, run_id: str, series: list[str] | None = None, prefix: str | None = None) -> pd.DataFrame:
     """A run's forecasts (series, ds, model, yhat and 80/95% bounds), for some series or a prefix."""
-    where, params = "run_id = ?", [run_id]
+    where = "run_id = ?"
+    params: list[Any] = [run_id]
     if series is not None:
         where += " AND list_contains(?, series)"
         params.append(list(series))
@@ -107,7 +108,8 @@ def forecast(con, run_id: str, series: list[str] | None = None, prefix: str | No
 
 def spikes(con, run_id: str, series: str | None = None) -> pd.DataFrame:
     """A run's spikes, soonest first."""
-    where, params = "run_id = ?", [run_id]
+    where = "run_id = ?"
+    params: list[Any] = [run_id]
     if series is not None:
         where += " AND series = ?"
         params.append(series)
@@ -194,7 +196,8 @@ def runs(con, limit: int = 20) -> pd.DataFrame:
 
 def recommendations(con, valid_at: dt.datetime | None = None, statuses: list[str] | None = None) -> pd.DataFrame:
     """Recommendations (optionally those valid at a time, and of some statuses), params and impact parsed."""
-    where, params = "TRUE", []
+    where = "TRUE"
+    params: list[Any] = []
     if valid_at is not None:
         where += " AND (valid_from IS NULL OR valid_from <= ?) AND (valid_to IS NULL OR valid_to > ?)"
         params += [valid_at, valid_at]
@@ -233,7 +236,8 @@ def target_rps(con, api: str, stage: str | None, route: str | None, start: dt.da
                end: dt.datetime, bucket: str = "1 hour") -> pd.DataFrame:
     """Requests per second of a decision target (an api, a stage or a route, all regions): per
     bucket the mean rate and the busiest minute's rate."""
-    where, params = "api = ?", [api]
+    where = "api = ?"
+    params: list[Any] = [api]
     if stage is not None:
         where += " AND stage = ?"
         params.append(stage)
@@ -252,7 +256,8 @@ def target_rps(con, api: str, stage: str | None, route: str | None, start: dt.da
 
 def clients(con, start: dt.datetime | None = None, end: dt.datetime | None = None, top: int = 15) -> pd.DataFrame:
     """The busiest callers (API key or caller id) in the raw requests, with their routes and errors."""
-    where, params = "client IS NOT NULL", []
+    where = "client IS NOT NULL"
+    params: list[Any] = []
     if start is not None:
         where += " AND ts >= ?"
         params.append(start)

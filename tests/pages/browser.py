@@ -135,8 +135,10 @@ class Browser:
                                              "awaitPromise": True}, session)
         return res.get("result", {}).get("value")
 
-    def visit(self, url: str, screenshot: Path | None = None, settle_s: float = 0.5) -> Visit:
-        """Load ``url`` in a fresh tab; what it logged, requested and drew, and its screenshot."""
+    def visit(self, url: str, screenshot: Path | None = None, settle_s: float = 0.5,
+              cookies: dict[str, str] | None = None) -> Visit:
+        """Load ``url`` in a fresh tab (with ``cookies`` set for it first); what it logged, requested
+        and drew, and its screenshot."""
         target = self.call("Target.createTarget", {"url": "about:blank"})["targetId"]
         session = self.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
         try:
@@ -144,6 +146,8 @@ class Browser:
                 self.call(f"{domain}.enable", {}, session)
             self.call("Emulation.setDeviceMetricsOverride", {"width": self.width, "height": self.height,
                                                              "deviceScaleFactor": 1, "mobile": False}, session)
+            for name, value in (cookies or {}).items():
+                self.call("Network.setCookie", {"name": name, "value": value, "url": url}, session)
             self._events.clear()
             self.call("Page.navigate", {"url": url}, session)
             deadline = time.monotonic() + self.timeout_s

@@ -65,7 +65,7 @@ def test_served_pages_load_with_data_and_no_outside_requests(demo_store, browser
     q = urllib.parse.urlencode({"route": route, "start": "2026-11-20T00:00", "end": "2026-11-28T00:00"})
     with serve(_app(con, settings)) as base:
         for name, path, min_charts in (("overview", "/dashboards/overview", 6), ("costs", "/dashboards/costs", 8),
-                                       ("decisions", "/dashboards/decisions", 0),
+                                       ("decisions", "/dashboards/decisions", 1),
                                        ("route", f"/dashboards/route?{q}", 3)):
             visit = browser.visit(base + path, screenshot=artifacts / "served" / f"{name}.png")
             check_page(visit, min_charts)
@@ -90,3 +90,32 @@ def test_router_requires_what_the_app_requires(demo_store):
         with pytest.raises(urllib.error.HTTPError) as e:
             urllib.request.urlopen(req)
         assert e.value.code == 404 and "is not a dashboard" in e.value.read().decode()
+
+
+@pytest.mark.slow
+def test_pages_served_by_the_service_with_a_session_cookie(demo_store, browser, artifacts, tmp_path):
+    """The real app (``forecaster.api.create_app``) mounts the router: a browser holding the session
+    cookie of ``POST /v1/session`` sees every page, drawn and offline-clean."""
+    import shutil
+
+    from forecaster.api import create_app
+    from forecaster.sample_store import demo_settings
+    from forecaster.store import api_keys
+
+    con, settings = demo_store
+    con.execute("CHECKPOINT")
+    db = tmp_path / "service.duckdb"
+    shutil.copyfile(settings.db, db)
+    app = create_app(demo_settings(db))
+    key = api_keys.create(app.state.runtime.cursor(), "dashboards-test", "reader")[1]
+    with serve(app) as base:
+        req = urllib.request.Request(base + "/v1/session", method="POST", headers={"Authorization": f"Bearer {key}"})
+        with urllib.request.urlopen(req) as r:
+            cookie = r.headers["set-cookie"].split(";", 1)[0].split("=", 1)
+        assert cookie[0] == "forecaster_session"
+        anonymous = browser.visit(base + "/dashboards/overview")
+        assert "unauthorized" in anonymous.text and anonymous.charts == []
+        for name, min_charts in (("overview", 6), ("route", 3), ("costs", 8), ("decisions", 1)):
+            visit = browser.visit(f"{base}/dashboards/{name}", cookies={cookie[0]: cookie[1]},
+                                  screenshot=artifacts / "service" / f"{name}.png")
+            check_page(visit, min_charts)
