@@ -51,6 +51,6 @@ def sample_store(db: Path | str | None = None, settings: Settings | None = None,
     samples = samples_dir or default_samples_dir()
     events = samples / "events.csv"
     con = connect(db, settings)
-    run_pipeline(settings, con=con, sources=[str(samples / n) for n in DEMO_LOGS], as_of=dt.datetime.fromisoformat(as_of),
+    run_pipeline(settings, ("ingest", "forecast", "price", "carbon"), con=con, sources=[str(samples / n) for n in DEMO_LOGS], as_of=dt.datetime.fromisoformat(as_of),
                  events=str(events) if events.is_file() else None, actor="sample_store")
     return con, settings

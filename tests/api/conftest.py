@@ -16,7 +16,7 @@ def sample_db(tmp_path_factory) -> Path:
     from forecaster.pipeline import run_pipeline
 
     db = tmp_path_factory.mktemp("sample") / "sample.duckdb"
-    result = run_pipeline(sample_settings(db))
+    result = run_pipeline(sample_settings(db), ["ingest", "forecast", "price", "carbon"])
     assert result.status == "ok"
     return db
 
