@@ -127,7 +127,8 @@ def route_weights(inp: DecideInputs, settings: Settings, catalog: Catalog, grid:
                      f"({kwh_g[best]:,.0f} gCO2e/kWh, lowest of {', '.join(regions)} within the "
                      f"{settings.decide_route_latency_budget_ms:g} ms latency budget"
                      f"{'' if cap is None else f', capacity {float(cap):,.0f} rps'}); grid intensity of the "
-                     f"traffic mix {g_now:,.0f} -> {g_new:,.0f} gCO2e/kWh: {g_saved:,.1f} gCO2e and ${usd_saved:,.2f} "
+                     f"traffic mix {g_now:,.0f} -> {g_new:,.0f} gCO2e/kWh: {round(g_saved, 1) + 0.0:,.1f} gCO2e and "
+                     f"${round(usd_saved, 2) + 0.0:,.2f} "
                      f"saved over the horizon")
         out.append(Rec("route", f"region:{api}", {"api": api, "stage": None, "route": None, "weights": weights},
                        start, end, rationale,
