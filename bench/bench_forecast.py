@@ -41,7 +41,7 @@ def build_db(path: Path, routes: int, days: int, seed: int) -> float:
     t0 = time.perf_counter()
     con = connect(path)
     run(con, f"""
-        INSERT INTO traffic_1m
+        INSERT INTO traffic_1m (ts, api, stage, route, region, api_type, requests, status_4xx, status_5xx, bytes_out, latency_n, latency_ms_sum, latency_p50_ms, latency_p95_ms, latency_p99_ms, integration_n, integration_ms_sum, billed_ms_sum)
         WITH r AS (
             SELECT r, 'api' || (r % 20) AS api, 'prod' AS stage, 'GET /r' || r AS route,
                    CASE WHEN r % 3 = 0 THEN 'eu-west-1' ELSE 'us-east-1' END AS region,

@@ -43,7 +43,7 @@ def build_db(path: Path, seed: int) -> tuple[Path, pd.DataFrame]:
     counts = generate_counts(START, END, "1h", seed=seed)
     con = connect(path)
     con.register("_c", counts)
-    run(con, """INSERT INTO traffic_1m SELECT ts, api, stage, route, region, api_type, requests, status_4xx,
+    run(con, """INSERT INTO traffic_1m (ts, api, stage, route, region, api_type, requests, status_4xx, status_5xx, bytes_out, latency_n, latency_ms_sum, latency_p50_ms, latency_p95_ms, latency_p99_ms, integration_n, integration_ms_sum, billed_ms_sum) SELECT ts, api, stage, route, region, api_type, requests, status_4xx,
                 status_5xx, bytes_out, 0, 0, NULL, NULL, NULL, 0, 0, 0 FROM _c WHERE requests > 0""")
     con.close()
     csv = path.with_suffix(".events.csv")

@@ -66,7 +66,7 @@ def register(app: typer.Typer) -> None:
         names = [p.strip() for p in policy.split(",") if p.strip()]
         with open_store(settings.db, settings) as con:
             tr = load_traffic(con, series, pd.Timestamp(start) if start else None, pd.Timestamp(end) if end else None,
-                              history_days=history_days, events_file=events or settings.events_file)
+                              history_days=history_days, events_file=events or settings.events_file, settings=settings)
         limits: dict = {}
         out = replay(tr, settings, names, every_s=every_s, limits=limits)
         if limits_out:
@@ -95,11 +95,14 @@ def write_limits(path: Path, tr, limits: dict) -> None:
 
 def print_replay(out: dict, console: Console) -> None:
     t = Table(title=f"replay of {out['series']}, {out['from'][:16]} .. {out['to'][:16]} (step {out['step_s'] / 60:g} min)")
-    for c in ("policy", "requests", "throttled", "share", "capacity ratio", "minutes over capacity", "mean limit rps"):
+    priced = "usd" in out["policies"][0]
+    cols = ["policy", "requests", "throttled", "share", "capacity ratio", "minutes over capacity", "mean limit rps"]
+    for c in cols + (["usd", "gCO2e"] if priced else []):
         t.add_column(c, justify="left" if c == "policy" else "right")
     for p in out["policies"]:
+        extra = [f"${p['usd']:,.2f}", f"{p['g_co2e']:,.0f}"] if priced else []
         t.add_row(p["policy"], f"{p['requests']:,}", f"{p['throttled']:,.0f}", f"{p['throttled_share']:.3%}",
-                  f"{p['capacity_ratio']:.2f}", f"{p['overload_minutes']:,}", f"{p['mean_limit_rps']:,.2f}")
+                  f"{p['capacity_ratio']:.2f}", f"{p['overload_minutes']:,}", f"{p['mean_limit_rps']:,.2f}", *extra)
     console.print(t)
 
 
@@ -151,5 +154,5 @@ def show_decisions(con, settings, now: dt.datetime, console: Console, limit: int
     if busiest:
         end = pd.Timestamp(now)
         tr = load_traffic(con, f"api:{busiest[0]}", end - pd.Timedelta(days=14), end, history_days=14,
-                          events_file=events_file or settings.events_file)
+                          events_file=events_file or settings.events_file, settings=settings)
         print_replay(replay(tr, settings, ["static", "daily_peak", "reactive", "predictive"]), console)

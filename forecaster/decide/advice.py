@@ -65,10 +65,16 @@ def prewarm(inp: DecideInputs, settings: Settings, catalog: Catalog) -> list[Rec
     return out
 
 
-def route_weights(inp: DecideInputs, settings: Settings, catalog: Catalog, grid: dict[str, float]) -> list[Rec]:
+REQUEST_PRICE = {"rest": "apigw_rest.requests", "http": "apigw_http.requests", "websocket": "apigw_ws.messages"}
+
+
+def route_weights(inp: DecideInputs, settings: Settings, catalog: Catalog, grid: dict[str, float],
+                  kwh_per_request: float) -> list[Rec]:
     """Region weights per api logged in several regions: traffic moves toward the lowest-carbon
     region it may use (residency: EU-only apis stay in the EU; ``decide_route_regions``), up to that
-    region's capacity (``decide_route_capacity_rps``), only where the latency budget allows."""
+    region's capacity (``decide_route_capacity_rps``), only where the latency budget allows.
+    gCO2e saved counts the gateway's own energy per request (``kwh_per_request``); $ saved the
+    regions' request prices."""
     out = []
     fc = inp.forecasts
     if fc.empty:
@@ -110,14 +116,24 @@ def route_weights(inp: DecideInputs, settings: Settings, catalog: Catalog, grid:
         moved = sum(max(0.0, current.get(r, 0.0) - new[r]) for r in regions) * total
         g_now = sum(current.get(r, 0.0) * kwh_g[r] for r in regions)
         g_new = sum(new[r] * kwh_g[r] for r in regions)
+        g_saved = total * kwh_per_request * (g_now - g_new) if g_now == g_now and g_new == g_new else 0.0
+        types = inp.stats.loc[inp.stats["api"] == api, "api_type"]
+        key = REQUEST_PRICE.get(str(types.iloc[0])) if len(types) else None
+        usd_saved = 0.0
+        if key:
+            price = {r: _price(catalog, key, r) for r in regions}
+            usd_saved = total * sum((current.get(r, 0.0) - new[r]) * price[r] for r in regions)
         rationale = (f"{api}: {moved:,.0f} forecast requests of {total:,.0f} move to {best} "
                      f"({kwh_g[best]:,.0f} gCO2e/kWh, lowest of {', '.join(regions)} within the "
                      f"{settings.decide_route_latency_budget_ms:g} ms latency budget"
                      f"{'' if cap is None else f', capacity {float(cap):,.0f} rps'}); grid intensity of the "
-                     f"traffic mix {g_now:,.0f} -> {g_new:,.0f} gCO2e/kWh")
+                     f"traffic mix {g_now:,.0f} -> {g_new:,.0f} gCO2e/kWh: {round(g_saved, 1) + 0.0:,.1f} gCO2e and "
+                     f"${round(usd_saved, 2) + 0.0:,.2f} "
+                     f"saved over the horizon")
         out.append(Rec("route", f"region:{api}", {"api": api, "stage": None, "route": None, "weights": weights},
                        start, end, rationale,
                        {"requests_moved": round(moved, 1), "grid_g_per_kwh_before": round(g_now, 2),
+                        "g_co2e_saved": round(g_saved, 3), "usd_saved": round(usd_saved, 6),
                         "grid_g_per_kwh_after": round(g_new, 2),
                         "grid_intensity_saved_share": (1 - g_new / g_now) if g_now and g_now == g_now else 0.0},
                        inp.status_for(api, None, None)))

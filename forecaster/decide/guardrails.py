@@ -206,8 +206,10 @@ def clamp_limits(desired: Sequence[float], settings: Settings, params: Mapping[s
     n = settings.decide_max_step_factor
     m = len(desired)
     peaks = list(peaks) if peaks is not None else [None] * m
-    x = [min(hi, max(float(d) if math.isfinite(float(d)) else hi, floor_rps(settings, params, p), lo, 1e-3))
-         for d, p in zip(desired, peaks)]
+    def finite(d: float) -> float:     # NaN: no forecast (the floor decides); +inf: as high as allowed
+        return d if math.isfinite(d) else (hi if d > 0 else 0.0)
+
+    x = [min(hi, max(finite(float(d)), floor_rps(settings, params, p), lo, 1e-3)) for d, p in zip(desired, peaks)]
     for i in range(m - 2, -1, -1):              # ahead of a rise: raise the earlier window
         x[i] = max(x[i], x[i + 1] / n)
     prev = before_rps if before_rps is not None and before_rps > 0 else None

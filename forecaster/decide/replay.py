@@ -35,6 +35,8 @@ class Traffic:
     step_s: float
     start: int            # index of the first replayed step (history before it)
     uplift: np.ndarray | None = None   # per step: known events' expected uplift (>= 1; 1 outside them)
+    usd_per_request: float | None = None     # gateway request price (traffic-weighted over its routes)
+    g_co2e_per_request: float | None = None  # gateway energy per request x the regions' grid intensity
 
     @property
     def rate(self) -> np.ndarray:
@@ -158,7 +160,7 @@ def score(name: str, tr: Traffic, limits: np.ndarray, settings: Settings) -> dic
     res = replay_bucket(d, limits, bursts, tr.step_s, tr.peak[tr.start:])
     total = float(np.nansum(d))
     thr = float(res.throttled.sum())
-    return {
+    out = {
         "policy": name, "requests": round(total), "throttled": round(thr, 1),
         "throttled_share": thr / total if total else 0.0,
         "capacity_ratio": float((limits * tr.step_s).sum() / total) if total else math.inf,
@@ -166,6 +168,12 @@ def score(name: str, tr: Traffic, limits: np.ndarray, settings: Settings) -> dic
         "mean_limit_rps": float(limits.mean()) if len(limits) else 0.0,
         "max_limit_rps": float(limits.max()) if len(limits) else 0.0,
     }
+    admitted = total - thr          # a throttled request (429) is not billed
+    if tr.usd_per_request is not None:
+        out["usd"] = admitted * tr.usd_per_request
+    if tr.g_co2e_per_request is not None:
+        out["g_co2e"] = admitted * tr.g_co2e_per_request
+    return out
 
 
 def replay(tr: Traffic, settings: Settings, policies: list[str], every_s: float = 3600.0,
@@ -215,7 +223,7 @@ def event_uplift(events: list, route_ids: list[str], ts: pd.DatetimeIndex, step_
 
 
 def load_traffic(con, series: str, start: pd.Timestamp | None = None, end: pd.Timestamp | None = None,
-                 history_days: float = 28.0, events_file=None) -> Traffic:
+                 history_days: float = 28.0, events_file=None, settings: Settings | None = None) -> Traffic:
     """A series from the rollups at its own step: ``history_days`` before ``start`` (the history the
     policies learn from) and the replay window [start, end) (default: the last 7 days logged).
     ``events_file``: a calendar whose expected uplifts the predictive policy multiplies in."""
@@ -250,4 +258,27 @@ def load_traffic(con, series: str, start: pd.Timestamp | None = None, end: pd.Ti
         from ..forecast.events import load_events
 
         uplift = event_uplift(load_events(events_file), series_routes(con, series), grid, step_s)
-    return Traffic(series, grid, requests, pk, step_s, s, uplift)
+    usd, g = request_price_and_carbon(con, series, settings or Settings())
+    return Traffic(series, grid, requests, pk, step_s, s, uplift, usd, g)
+
+
+def request_price_and_carbon(con, series: str, settings: Settings) -> tuple[float | None, float | None]:
+    """The series' gateway price and gCO2e per request, weighted by its routes' traffic (None where
+    its api type has no gateway request price)."""
+    from ..carbon.coefficients import load_coefficients
+    from ..carbon.energy import compute_kwh, gateway_vcpu_hours
+    from ..carbon.intensity import load_static
+    from ..pricing.catalog import load_catalog
+    from ..store.decide_reads import series_types
+    from .advice import REQUEST_PRICE
+
+    rows = series_types(con, series)
+    total = sum(n for *_, n in rows)
+    if not rows or not total or any(t not in REQUEST_PRICE for t, _, _ in rows):
+        return None, None
+    cat = load_catalog(settings.price_catalog, settings.price_overrides_file)
+    grid, coef = load_static(), load_coefficients(settings.carbon_coefficients_file)
+    kwh = float(compute_kwh(gateway_vcpu_hours(1.0, coef), coef))
+    usd = sum(n * float(cat.lookup(REQUEST_PRICE[t], r)[0].tiers[0].usd_per_unit) for t, r, n in rows) / total
+    g = sum(n * kwh * grid.get(r, coef.unknown_region_g_per_kwh) for t, r, n in rows) / total
+    return usd, g

@@ -33,6 +33,7 @@ class PolicyInputs:
     settings: Settings
     catalog: Any
     grid: dict[str, float]
+    kwh_per_request: float
     cache_candidates: pd.DataFrame
     stage_requests: pd.DataFrame
     ws_gaps: pd.DataFrame
@@ -50,7 +51,7 @@ def _prewarm(p: PolicyInputs) -> list[Rec]:
 
 def _route(p: PolicyInputs) -> list[Rec]:
     from .advice import route_weights
-    return route_weights(p.inp, p.settings, p.catalog, p.grid)
+    return route_weights(p.inp, p.settings, p.catalog, p.grid, p.kwh_per_request)
 
 
 def _cache(p: PolicyInputs) -> list[Rec]:
@@ -121,15 +122,19 @@ def parse_kinds(kinds: str | list[str] | tuple[str, ...] | None) -> list[str]:
 
 
 def _policy_inputs(con, settings: Settings, inp: DecideInputs) -> PolicyInputs:
+    from ..carbon.coefficients import load_coefficients
+    from ..carbon.energy import compute_kwh, gateway_vcpu_hours
     from ..carbon.intensity import load_static
     from ..pricing.catalog import load_catalog
 
     start = inp.as_of - dt.timedelta(days=7)
     cands = reads.cache_candidates(con, start, inp.as_of, settings.decide_cache_ttl_s)
     cands.attrs["start"] = start
+    coef = load_coefficients(settings.carbon_coefficients_file)
     return PolicyInputs(inp=inp, settings=settings,
                         catalog=load_catalog(settings.price_catalog, settings.price_overrides_file),
                         grid=load_static(), cache_candidates=cands,
+                        kwh_per_request=float(compute_kwh(gateway_vcpu_hours(1.0, coef), coef)),
                         stage_requests=reads.stage_requests(con, start, inp.as_of),
                         ws_gaps=reads.websocket_gaps(con, start, inp.as_of))
 

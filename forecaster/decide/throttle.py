@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import Settings
-from .guardrails import burst_for, clamp_limits, target_key
+from .guardrails import burst_for, clamp_limits, rate_bounds, target_key
 from .inputs import DecideInputs, Rec
 
 MIN_LIMIT_RPS = 1.0
@@ -102,7 +102,8 @@ def usage_plans(inp: DecideInputs, settings: Settings, per_api: dict[str, list[f
         rows = fc[fc["series"].str.startswith(f"route:{api}|")]
         daily = rows.groupby(pd.to_datetime(rows["ds"]).dt.floor("D"))[band].sum()
         quota = int(math.ceil(float(daily.max()) * settings.decide_headroom)) if len(daily) else None
-        rate = max(MIN_LIMIT_RPS, min(sum(lims), settings.decide_account_rps_limit))
+        lo, hi = rate_bounds(settings, {"api": api, "stage": None, "route": None})
+        rate = min(hi, max(lo, MIN_LIMIT_RPS, sum(lims)))
         params = {"api": api, "stage": None, "route": None, "rate_limit_rps": float(rate),
                   "burst_limit": burst_for(rate, settings), "quota_per_day": quota if quota and quota > 0 else None}
         rationale = (f"usage plan of {api}: rate {rate:,.1f} rps (the sum of its stages' highest limits over the "

@@ -58,6 +58,13 @@ def series_routes(con: duckdb.DuckDBPyConnection, series: str) -> list[str]:
     return [f"route:{a}|{s}|{r}|{g}" for a, s, r, g in rows]
 
 
+def series_types(con: duckdb.DuckDBPyConnection, series: str) -> list[tuple[str, str, float]]:
+    """(api_type, region, requests) of the routes a series adds up."""
+    where, params = series_filter(series)
+    return [(a, r, float(n)) for a, r, n in run(
+        con, f"SELECT api_type, region, sum(requests) FROM traffic_1m WHERE {where} GROUP BY ALL ORDER BY ALL", params)]
+
+
 def series_list(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Every route series id in traffic_1m, and the ``total``."""
     rows = run(con, "SELECT DISTINCT api, stage, route, region FROM traffic_1m ORDER BY ALL")

@@ -62,7 +62,7 @@ def counts(days: int = DAYS, seed: int = 0) -> pd.DataFrame:
 
 def load(con, frame: pd.DataFrame) -> None:
     con.register("_c", frame)
-    run(con, """INSERT INTO traffic_1m SELECT ts, api, stage, route, region, 'rest', requests, 0, 0, 0, 0, 0,
+    run(con, """INSERT INTO traffic_1m (ts, api, stage, route, region, api_type, requests, status_4xx, status_5xx, bytes_out, latency_n, latency_ms_sum, latency_p50_ms, latency_p95_ms, latency_p99_ms, integration_n, integration_ms_sum, billed_ms_sum) SELECT ts, api, stage, route, region, 'rest', requests, 0, 0, 0, 0, 0,
                 NULL, NULL, NULL, 0, 0, 0 FROM _c WHERE requests > 0""")
     con.unregister("_c")
 

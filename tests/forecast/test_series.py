@@ -18,7 +18,7 @@ T0 = dt.datetime(2026, 11, 2, 0, 0)
 def insert(con, rows):
     """rows: (ts, api, stage, route, region, requests)"""
     con.executemany(
-        "INSERT INTO traffic_1m VALUES (?, ?, ?, ?, ?, 'rest', ?, 0, 0, 0, 0, 0, NULL, NULL, NULL, 0, 0, 0)",
+        "INSERT INTO traffic_1m (ts, api, stage, route, region, api_type, requests, status_4xx, status_5xx, bytes_out, latency_n, latency_ms_sum, latency_p50_ms, latency_p95_ms, latency_p99_ms, integration_n, integration_ms_sum, billed_ms_sum) VALUES (?, ?, ?, ?, ?, 'rest', ?, 0, 0, 0, 0, 0, NULL, NULL, NULL, 0, 0, 0)",
         [list(r) for r in rows])
 
 
@@ -114,7 +114,7 @@ def test_thousand_routes_fast(tmp_path):
     import time
     c = connect(tmp_path / "big.duckdb")
     run(c, """
-        INSERT INTO traffic_1m
+        INSERT INTO traffic_1m (ts, api, stage, route, region, api_type, requests, status_4xx, status_5xx, bytes_out, latency_n, latency_ms_sum, latency_p50_ms, latency_p95_ms, latency_p99_ms, integration_n, integration_ms_sum, billed_ms_sum)
         SELECT TIMESTAMP '2026-10-01' + to_minutes(m * 30), 'api' || (r % 5), 'prod', 'GET /r' || r, 'us-east-1', 'rest',
                1 + (r + m) % 7, 0, 0, 0, 0, 0, NULL, NULL, NULL, 0, 0, 0
         FROM range(1000) t(r), range(7 * 24 * 2) u(m)

@@ -28,7 +28,7 @@ def db(tmp_path_factory):
                              bytes_out=(1000 + 10 * h) * 2048, n=1000 + 10 * h if api_type != "web" else 0))
     df = pd.DataFrame(rows)
     con.register("df", df)
-    run(con, """INSERT INTO traffic_1m SELECT ts, api, 'prod', route, region, api_type, requests, 0, 0, bytes_out,
+    run(con, """INSERT INTO traffic_1m (ts, api, stage, route, region, api_type, requests, status_4xx, status_5xx, bytes_out, latency_n, latency_ms_sum, latency_p50_ms, latency_p95_ms, latency_p99_ms, integration_n, integration_ms_sum, billed_ms_sum) SELECT ts, api, 'prod', route, region, api_type, requests, 0, 0, bytes_out,
                 n, n * 30.0, NULL, NULL, NULL, n, n * 20.0, n * 21.0 FROM df""")
     run(con, "INSERT INTO runs VALUES ('fc', 'forecast', NULL, ?, ?, 'ok', NULL, NULL)", [T0, T0])
     fc = pd.DataFrame({"ds": [T0 + dt.timedelta(hours=48 + h) for h in range(72)]})

@@ -20,7 +20,7 @@ def fill(con, hours=240, per_hour=1000, forecast_per_hour=2000.0, run_id="fc-1")
     """Hourly traffic from T0 (DataFrame inserts: DuckDB's executemany is slow) and a forecast run."""
     tr = pd.DataFrame({"ts": [T0 + dt.timedelta(hours=h) for h in range(hours)], "requests": per_hour})
     con.register("tr", tr)
-    run(con, "INSERT INTO traffic_1m SELECT ts, 'a', 'prod', 'GET /x', 'us-east-1', 'rest', requests, 0, 0, 0, "
+    run(con, "INSERT INTO traffic_1m (ts, api, stage, route, region, api_type, requests, status_4xx, status_5xx, bytes_out, latency_n, latency_ms_sum, latency_p50_ms, latency_p95_ms, latency_p99_ms, integration_n, integration_ms_sum, billed_ms_sum) SELECT ts, 'a', 'prod', 'GET /x', 'us-east-1', 'rest', requests, 0, 0, 0, "
              "0, 0, NULL, NULL, NULL, 0, 0, 0 FROM tr")
     if forecast_per_hour is not None:
         run(con, "INSERT INTO runs VALUES (?, 'forecast', NULL, ?, ?, 'ok', NULL, NULL)", [run_id, AS_OF, AS_OF])
