@@ -11,7 +11,6 @@ recommendations and even route weights (so that the diff is visible), and declar
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import os
 from typing import Iterator
 

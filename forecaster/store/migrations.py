@@ -79,7 +79,10 @@ def latest_version() -> int:
 
 
 def current_version(con: Any) -> int | None:
-    """The newest version recorded in the file, or None for a file without a schema."""
+    """The newest version recorded in the file, or None for a file without a schema.
+
+    Results are drained (fetchall): DuckDB 2 keeps a fetchone() result open, and the connection then
+    refuses other work such as register() until it is finished."""
     exists = con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
     ).fetchall()[0][0]

@@ -93,6 +93,8 @@ class Webhook(Adapter):
                 time.sleep(delay)
                 continue
             tries = f" after {attempt} attempts" if attempt > 1 else ""
+            if method == "POST" and "timed out" in why:
+                why += " (the gateway may still have taken the change: check it)"
             raise ControlError(f"webhook {method} {target.url} failed{tries}: {why}", code="WebhookFailed")
         raise AssertionError("unreachable")
 
