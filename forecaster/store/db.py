@@ -221,25 +221,28 @@ def from_arrow(con: Connection, table: pa.Table) -> Relation:
 
 def rel_query(rel: Relation, sql: str, alias: str = "_p") -> Relation:
     """``sql`` over ``rel`` (called ``alias`` in it), as a new lazy relation."""
-    return rel.query(alias, sql)
+    out = rel.query(alias, sql)
+    if out is None:   # only for statements that return nothing, which DuckDB's stubs allow for
+        raise ValueError(f"query over a relation returned no relation: {sql[:200]}")
+    return out
 
 
 def rel_rows(rel: Relation, sql: str, alias: str = "_p") -> list[tuple]:
     """Run ``sql`` over ``rel`` and return its rows (statements: their count row)."""
-    return rel.query(alias, sql).fetchall()
+    return rel_query(rel, sql, alias).fetchall()
 
 
 def rel_numpy(rel: Relation, sql: str, alias: str = "_p") -> dict[str, Any]:
-    return rel.query(alias, sql).fetchnumpy()
+    return rel_query(rel, sql, alias).fetchnumpy()
 
 
 def rel_arrow(rel: Relation, sql: str, alias: str = "_p") -> pa.Table:
-    return rel.query(alias, sql).to_arrow_table()
+    return rel_query(rel, sql, alias).to_arrow_table()
 
 
 def rel_insert(rel: Relation, table: str) -> None:
     """Append a relation's rows to ``table``, columns matched by name."""
-    rel.query("_rel_insert", f"INSERT INTO {table} BY NAME SELECT * FROM _rel_insert").fetchall()
+    rel_rows(rel, f"INSERT INTO {table} BY NAME SELECT * FROM _rel_insert", "_rel_insert")
 
 
 def append_arrow(con: Connection, table: str, rows: pa.Table) -> None:

@@ -98,5 +98,5 @@ def requests_of(con: Connection, source_id: int) -> int:
     return int(scalar(con, "SELECT count(*) FROM requests WHERE source_id = ?", [source_id]))
 
 
-__all__ = ["SourceRow", "SourceCursor", "next_id", "by_etag", "by_file", "by_checksum", "last_cursor",
-                      "record", "get", "reject", "delete_requests", "delete_requests_older_than", "requests_of"]
+__all__ = ["SourceRow", "SourceCursor", "next_id", "by_etag", "by_file", "by_checksum", "last_cursor", "record", "get",
+           "reject", "delete_requests", "delete_requests_older_than", "requests_of"]
