@@ -118,6 +118,18 @@ def open_store(db: Path | str | None = None, settings: Settings | None = None,
         con.close()
 
 
+@contextlib.contextmanager
+def open_reader(db: Path | str | None = None, settings: Settings | None = None) -> Iterator[Connection]:
+    """A read-only connection for a command that only reads (closed after the block).
+
+    A file that does not exist yet is created by a writer instead, so that reading a new path
+    behaves as it always did (an empty store, not an error)."""
+    settings = settings or Settings()
+    path = Path(db if db is not None else settings.db)
+    with open_store(path, settings, read_only=str(path) != ":memory:" and path.exists()) as con:
+        yield con
+
+
 def migrate(con: Connection) -> list[int]:
     """Bring the file's schema to this version (see ``store.migrations``); the versions applied."""
     return migrations.migrate(con, utcnow)
@@ -258,7 +270,7 @@ def table_exists(con: Connection, name: str) -> bool:
     return bool(scalar(con, "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]))
 
 
-__all__ = ["Connection", "Relation", "DatabaseError", "connect", "cursor", "open_store",
+__all__ = ["Connection", "Relation", "DatabaseError", "connect", "cursor", "open_store", "open_reader",
            "migrate", "transaction", "utcnow", "run", "one", "scalar", "many", "frame", "arrow", "records",
            "registered", "insert_frame", "numpy", "from_arrow", "rel_query", "rel_rows", "rel_numpy",
            "rel_arrow", "rel_insert", "append_arrow", "table_exists"]

@@ -93,3 +93,15 @@ def test_readers_beside_the_writer_and_typed_helpers(tmp_path):
         assert records(con, "SELECT a, b FROM t ORDER BY a") == [{"a": 1, "b": "x"}, {"a": 2, "b": "y"},
                                                                  {"a": 3, "b": "z"}]
         assert frame(con, "SELECT a FROM t ORDER BY a")["a"].tolist() == [1, 2, 3]
+
+
+def test_open_reader_is_read_only_on_an_existing_file_and_creates_a_new_one(tmp_path):
+    from forecaster.store import open_reader
+    from forecaster.store.db import DatabaseError
+
+    db = tmp_path / "r.duckdb"
+    with open_reader(db, Settings(db=db)) as con:            # new path: created, as before
+        assert scalar(con, "SELECT count(*) FROM runs") == 0
+    with open_reader(db, Settings(db=db)) as con:
+        with pytest.raises(DatabaseError, match="read-only"):
+            runs.start(con, "r1", "forecast", {})
