@@ -108,8 +108,8 @@ def _seen_before(con: Connection, src: Source) -> int | None:
     if src.quick_key is None and src.etag is None:
         return None
     if src.etag is not None:
-        return sources_table.by_etag(con, src.uri, src.etag)
-    return sources_table.by_file(con, src.uri, src.size, src.mtime)
+        return sources_table.seen_object(con, src.uri, src.etag)
+    return sources_table.seen_file(con, src.uri, src.size, src.mtime)
 
 
 def load_source(
@@ -197,10 +197,12 @@ def _load_in_transaction(con, src: Source, settings: Settings, fmt: str, templat
 
 
 def _record_source(con, src: Source, sr: SourceReport) -> None:
-    sources_table.record(con, sources_table.SourceRow(
-        sr.source_id, src.uri, src.size if src.size is not None else sr.bytes, src.mtime, src.extra.get("checksum"),
-        src.etag, src.cursor, sr.format, sr.rows_loaded, sr.rows_rejected, sr.rows_duplicate, sr.lines_blank,
-        sr.requests_counted, utcnow(), sr.seconds))
+    sources_table.insert(con, {
+        "source_id": sr.source_id, "uri": src.uri, "size_bytes": src.size if src.size is not None else sr.bytes,
+        "mtime": src.mtime, "checksum": src.extra.get("checksum"), "etag": src.etag, "cursor": src.cursor,
+        "format": sr.format, "rows_loaded": sr.rows_loaded, "rows_rejected": sr.rows_rejected,
+        "rows_duplicate": sr.rows_duplicate, "lines_blank": sr.lines_blank, "requests_counted": sr.requests_counted,
+        "loaded_at": utcnow(), "seconds": sr.seconds})
 
 
 def apply_retention(con: Connection, settings: Settings) -> int:

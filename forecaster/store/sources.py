@@ -1,102 +1,78 @@
-"""Repository of what ingest owns besides the rollups: ``sources``, ``rejects`` and raw ``requests``."""
+"""The ``sources`` table (owner: ingest.loader): what was loaded from where; and ingest's other
+writes beside it: ``rejects`` (lines that could not be used) and the raw ``requests`` kept.
+
+Function names and shapes follow the ingest branch's repository of the same table, so the two merge.
+"""
 
 from __future__ import annotations
 
-import dataclasses
-import datetime as dt
+from dataclasses import dataclass
+from typing import Any
 
-from .db import Connection, one, run, scalar
+from .db import one, run, scalar
 
-SOURCE_COLUMNS = ("source_id", "uri", "size_bytes", "mtime", "checksum", "etag", "cursor", "format", "rows_loaded",
-                  "rows_rejected", "rows_duplicate", "lines_blank", "requests_counted", "loaded_at", "seconds")
-
-
-@dataclasses.dataclass(frozen=True)
-class SourceRow:
-    """One loaded source, as ``sources`` records it."""
-
-    source_id: int
-    uri: str
-    size_bytes: int | None
-    mtime: float | None
-    checksum: str | None
-    etag: str | None
-    cursor: str | None
-    format: str | None
-    rows_loaded: int
-    rows_rejected: int
-    rows_duplicate: int
-    lines_blank: int
-    requests_counted: int
-    loaded_at: dt.datetime
-    seconds: float | None
+_COLUMNS = ("source_id", "uri", "size_bytes", "mtime", "checksum", "etag", "cursor", "format", "rows_loaded",
+            "rows_rejected", "rows_duplicate", "lines_blank", "requests_counted", "loaded_at", "seconds")
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclass(frozen=True)
 class SourceCursor:
+    """The newest CloudWatch Logs cursor recorded for a log group key."""
+
     source_id: int
     cursor: str
 
 
-def next_id(con: Connection) -> int:
-    """The id the next source gets (one past the largest)."""
-    return int(scalar(con, "SELECT coalesce(max(source_id), 0) + 1 FROM sources"))
+def next_id(con) -> int:
+    return one(con, "SELECT coalesce(max(source_id), 0) + 1 FROM sources")[0]
 
 
-def by_etag(con: Connection, uri: str, etag: str) -> int | None:
-    """The source id an object with this uri and ETag was loaded as (None: never)."""
-    return scalar(con, "SELECT source_id FROM sources WHERE uri = ? AND etag = ? LIMIT 1", [uri, etag])
+def insert(con, row: dict[str, Any]) -> None:
+    cols = [c for c in _COLUMNS if c in row]
+    run(con, f"INSERT INTO sources ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})",
+        [row[c] for c in cols])
 
 
-def by_file(con: Connection, uri: str, size: int | None, mtime: float | None) -> int | None:
-    """The source id a file with this path, size and mtime was loaded as (None: never)."""
-    return scalar(con, "SELECT source_id FROM sources WHERE uri = ? AND size_bytes = ? AND mtime = ? LIMIT 1",
-                  [uri, size, mtime])
+def seen_file(con, uri: str, size: int | None, mtime: float | None) -> int | None:
+    """A source loaded from this very file as it is now (same path, size and mtime)."""
+    row = one(con, "SELECT source_id FROM sources WHERE uri = ? AND size_bytes = ? AND mtime = ? LIMIT 1",
+              [uri, size, mtime])
+    return row[0] if row else None
 
 
-def by_checksum(con: Connection, checksum: str) -> int | None:
-    """The source id these bytes (sha256) were loaded as (None: never)."""
-    return scalar(con, "SELECT source_id FROM sources WHERE checksum = ? LIMIT 1", [checksum])
+def seen_object(con, uri: str, etag: str) -> int | None:
+    row = one(con, "SELECT source_id FROM sources WHERE uri = ? AND etag = ? LIMIT 1", [uri, etag])
+    return row[0] if row else None
 
 
-def last_cursor(con: Connection, key: str) -> SourceCursor | None:
+def by_checksum(con, checksum: str) -> int | None:
+    row = one(con, "SELECT source_id FROM sources WHERE checksum = ? LIMIT 1", [checksum])
+    return row[0] if row else None
+
+
+def last_cursor(con, key: str) -> SourceCursor | None:
     """The newest cursor recorded for a CloudWatch Logs key (uris ``key#...``)."""
     row = one(con, "SELECT source_id, cursor FROM sources WHERE starts_with(uri, ?) AND cursor IS NOT NULL "
                    "ORDER BY source_id DESC LIMIT 1", [key + "#"])
     return SourceCursor(int(row[0]), row[1]) if row else None
 
 
-def record(con: Connection, src: SourceRow) -> None:
-    """Record a loaded source."""
-    values = dataclasses.asdict(src)
-    run(con, f"INSERT INTO sources ({', '.join(SOURCE_COLUMNS)}) VALUES ({', '.join(['?'] * len(SOURCE_COLUMNS))})",
-        [values[c] for c in SOURCE_COLUMNS])
-
-
-def get(con: Connection, source_id: int) -> SourceRow | None:
-    row = one(con, f"SELECT {', '.join(SOURCE_COLUMNS)} FROM sources WHERE source_id = ?", [source_id])
-    return SourceRow(*row) if row else None
-
-
-def reject(con: Connection, source_id: int, line_no: int, raw: str | None, reason: str) -> None:
+def reject(con, source_id: int, line_no: int, raw: str | None, reason: str) -> None:
     """Record one line that could not be used."""
     run(con, "INSERT INTO rejects (source_id, line_no, raw, reason) VALUES (?, ?, ?, ?)",
         [source_id, line_no, raw, reason])
 
 
-def delete_requests(con: Connection, source_id: int) -> None:
+def delete_requests(con, source_id: int) -> None:
     """Drop a source's raw requests (its rollups stay)."""
     run(con, "DELETE FROM requests WHERE source_id = ?", [source_id])
 
 
-def delete_requests_older_than(con: Connection, days: int) -> int:
+def delete_requests_older_than(con, days: int) -> int:
     """Drop raw requests more than ``days`` before the newest one; returns how many went."""
     return int(scalar(con, "DELETE FROM requests WHERE ts < (SELECT max(ts) FROM requests) - to_days(?)", [days]))
 
 
-def requests_of(con: Connection, source_id: int) -> int:
+def requests_of(con, source_id: int) -> int:
+    """How many raw requests a source has stored."""
     return int(scalar(con, "SELECT count(*) FROM requests WHERE source_id = ?", [source_id]))
-
-
-__all__ = ["SourceRow", "SourceCursor", "next_id", "by_etag", "by_file", "by_checksum", "last_cursor", "record", "get",
-           "reject", "delete_requests", "delete_requests_older_than", "requests_of"]
