@@ -54,16 +54,16 @@ def current_version(con: Any) -> int | None:
     """The newest version recorded in the file, or None for a file without a schema."""
     exists = con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
-    ).fetchone()[0]
+    ).fetchall()[0][0]
     if not exists:
         return None
-    return con.execute("SELECT max(version) FROM schema_version").fetchone()[0]
+    return con.execute("SELECT max(version) FROM schema_version").fetchall()[0][0]
 
 
 def file_of(con: Any) -> str:
     """The path of the connection's database file (``:memory:`` for an in-memory one)."""
-    row = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()
-    return row[0] if row and row[0] else ":memory:"
+    rows = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchall()
+    return rows[0][0] if rows and rows[0][0] else ":memory:"
 
 
 def _refuse_newer(con: Any, current: int | None) -> None:
