@@ -112,7 +112,7 @@ def previous_cursor(con: Any, key: str) -> Cursor | None:
         data = json.loads(last.cursor)
         return Cursor(int(data["ts_ms"]), frozenset(str(i) for i in data["ids"]))
     except (ValueError, KeyError, TypeError) as e:
-        raise SourceError(f"{key}: the cursor of source {row[0]} is unreadable ({e}): {row[1][:200]!r}") from None
+        raise SourceError(f"{key}: the cursor of source {last.source_id} is unreadable ({e}): {last.cursor[:200]!r}") from None
 
 
 def logs_client(settings: Any):
