@@ -14,8 +14,8 @@ import pyarrow as pa
 
 from ..config import Settings
 from ..store import sources as sources_table
-from ..store.db import (Connection, append_arrow, cursor, from_arrow, rel_arrow, rel_insert, rel_query,
-                        rel_rows)
+from ..store.db import (Connection, append_arrow, cursor, from_arrow, materialize, rel_arrow, rel_insert,
+                        rel_query, rel_rows)
 from . import dedupe, rollups
 from .chunks import Chunk, StreamStats
 from .appender import Appender
@@ -123,7 +123,7 @@ def load_chunk(con, state: SourceLoad, chunk: Chunk, fmt: LogFormat, ctx: Normal
             "raw": pa.array([r[1] for r in rejects], pa.string()),
             "reason": pa.array([r[2] for r in rejects], pa.string())}))
         sr.rows_rejected += len(rejects)
-    parsed = rel_query(from_arrow(con, table), normalized_sql(fmt, "_chunk", ctx, with_line=False), "_chunk").materialize()
+    parsed = materialize(rel_query(from_arrow(con, table), normalized_sql(fmt, "_chunk", ctx, with_line=False), "_chunk"))
     n_bad, n_good, n_logged, lo, hi = rel_rows(parsed, _STATS)[0]
     if n_bad:
         _reject_bad(con, parsed, table, sid, keep)

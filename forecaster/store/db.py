@@ -239,6 +239,11 @@ def rel_query(rel: Relation, sql: str, alias: str = "_p") -> Relation:
     return out
 
 
+def materialize(rel: Relation) -> Relation:
+    """Run a relation now and hold its rows (a chunk parsed once, read by several statements)."""
+    return rel.materialize()
+
+
 def rel_rows(rel: Relation, sql: str, alias: str = "_p") -> list[tuple]:
     """Run ``sql`` over ``rel`` and return its rows (statements: their count row)."""
     return rel_query(rel, sql, alias).fetchall()
@@ -270,7 +275,7 @@ def table_exists(con: Connection, name: str) -> bool:
     return bool(scalar(con, "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]))
 
 
-__all__ = ["Connection", "Relation", "DatabaseError", "connect", "cursor", "open_store", "open_reader",
-           "migrate", "transaction", "utcnow", "run", "one", "scalar", "many", "frame", "arrow", "records",
-           "registered", "insert_frame", "numpy", "from_arrow", "rel_query", "rel_rows", "rel_numpy",
-           "rel_arrow", "rel_insert", "append_arrow", "table_exists"]
+__all__ = ["Connection", "Relation", "DatabaseError", "connect", "cursor", "open_store", "open_reader", "migrate",
+           "transaction", "utcnow", "run", "one", "scalar", "many", "frame", "arrow", "records", "registered",
+           "insert_frame", "numpy", "from_arrow", "rel_query", "materialize", "rel_rows", "rel_numpy", "rel_arrow",
+           "rel_insert", "append_arrow", "table_exists"]
