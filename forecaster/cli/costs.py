@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..errors import BadInput
-from ..store import open_store
+from ..store import open_reader, open_store
 from .common import ConfigOption, DbOption, JsonOption, load_settings, print_json
 
 FromOption = typer.Option(None, "--from", help="window start, ISO date/time (UTC; default: month of the latest data)")
@@ -131,7 +131,7 @@ def _whatif_inputs(config, db, start, end):
     from ..carbon.whatif import Inputs
     from ..pricing.store import catalog_for, load_traffic
     settings = load_settings(config, db)
-    with open_store(settings.db, settings) as con:
+    with open_reader(settings.db, settings) as con:
         s, e, _ = window_for(con, parse_ts(start, "--from"), parse_ts(end, "--to"))
         traffic = load_traffic(con, s, e)
     c, grid = inputs_for(settings)

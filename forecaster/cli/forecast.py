@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ..store import open_store
+from ..store import open_reader, open_store
 from .common import ConfigOption, DbOption, JsonOption, load_settings, print_json
 
 if TYPE_CHECKING:   # forecaster.forecast imports statsmodels and scipy (~1.4 s): only the commands that run it pay
@@ -66,7 +66,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """List the spikes a forecast run found, soonest first."""
         settings = load_settings(config, db)
-        with open_store(settings.db, settings) as con:
+        with open_reader(settings.db, settings) as con:
             from ..forecast.run import load_spikes
 
             rid, frame = load_spikes(con, run_id, min_ratio)

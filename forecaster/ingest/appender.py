@@ -13,9 +13,7 @@ past them are copied aside, to go in, in whole row groups, with those left over 
 
 from __future__ import annotations
 
-import duckdb
-
-from ..store.db import one, run
+from ..store.db import Connection, Relation, one, rel_insert, rel_query, rel_rows, run
 
 ROW_GROUP_ROWS = 122_880     # DuckDB's default row group size
 _PENDING_TABLE = "_ingest_pending"
@@ -24,13 +22,13 @@ _PENDING_TABLE = "_ingest_pending"
 class Appender:
     """Appends the kept rows of parsed chunks to ``requests`` for one source."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, source_id: int, columns: str):
+    def __init__(self, con: Connection, source_id: int, columns: str):
         self.con, self.source_id = con, source_id
         self._select = f"SELECT {columns}, {int(source_id)}::BIGINT AS source_id, line_no"
         self._table = False          # the pending table exists
         self.pending_rows = 0
 
-    def append(self, parsed: duckdb.DuckDBPyRelation, keep: str, n_keep: int) -> None:
+    def append(self, parsed: Relation, keep: str, n_keep: int) -> None:
         """Append the ``n_keep`` rows of ``parsed`` passing ``keep`` (an SQL condition over it)."""
         if n_keep <= 0:
             return
@@ -39,8 +37,7 @@ class Appender:
             self._insert_from(parsed, keep)
             return
         if whole:
-            cut = parsed.query("_p", f"SELECT line_no FROM _p WHERE {keep} ORDER BY line_no "
-                                     f"LIMIT 1 OFFSET {whole}").fetchall()[0][0]
+            cut = rel_rows(parsed, f"SELECT line_no FROM _p WHERE {keep} ORDER BY line_no LIMIT 1 OFFSET {whole}")[0][0]
             self._insert_from(parsed, f"({keep}) AND line_no < {cut}")
             keep = f"({keep}) AND line_no >= {cut}"
             n_keep -= whole
@@ -50,14 +47,14 @@ class Appender:
         if whole:
             cut = one(self.con, f"SELECT line_no FROM {_PENDING_TABLE} ORDER BY line_no LIMIT 1 OFFSET {whole}")
             where = f"WHERE line_no < {cut[0]}" if cut else ""
-            run(self.con, f"INSERT INTO requests SELECT * FROM {_PENDING_TABLE} {where} ORDER BY line_no")
+            run(self.con, f"INSERT INTO requests BY NAME SELECT * FROM {_PENDING_TABLE} {where} ORDER BY line_no")
             run(self.con, f"DELETE FROM {_PENDING_TABLE} {where}")
             self.pending_rows -= whole
 
     def flush(self) -> None:
         """Append every waiting row (the source's last append may end on a partial row group)."""
         if self.pending_rows:
-            run(self.con, f"INSERT INTO requests SELECT * FROM {_PENDING_TABLE} ORDER BY line_no")
+            run(self.con, f"INSERT INTO requests BY NAME SELECT * FROM {_PENDING_TABLE} ORDER BY line_no")
             run(self.con, f"DELETE FROM {_PENDING_TABLE}")
         self.pending_rows = 0
 
@@ -72,11 +69,11 @@ class Appender:
         run(self.con, f"DROP TABLE IF EXISTS {_PENDING_TABLE}")
         self._table = False
 
-    def _insert_from(self, parsed: duckdb.DuckDBPyRelation, where: str) -> None:
-        parsed.query("_p", f"{self._select} FROM _p WHERE {where}").insert_into("requests")
+    def _insert_from(self, parsed: Relation, where: str) -> None:
+        rel_insert(rel_query(parsed, f"{self._select} FROM _p WHERE {where}"), "requests")
 
-    def _copy_aside(self, parsed: duckdb.DuckDBPyRelation, where: str) -> None:
+    def _copy_aside(self, parsed: Relation, where: str) -> None:
         if not self._table:
             run(self.con, f"CREATE OR REPLACE TEMP TABLE {_PENDING_TABLE} AS SELECT * FROM requests LIMIT 0")
             self._table = True
-        parsed.query("_p", f"INSERT INTO {_PENDING_TABLE} {self._select} FROM _p WHERE {where}").fetchall()
+        rel_rows(parsed, f"INSERT INTO {_PENDING_TABLE} BY NAME {self._select} FROM _p WHERE {where}")

@@ -9,12 +9,13 @@ folded into the rollups (:mod:`.rollups`; counts rows go to the rollups only).
 
 from __future__ import annotations
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 
 from ..config import Settings
-from ..store.db import run
+from ..store import sources as sources_table
+from ..store.db import (Connection, append_arrow, cursor, from_arrow, materialize, rel_arrow, rel_insert,
+                        rel_query, rel_rows)
 from . import dedupe, rollups
 from .chunks import Chunk, StreamStats
 from .appender import Appender
@@ -28,8 +29,7 @@ def reject_oversize(con, sid: int, stats: StreamStats, max_line: int, settings: 
     n = len(stats.oversize)
     for line_no, head, length in stats.oversize:
         raw = head[: settings.reject_raw_max_chars].decode("utf-8", "backslashreplace")
-        run(con, "INSERT INTO rejects VALUES (?, ?, ?, ?)",
-                    [sid, line_no, raw, f"line too long: {length} bytes (max {max_line})"])
+        sources_table.reject(con, sid, line_no, raw, f"line too long: {length} bytes (max {max_line})")
     stats.oversize.clear()
     return n
 
@@ -75,9 +75,9 @@ class SourceLoad:
     rows — the ones a new source may duplicate — so that lookup never scans this load's own rows.
     """
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, source_id: int):
+    def __init__(self, con: Connection, source_id: int):
         self.source_id = source_id
-        self.committed = con.cursor()
+        self.committed = cursor(con)
         self.appender = Appender(con, source_id, _REQUEST_COLUMNS)
         self.seen = SeenIds()            # hashes of the ids stored so far (once any line carried its own id)
         self.logged = False              # some row carried the log's own request id
@@ -86,7 +86,7 @@ class SourceLoad:
         dedupe.create_tables(con)
         rollups.ensure_macros(con)
 
-    def finish(self, con: duckdb.DuckDBPyConnection) -> None:
+    def finish(self, con: Connection) -> None:
         """Append the rows still waiting, refold the minutes several chunks shared, exactly, and drop
         the scratch tables (created in the source's transaction: a rollback drops them too)."""
         self.appender.flush()
@@ -123,8 +123,8 @@ def load_chunk(con, state: SourceLoad, chunk: Chunk, fmt: LogFormat, ctx: Normal
             "raw": pa.array([r[1] for r in rejects], pa.string()),
             "reason": pa.array([r[2] for r in rejects], pa.string())}))
         sr.rows_rejected += len(rejects)
-    parsed = con.from_arrow(table).query("_chunk", normalized_sql(fmt, "_chunk", ctx, with_line=False)).materialize()
-    n_bad, n_good, n_logged, lo, hi = parsed.query("_p", _STATS).fetchall()[0]
+    parsed = materialize(rel_query(from_arrow(con, table), normalized_sql(fmt, "_chunk", ctx, with_line=False), "_chunk"))
+    n_bad, n_good, n_logged, lo, hi = rel_rows(parsed, _STATS)[0]
     if n_bad:
         _reject_bad(con, parsed, table, sid, keep)
     sr.rows_rejected += n_bad
@@ -155,21 +155,15 @@ def load_chunk(con, state: SourceLoad, chunk: Chunk, fmt: LogFormat, ctx: Normal
 
 def _reject_bad(con, parsed, table: pa.Table, sid: int, keep: int) -> None:
     """Every line of the chunk with a reason goes to ``rejects``, its text taken from the chunk."""
-    bad = parsed.query("_p", "SELECT line_no, reason FROM _p WHERE reason IS NOT NULL ORDER BY line_no").to_arrow_table()
+    bad = rel_arrow(parsed, "SELECT line_no, reason FROM _p WHERE reason IS NOT NULL ORDER BY line_no")
     line_nos = table.column("line_no").to_numpy()
     at = np.searchsorted(line_nos, bad.column("line_no").to_numpy())
     lines = table.column("line").take(pa.array(at))
     rows = pa.Table.from_arrays([bad.column("line_no"), lines, bad.column("reason")], names=["line_no", "line", "reason"])
-    con.from_arrow(rows).query("_r", f"SELECT {sid}::BIGINT, line_no, left(regexp_replace(line, '\r?\n$', ''), {keep}), "
-                                     "reason FROM _r").insert_into("rejects")
+    rel_insert(rel_query(from_arrow(con, rows), f"SELECT {sid}::BIGINT AS source_id, line_no, "
+                         f"left(regexp_replace(line, '\r?\n$', ''), {keep}) AS raw, reason FROM _r", "_r"), "rejects")
 
 
 def _append(con, table: str, rows: pa.Table) -> None:
-    """Insert an Arrow table into a store table (columns in table order).
-
-    Through a relation, not a registered view: a view registered inside the load's transaction
-    would keep every chunk's Arrow table alive until the commit.
-    """
-    if rows.num_rows == 0:
-        return
-    con.from_arrow(rows).insert_into(table)
+    """Insert an Arrow table into a store table (columns by name; see ``store.db.append_arrow``)."""
+    append_arrow(con, table, rows)

@@ -35,7 +35,7 @@ from typing import Any, Iterator
 from urllib.parse import parse_qs
 
 from ..errors import SourceError
-from ..store.db import one
+from ..store import sources as sources_table
 from .cwrecords import event_line
 from .sources import Source, register_scheme
 
@@ -105,15 +105,14 @@ def previous_cursor(con: Any, key: str) -> Cursor | None:
     """The cursor recorded by the last loaded batch of ``key`` (None before the first)."""
     if con is None:
         return None
-    row = one(con, "SELECT source_id, cursor FROM sources WHERE starts_with(uri, ?) AND cursor IS NOT NULL "
-                   "ORDER BY source_id DESC LIMIT 1", [key + "#"])
-    if row is None:
+    last = sources_table.last_cursor(con, key)
+    if last is None:
         return None
     try:
-        data = json.loads(row[1])
+        data = json.loads(last.cursor)
         return Cursor(int(data["ts_ms"]), frozenset(str(i) for i in data["ids"]))
     except (ValueError, KeyError, TypeError) as e:
-        raise SourceError(f"{key}: the cursor of source {row[0]} is unreadable ({e}): {row[1][:200]!r}") from None
+        raise SourceError(f"{key}: the cursor of source {last.source_id} is unreadable ({e}): {last.cursor[:200]!r}") from None
 
 
 def logs_client(settings: Any):

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from ..store.db import one, run
+from ..store.db import append_arrow, from_arrow, numpy, one, rel_arrow, rel_numpy, rel_rows, run
 
 DROP_TABLE = "_ingest_drop"
 _IDS_TABLE = "_ingest_ids"
@@ -70,7 +70,7 @@ def seed(con, stored_ids: str, seen: SeenIds) -> None:
     """Hash the ids already stored for this source (``stored_ids``: SQL for them; line-number ids of
     the chunks before the first that carried the log's own ids), so a logged id equal to one of
     them is still caught."""
-    h = con.sql(f"SELECT hash(request_id) AS h FROM ({stored_ids})").fetchnumpy()["h"]
+    h = numpy(con, f"SELECT hash(request_id) AS h FROM ({stored_ids})")["h"]
     seen.add(np.asarray(h, dtype=np.uint64))
 
 
@@ -80,15 +80,14 @@ def mark_committed(con, committed, parsed, lo, hi) -> int:
     span = f"ts BETWEEN TIMESTAMP '{lo.isoformat()}' AND TIMESTAMP '{hi.isoformat()}'"
     if one(committed, f"SELECT count(*) FROM (SELECT 1 FROM requests WHERE {span} LIMIT 1)")[0] == 0:
         return 0   # nothing committed in this time span: the usual case, one zone-map probe
-    ids = parsed.query("_p", "SELECT request_id FROM _p WHERE reason IS NULL").to_arrow_table()
-    dups = committed.from_arrow(ids).query(
-        "_ids", f"SELECT DISTINCT request_id FROM _ids SEMI JOIN (SELECT request_id FROM requests WHERE {span}) "
-                "r USING (request_id)").to_arrow_table()
+    ids = rel_arrow(parsed, "SELECT request_id FROM _p WHERE reason IS NULL")
+    dups = rel_arrow(from_arrow(committed, ids), f"SELECT DISTINCT request_id FROM _ids SEMI JOIN "
+                     f"(SELECT request_id FROM requests WHERE {span}) r USING (request_id)", "_ids")
     if not dups.num_rows:
         return 0
-    con.from_arrow(dups).insert_into(_IDS_TABLE)
-    n = parsed.query("_p", f"""INSERT INTO {DROP_TABLE} SELECT line_no FROM _p
-                             WHERE reason IS NULL AND request_id IN (SELECT request_id FROM {_IDS_TABLE})""").fetchall()[0][0]
+    append_arrow(con, _IDS_TABLE, dups)
+    n = rel_rows(parsed, f"""INSERT INTO {DROP_TABLE} SELECT line_no FROM _p
+                             WHERE reason IS NULL AND request_id IN (SELECT request_id FROM {_IDS_TABLE})""")[0][0]
     run(con, f"DELETE FROM {_IDS_TABLE}")
     return n
 
@@ -97,7 +96,7 @@ def mark_repeats(con, parsed, stored_ids: str, seen: SeenIds) -> int:
     """Put the good rows of ``parsed`` whose id an earlier line of this source carries (in this
     chunk, or among ``stored_ids``: SQL for the ids stored so far) in the drop table, beside any
     already there; returns how many rows were added."""
-    rows = parsed.query("_p", "SELECT line_no, hash(request_id) AS h FROM _p WHERE reason IS NULL").fetchnumpy()
+    rows = rel_numpy(parsed, "SELECT line_no, hash(request_id) AS h FROM _p WHERE reason IS NULL")
     line_no, h = np.asarray(rows["line_no"]), np.asarray(rows["h"], dtype=np.uint64)
     if len(line_no) > 1 and not np.all(line_no[1:] > line_no[:-1]):
         order = np.lexsort((line_no, h))
@@ -112,8 +111,8 @@ def mark_repeats(con, parsed, stored_ids: str, seen: SeenIds) -> int:
     if not len(candidates):
         return 0
     # Confirm on the ids: an earlier good line of this chunk, or a row this source already stored.
-    con.from_arrow(pa.table({"line_no": pa.array(candidates, pa.int64())})).insert_into(_CANDIDATES_TABLE)
-    n = parsed.query("_p", f"""
+    append_arrow(con, _CANDIDATES_TABLE, pa.table({"line_no": pa.array(candidates, pa.int64())}))
+    n = rel_rows(parsed, f"""
         INSERT INTO {DROP_TABLE}
         SELECT c.line_no FROM _p c
         WHERE c.reason IS NULL AND c.line_no IN (SELECT line_no FROM {_CANDIDATES_TABLE})
@@ -121,6 +120,6 @@ def mark_repeats(con, parsed, stored_ids: str, seen: SeenIds) -> int:
           AND (EXISTS (SELECT 1 FROM _p e WHERE e.reason IS NULL AND e.request_id = c.request_id
                                              AND e.line_no < c.line_no)
                OR c.request_id IN (SELECT request_id FROM ({stored_ids})))
-    """).fetchall()[0][0]
+    """)[0][0]
     run(con, f"DELETE FROM {_CANDIDATES_TABLE}")
     return n

@@ -15,11 +15,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Callable
 
-import duckdb
-
 from ..config import Settings
 from ..errors import BadInput, ForecasterError
-from ..store.db import one, run, transaction, utcnow
+from ..store import sources as sources_table
+from ..store.db import Connection, DatabaseError, transaction, utcnow
 from .chunks import StreamStats, iter_chunks, prefetch
 from .formats import LogFormat, all_formats, get_format
 from .formats.custom import register_custom_formats
@@ -76,7 +75,7 @@ class _AlreadyLoaded(Exception):
 
 
 def ingest(
-    con: duckdb.DuckDBPyConnection,
+    con: Connection,
     uris: list[str],
     settings: Settings | None = None,
     fmt: str = "auto",
@@ -105,21 +104,16 @@ def ingest(
     return report
 
 
-def _seen_before(con: duckdb.DuckDBPyConnection, src: Source) -> int | None:
+def _seen_before(con: Connection, src: Source) -> int | None:
     if src.quick_key is None and src.etag is None:
         return None
     if src.etag is not None:
-        row = one(con, "SELECT source_id FROM sources WHERE uri = ? AND etag = ? LIMIT 1", [src.uri, src.etag])
-    else:
-        row = one(con, 
-            "SELECT source_id FROM sources WHERE uri = ? AND size_bytes = ? AND mtime = ? LIMIT 1",
-            [src.uri, src.size, src.mtime],
-        )
-    return row[0] if row else None
+        return sources_table.seen_object(con, src.uri, src.etag)
+    return sources_table.seen_file(con, src.uri, src.size, src.mtime)
 
 
 def load_source(
-    con: duckdb.DuckDBPyConnection,
+    con: Connection,
     src: Source,
     settings: Settings,
     fmt: str = "auto",
@@ -141,7 +135,7 @@ def load_source(
     except _AlreadyLoaded as e:
         sr = SourceReport(uri=src.uri, status="skipped", source_id=e.source_id,
                           note=f"same bytes already loaded as source {e.source_id}")
-    except (OSError, duckdb.Error, ForecasterError, ValueError) as e:
+    except (OSError, DatabaseError, ForecasterError, ValueError) as e:
         log.warning("source %s failed: %s", src.uri, e)
         sr = SourceReport(uri=src.uri, status="failed", note=f"{type(e).__name__}: {e}")
     cw = src.extra.get("cwrecords")
@@ -153,7 +147,7 @@ def load_source(
 
 
 def _load_in_transaction(con, src: Source, settings: Settings, fmt: str, templates, progress, sr: SourceReport) -> None:
-    sid = one(con, "SELECT coalesce(max(source_id), 0) + 1 FROM sources")[0]
+    sid = sources_table.next_id(con)
     sr.source_id = sid
     stats = StreamStats()
     max_line = settings.ingest_max_line_kb * 1024
@@ -189,36 +183,31 @@ def _load_in_transaction(con, src: Source, settings: Settings, fmt: str, templat
         state.close()
     sr.rows_rejected += reject_oversize(con, sid, stats, max_line, settings)
     if stats.stream_error:
-        run(con, "INSERT INTO rejects VALUES (?, ?, NULL, ?)", [sid, stats.lines + 1, stats.stream_error])
+        sources_table.reject(con, sid, stats.lines + 1, None, stats.stream_error)
         sr.rows_rejected += 1
     sr.format = sr.format or (log_format.name if log_format else None)
     sr.bytes = stats.bytes_read
     checksum = stats.checksum
-    row = one(con, "SELECT source_id FROM sources WHERE checksum = ? LIMIT 1", [checksum])
-    if row is not None and stats.bytes_read and not stats.stream_error:   # a damaged or empty read is not "the same bytes"
-        raise _AlreadyLoaded(row[0])
+    prior = sources_table.by_checksum(con, checksum)
+    if prior is not None and stats.bytes_read and not stats.stream_error:   # a damaged or empty read is not "the same bytes"
+        raise _AlreadyLoaded(prior)
     src.extra["checksum"] = checksum
     if settings.retention_raw_days == 0:
-        run(con, "DELETE FROM requests WHERE source_id = ?", [sid])
+        sources_table.delete_requests(con, sid)
 
 
 def _record_source(con, src: Source, sr: SourceReport) -> None:
-    run(con, 
-        """INSERT INTO sources (source_id, uri, size_bytes, mtime, checksum, etag, cursor, format, rows_loaded,
-               rows_rejected, rows_duplicate, lines_blank, requests_counted, loaded_at, seconds)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-        [sr.source_id, src.uri, src.size if src.size is not None else sr.bytes, src.mtime, src.extra.get("checksum"),
-         src.etag, src.cursor, sr.format, sr.rows_loaded, sr.rows_rejected, sr.rows_duplicate, sr.lines_blank,
-         sr.requests_counted, utcnow(), sr.seconds],
-    )
+    sources_table.insert(con, {
+        "source_id": sr.source_id, "uri": src.uri, "size_bytes": src.size if src.size is not None else sr.bytes,
+        "mtime": src.mtime, "checksum": src.extra.get("checksum"), "etag": src.etag, "cursor": src.cursor,
+        "format": sr.format, "rows_loaded": sr.rows_loaded, "rows_rejected": sr.rows_rejected,
+        "rows_duplicate": sr.rows_duplicate, "lines_blank": sr.lines_blank, "requests_counted": sr.requests_counted,
+        "loaded_at": utcnow(), "seconds": sr.seconds})
 
 
-def apply_retention(con: duckdb.DuckDBPyConnection, settings: Settings) -> int:
+def apply_retention(con: Connection, settings: Settings) -> int:
     """Drop raw requests older than the retention window (the rollups keep them counted)."""
     days = settings.retention_raw_days
     if not days:
         return 0
-    n = one(con, 
-        "DELETE FROM requests WHERE ts < (SELECT max(ts) FROM requests) - to_days(?)", [days]
-    )[0]
-    return n
+    return sources_table.delete_requests_older_than(con, days)

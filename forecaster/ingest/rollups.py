@@ -15,10 +15,10 @@ only touches minutes shared by two sources).
 
 from __future__ import annotations
 
-import duckdb
 import numpy as np
 
-from ..store.db import one, run
+from ..store import sources as sources_table
+from ..store.db import Connection, Relation, append_arrow, arrow, rel_numpy, rel_rows, run
 
 _KEY = ("api", "stage", "route", "region", "ts")
 
@@ -74,23 +74,23 @@ _AGGREGATE_COUNTS = """
 """
 
 
-def ensure_macros(con: duckdb.DuckDBPyConnection) -> None:
+def ensure_macros(con: Connection) -> None:
     run(con, """
         CREATE OR REPLACE TEMP MACRO _wmean(a, na, b, nb) AS
         CASE WHEN a IS NULL THEN b WHEN b IS NULL THEN a ELSE (a * na + b * nb) / nullif(na + nb, 0) END
     """)
 
 
-def fold_chunk(rel: duckdb.DuckDBPyRelation, where: str) -> None:
+def fold_chunk(rel: Relation, where: str) -> None:
     """Add the rows of ``rel`` (requests columns, as ``_p``) that pass ``where`` to ``traffic_1m``."""
-    rel.query("_p", f"INSERT INTO traffic_1m ({_COLUMNS}) {_AGGREGATE.format(rel='_p', where=where)} {_MERGE}").fetchall()
+    rel_rows(rel, f"INSERT INTO traffic_1m ({_COLUMNS}) {_AGGREGATE.format(rel='_p', where=where)} {_MERGE}")
 
 
-def fold_counts_chunk(rel: duckdb.DuckDBPyRelation, where: str) -> int:
+def fold_counts_chunk(rel: Relation, where: str) -> int:
     """Add pre-aggregated count rows (``requests`` weight each) to ``traffic_1m``, as that many log
     lines would; returns how many requests they stand for. No percentiles, so any chunking is exact."""
-    n = rel.query("_p", f"SELECT coalesce(sum(requests), 0)::BIGINT FROM _p WHERE {where}").fetchall()[0][0]
-    rel.query("_p", f"INSERT INTO traffic_1m ({_COLUMNS}) {_AGGREGATE_COUNTS.format(rel='_p', where=where)} {_MERGE}").fetchall()
+    n = rel_rows(rel, f"SELECT coalesce(sum(requests), 0)::BIGINT FROM _p WHERE {where}")[0][0]
+    rel_rows(rel, f"INSERT INTO traffic_1m ({_COLUMNS}) {_AGGREGATE_COUNTS.format(rel='_p', where=where)} {_MERGE}")
     return int(n)
 
 
@@ -113,13 +113,13 @@ class MinuteLedger:
             self._seen = np.insert(self._seen, np.searchsorted(self._seen, minutes), minutes)
 
 
-def chunk_minutes(rel: duckdb.DuckDBPyRelation, where: str) -> np.ndarray:
+def chunk_minutes(rel: Relation, where: str) -> np.ndarray:
     """The distinct minutes (epoch seconds) of the rows of ``rel`` passing ``where``."""
-    out = rel.query("_p", f"SELECT DISTINCT epoch(date_trunc('minute', ts))::BIGINT AS m FROM _p WHERE {where}")
-    return np.asarray(out.fetchnumpy()["m"], dtype=np.int64)
+    out = rel_numpy(rel, f"SELECT DISTINCT epoch(date_trunc('minute', ts))::BIGINT AS m FROM _p WHERE {where}")
+    return np.asarray(out["m"], dtype=np.int64)
 
 
-def refold_minutes(con: duckdb.DuckDBPyConnection, committed: duckdb.DuckDBPyConnection, source_id: int,
+def refold_minutes(con: Connection, committed: Connection, source_id: int,
                    minutes: set[int]) -> None:
     """Recompute exactly the ``traffic_1m`` rows of ``minutes`` that source ``source_id`` folded in
     several chunks: its stored rows of those minutes aggregated at once, combined with what earlier
@@ -131,12 +131,10 @@ def refold_minutes(con: duckdb.DuckDBPyConnection, committed: duckdb.DuckDBPyCon
     run(con, "CREATE OR REPLACE TEMP TABLE _refold AS SELECT * FROM traffic_1m LIMIT 0")
     run(con, f"""INSERT INTO _refold ({_COLUMNS}) {_AGGREGATE.format(
         rel='requests', where=f"source_id = {int(source_id)} AND date_trunc('minute', ts) IN (SELECT ts FROM _refold_minutes)")}""")
-    prior = committed.sql(
-        "SELECT * FROM traffic_1m WHERE ts IN (SELECT make_timestamp(unnest(?::BIGINT[]) * 1000000))",
-        params=[sorted(minutes)]).to_arrow_table()
+    prior = arrow(committed, "SELECT * FROM traffic_1m WHERE ts IN (SELECT make_timestamp(unnest(?::BIGINT[]) * 1000000))",
+                  [sorted(minutes)])
     run(con, "CREATE OR REPLACE TEMP TABLE _refold_prior AS SELECT * FROM traffic_1m LIMIT 0")
-    if prior.num_rows:
-        con.from_arrow(prior).insert_into("_refold_prior")
+    append_arrow(con, "_refold_prior", prior)
     on = " AND ".join(f"a.{k} = b.{k}" for k in _KEY)
     merged = ", ".join(f"CASE WHEN a.ts IS NULL THEN b.{c} ELSE {e} END AS {c}" for c, e in _COMBINE.items())
     run(con, f"""
@@ -149,13 +147,13 @@ def refold_minutes(con: duckdb.DuckDBPyConnection, committed: duckdb.DuckDBPyCon
         run(con, f"DROP TABLE {t}")
 
 
-def fold_source(con: duckdb.DuckDBPyConnection, source_id: int) -> int:
+def fold_source(con: Connection, source_id: int) -> int:
     """Add all the stored requests of one source to ``traffic_1m`` at once; returns how many were folded.
 
     The reference the chunked fold is tested against (and a way to rebuild a source's rollups).
     """
     ensure_macros(con)
-    n = one(con, "SELECT count(*) FROM requests WHERE source_id = ?", [source_id])[0]
+    n = sources_table.requests_of(con, source_id)
     if n:
         run(con, f"INSERT INTO traffic_1m ({_COLUMNS}) {_AGGREGATE.format(rel='requests', where=f'source_id = {int(source_id)}')} {_MERGE}")
     return n

@@ -7,6 +7,6 @@ current; one repository module per table owner holds that owner's SQL: ``traffic
 ``costs`` and ``carbon``. Only this package imports duckdb (an import-linter contract checks it).
 """
 
-from .db import Connection, DatabaseError, Relation, connect, cursor, open_store, transaction, utcnow
+from .db import Connection, DatabaseError, Relation, connect, cursor, open_reader, open_store, transaction, utcnow
 
-__all__ = ["Connection", "DatabaseError", "Relation", "connect", "cursor", "open_store", "transaction", "utcnow"]
+__all__ = ["Connection", "DatabaseError", "Relation", "connect", "cursor", "open_reader", "open_store", "transaction", "utcnow"]

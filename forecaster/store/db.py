@@ -118,6 +118,18 @@ def open_store(db: Path | str | None = None, settings: Settings | None = None,
         con.close()
 
 
+@contextlib.contextmanager
+def open_reader(db: Path | str | None = None, settings: Settings | None = None) -> Iterator[Connection]:
+    """A read-only connection for a command that only reads (closed after the block).
+
+    A file that does not exist yet is created by a writer instead, so that reading a new path
+    behaves as it always did (an empty store, not an error)."""
+    settings = settings or Settings()
+    path = Path(db if db is not None else settings.db)
+    with open_store(path, settings, read_only=str(path) != ":memory:" and path.exists()) as con:
+        yield con
+
+
 def migrate(con: Connection) -> list[int]:
     """Bring the file's schema to this version (see ``store.migrations``); the versions applied."""
     return migrations.migrate(con, utcnow)
@@ -205,10 +217,65 @@ def insert_frame(con: Connection, table: str, data: pd.DataFrame, columns: Seque
                  f"SELECT {', '.join(['?'] * len(consts) + list(columns))} FROM _insert_frame", list(consts.values()))
 
 
+def numpy(con: Connection, query: str, params: Sequence[Any] | None = None) -> dict[str, Any]:
+    """A query's columns as numpy arrays (by name)."""
+    return con.sql(query, params=list(params or [])).fetchnumpy()
+
+
+# ---- relations: ingest's chunks, parsed and typed in SQL --------------------------------------
+# Ingest builds SQL text over a chunk held as a DuckDB relation (a deliberate speed choice: no
+# round trip through Python); these run that text. ``alias`` names the relation inside ``sql``.
+
+def from_arrow(con: Connection, table: pa.Table) -> Relation:
+    """An Arrow table as a relation of ``con`` (lazy: nothing runs yet)."""
+    return con.from_arrow(table)
+
+
+def rel_query(rel: Relation, sql: str, alias: str = "_p") -> Relation:
+    """``sql`` over ``rel`` (called ``alias`` in it), as a new lazy relation."""
+    out = rel.query(alias, sql)
+    if out is None:   # only for statements that return nothing, which DuckDB's stubs allow for
+        raise ValueError(f"query over a relation returned no relation: {sql[:200]}")
+    return out
+
+
+def materialize(rel: Relation) -> Relation:
+    """Run a relation now and hold its rows (a chunk parsed once, read by several statements)."""
+    return rel.materialize()
+
+
+def rel_rows(rel: Relation, sql: str, alias: str = "_p") -> list[tuple]:
+    """Run ``sql`` over ``rel`` and return its rows (statements: their count row)."""
+    return rel_query(rel, sql, alias).fetchall()
+
+
+def rel_numpy(rel: Relation, sql: str, alias: str = "_p") -> dict[str, Any]:
+    return rel_query(rel, sql, alias).fetchnumpy()
+
+
+def rel_arrow(rel: Relation, sql: str, alias: str = "_p") -> pa.Table:
+    return rel_query(rel, sql, alias).to_arrow_table()
+
+
+def rel_insert(rel: Relation, table: str) -> None:
+    """Append a relation's rows to ``table``, columns matched by name."""
+    rel_rows(rel, f"INSERT INTO {table} BY NAME SELECT * FROM _rel_insert", "_rel_insert")
+
+
+def append_arrow(con: Connection, table: str, rows: pa.Table) -> None:
+    """Append an Arrow table's rows to ``table``, columns matched by name.
+
+    Through a relation, not a registered view: a view registered inside a long transaction would
+    keep every such table alive until the commit."""
+    if rows.num_rows:
+        rel_insert(con.from_arrow(rows), table)
+
+
 def table_exists(con: Connection, name: str) -> bool:
     return bool(scalar(con, "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]))
 
 
-__all__ = ["Connection", "Relation", "DatabaseError", "connect", "cursor", "open_store",
-           "migrate", "transaction", "utcnow", "run", "one", "scalar", "many", "frame", "arrow", "records",
-           "registered", "insert_frame", "table_exists"]
+__all__ = ["Connection", "Relation", "DatabaseError", "connect", "cursor", "open_store", "open_reader", "migrate",
+           "transaction", "utcnow", "run", "one", "scalar", "many", "frame", "arrow", "records", "registered",
+           "insert_frame", "numpy", "from_arrow", "rel_query", "materialize", "rel_rows", "rel_numpy", "rel_arrow",
+           "rel_insert", "append_arrow", "table_exists"]

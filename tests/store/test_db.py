@@ -93,3 +93,28 @@ def test_readers_beside_the_writer_and_typed_helpers(tmp_path):
         assert records(con, "SELECT a, b FROM t ORDER BY a") == [{"a": 1, "b": "x"}, {"a": 2, "b": "y"},
                                                                  {"a": 3, "b": "z"}]
         assert frame(con, "SELECT a FROM t ORDER BY a")["a"].tolist() == [1, 2, 3]
+
+
+def test_open_reader_is_read_only_on_an_existing_file_and_creates_a_new_one(tmp_path):
+    from forecaster.store import open_reader
+    from forecaster.store.db import DatabaseError
+
+    db = tmp_path / "r.duckdb"
+    with open_reader(db, Settings(db=db)) as con:            # new path: created, as before
+        assert scalar(con, "SELECT count(*) FROM runs") == 0
+    with open_reader(db, Settings(db=db)) as con:
+        with pytest.raises(DatabaseError, match="read-only"):
+            runs.start(con, "r1", "forecast", {})
+
+
+def test_reopening_leaves_no_unfinished_result(tmp_path):
+    # DuckDB refuses other work on a connection while a result is unfinished: opening an existing
+    # file (nothing to migrate) must drain every result it read.
+    import pandas as pd
+
+    db = tmp_path / "again.duckdb"
+    connect(db, Settings(db=db)).close()
+    for read_only in (False, True):
+        with open_store(db, Settings(db=db), read_only=read_only) as con:
+            con.register("_x", pd.DataFrame({"a": [1]}))
+            assert scalar(con, "SELECT a FROM _x") == 1
