@@ -23,7 +23,8 @@ import pandas as pd
 
 from ..errors import BadInput, ForecasterError
 from .events import Event
-from .models.common import Arrays, Prepared, constant_arrays, forecast_arrays, prepare_arrays
+from .models.base import model_class
+from .models.common import Arrays, Prepared, constant_arrays, prepare_arrays
 from .series import step_delta
 from .series_context import SeriesContext, series_context
 from .spikes import Spike, capacity_for, find_spikes
@@ -31,8 +32,6 @@ from .spikes import Spike, capacity_for, find_spikes
 log = logging.getLogger(__name__)
 
 FALLBACK_MODEL = "seasonal_naive_weekly"
-#: models that apply an event's ``_uplift`` themselves; for the others the run applies it after predict
-MODELS_APPLYING_UPLIFT = frozenset({"seasonal_profile", "seasonal_blend", "prophet"})
 FORECAST_COLS = ["ds", "yhat", "yhat_lo_80", "yhat_hi_80", "yhat_lo_95", "yhat_hi_95"]
 
 
@@ -138,10 +137,10 @@ def _fit_predict(data, ctx: SeriesContext, spec: FitSpec, width: pd.Timedelta):
         from .models import get_model
 
         m = get_model(spec.model, step=width, seed=spec.seed)
-        arrays = forecast_arrays(m.fit(data, ctx.hist_regs), spec.horizon, (80, 95), ctx.fut_regs)
+        arrays = m.fit(data, ctx.hist_regs).forecast_arrays(spec.horizon, (80, 95), ctx.fut_regs)
         model, reason, scores = spec.model, "model named by the caller", _named_scores(data, ctx.hist_regs, spec, width)
     arrays = _checked(arrays, ctx.future)
-    if model not in MODELS_APPLYING_UPLIFT:
+    if not model_class(model).uses_regressors:  # the model ignored the events: apply their expected uplift here
         arrays = _uplifted(arrays, ctx.uplift)
     return arrays, model, reason, scores
 
@@ -150,7 +149,7 @@ def _fallback(data, ctx: SeriesContext, spec: FitSpec, width, reason: str):
     from .models import get_model
 
     log.warning("fallback to %s: %s", FALLBACK_MODEL, reason)
-    arrays = forecast_arrays(get_model(FALLBACK_MODEL, step=width, seed=spec.seed).fit(data), spec.horizon, (80, 95))
+    arrays = get_model(FALLBACK_MODEL, step=width, seed=spec.seed).fit(data).forecast_arrays(spec.horizon, (80, 95))
     arrays = {c: arrays[c] for c in FORECAST_COLS}
     return _uplifted(arrays, ctx.uplift), FALLBACK_MODEL, f"fallback: {reason}", None
 

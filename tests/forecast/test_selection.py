@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from forecaster.errors import UnknownName
-from forecaster.forecast.models import FORECAST_COLUMNS, base
+from forecaster.forecast.models import FORECAST_COLUMNS, ForecastModel, base
 from forecaster.forecast.models.profile import SeasonalProfile
 from forecaster.forecast.selection import choose_model, fit_predict_auto, preset_models
 
@@ -34,7 +34,7 @@ class Overconfident(SeasonalProfile):
         return out
 
 
-class Broken:
+class Broken(ForecastModel):
     name = "broken"
 
     def __init__(self, step=None, seed=0):
