@@ -54,5 +54,17 @@ class SourceError(ForecasterError):
 
 
 class Conflict(ForecasterError):
+    """The request clashes with what exists (a name already taken, a change already made)."""
+
     status = 409
     code = "conflict"
+
+
+class DuplicateName(Conflict, ValueError):
+    """A registry name registered twice (``forecaster.registry``)."""
+
+    code = "duplicate_name"
+
+    def __init__(self, kind: str, name: str):
+        self.kind, self.name = kind, name
+        super().__init__(f"{kind} {name!r} is already registered")

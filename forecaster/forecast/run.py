@@ -217,8 +217,7 @@ def _params(settings, horizon, step, model, as_of, routes, events, engine, sched
     if p["as_of"] is not None and p["as_of"].tzinfo is not None:
         p["as_of"] = p["as_of"].tz_convert("UTC").tz_localize(None)
     p["horizon_steps"] = steps_in(p["horizon"], step)
-    if p["engine"] not in ENGINES:
-        raise UnknownName("engine", p["engine"], list(ENGINES))
+    ENGINES.get(p["engine"])  # an unknown engine raises UnknownName before any work
     if p["model"] != "auto":
         from .models import model_names
 
@@ -248,7 +247,7 @@ def _execute(con, settings, run_id: str, kind: str, p: dict, dask_processes: boo
     with transaction(con):
         writer = _Writer(con, run_id, write_forecasts=(kind == "forecast"))
         tasks = ((sid, History(ds, y)) for sid, ds, y in frame.arrays())
-        for sid, hist, res in ENGINES[p["engine"]](tasks, spec, opts):
+        for sid, hist, res in ENGINES.get(p["engine"])(tasks, spec, opts):
             if isinstance(res, BaseException):
                 if isinstance(res, (KeyboardInterrupt, SystemExit)):
                     raise res

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import Settings
+from ..registry import Registry
 from .catalog import Catalog
 from .lambda_ import AWS_LAMBDA_API_TYPES, LambdaSetup, lambda_setup
 
@@ -41,14 +42,11 @@ class UsageContext:
 
 
 Builder = Callable[[pd.DataFrame, UsageContext], pd.DataFrame]
-COMPONENTS: dict[str, Builder] = {}
+COMPONENTS: Registry[Builder] = Registry("cost component")
 
 
 def register_component(name: str) -> Callable[[Builder], Builder]:
-    def deco(fn: Builder) -> Builder:
-        COMPONENTS[name] = fn
-        return fn
-    return deco
+    return COMPONENTS.register(name)
 
 
 def usage_lines(traffic: pd.DataFrame, catalog: Catalog, settings: Settings) -> pd.DataFrame:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar
 import numpy as np
 import pandas as pd
 
-from ...errors import UnknownName
+from ...registry import Registry
 
 if TYPE_CHECKING:
     from ..backtest import Fold
@@ -135,37 +135,26 @@ class ForecastModel:
 #: the protocol's name in type hints: every registered model is a ForecastModel
 Model = ForecastModel
 ModelFactory = Callable[..., ForecastModel]
-_REGISTRY: dict[str, ModelFactory] = {}
+#: model name -> its class (or a factory building it), called with ``step``, ``seed`` and options
+MODELS: Registry[ModelFactory] = Registry("model")
 
 
 def register_model(name: str) -> Callable[[ModelFactory], ModelFactory]:
     """Decorator registering a model class (or a factory returning a model) by name: ``@register_model("ets")``."""
-    def deco(factory: ModelFactory) -> ModelFactory:
-        if name in _REGISTRY:
-            raise ValueError(f"model {name!r} is already registered")
-        _REGISTRY[name] = factory
-        return factory
-    return deco
+    return MODELS.register(name)
 
 
 def get_model(name: str, **kwargs: Any) -> ForecastModel:
-    try:
-        factory = _REGISTRY[name]
-    except KeyError:
-        raise UnknownName("model", name, list(_REGISTRY)) from None
-    return factory(**kwargs)
+    return MODELS.get(name)(**kwargs)
 
 
 def model_class(name: str) -> type[ForecastModel]:
     """The class of the model registered as ``name`` (what it can do: its capabilities)."""
-    try:
-        factory = _REGISTRY[name]
-    except KeyError:
-        raise UnknownName("model", name, list(_REGISTRY)) from None
+    factory = MODELS.get(name)
     if isinstance(factory, type):
         return factory
     return type(factory())  # a factory function: the class of what it builds
 
 
 def model_names() -> list[str]:
-    return sorted(_REGISTRY)
+    return sorted(MODELS.names())
