@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator
 
 from ..registry import Registry
-from .fit import FitSpec, History, SeriesResult, SeriesTimeout, fit_series
+from ..errors import SeriesTimeout
+from .fit import FitSpec, History, SeriesResult, fit_series
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from ..errors import BadInput, ForecasterError
+from ..errors import ForecasterError, ModelError, SeriesTimeout
 from .events import Event
 from .models.base import model_class
 from .models.common import Arrays, Prepared, constant_arrays, prepare_arrays
@@ -33,11 +33,6 @@ log = logging.getLogger(__name__)
 
 FALLBACK_MODEL = "seasonal_naive_weekly"
 FORECAST_COLS = ["ds", "yhat", "yhat_lo_80", "yhat_hi_80", "yhat_lo_95", "yhat_hi_95"]
-
-
-class SeriesTimeout(ForecasterError):
-    status = 504
-    code = "series_timeout"
 
 
 @dataclass(frozen=True)
@@ -183,14 +178,14 @@ def _uplifted(arrays: Arrays, mult: np.ndarray | None) -> Arrays:
 def _checked(arrays: Arrays, future: pd.DatetimeIndex) -> Arrays:
     missing = set(FORECAST_COLS) - set(arrays)
     if missing:
-        raise BadInput(f"model output lacks columns {sorted(missing)}")
+        raise ModelError(f"model output lacks columns {sorted(missing)}")
     ds = np.asarray(arrays["ds"], dtype="datetime64[ns]")
     if len(ds) != len(future) or not bool((ds == future.values).all()):
-        raise BadInput(f"model returned {len(ds)} steps from {pd.Timestamp(ds[0]) if len(ds) else None}, "
+        raise ModelError(f"model returned {len(ds)} steps from {pd.Timestamp(ds[0]) if len(ds) else None}, "
                        f"expected {len(future)} from {future[0]}")
     out = {"ds": ds, **{c: np.asarray(arrays[c], dtype=float) for c in FORECAST_COLS[1:]}}
     if not all(np.isfinite(out[c]).all() for c in FORECAST_COLS[1:]):
-        raise BadInput("model returned non-finite values")
+        raise ModelError("model returned non-finite values")
     return out
 
 

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from .engines import ENGINES, EngineOptions, batch_size
-from ..errors import BadInput, UnknownName
+from ..errors import BadInput, NotFound, UnknownName
 from .events import Calendar
 from .fit import FORECAST_COLS, FitSpec, History, SeriesResult, _why, fallback_result
 from .series import load_series, step_delta, steps_in
@@ -282,9 +282,9 @@ def load_spikes(con: duckdb.DuckDBPyConnection, run_id: str | None = None, min_r
     """The spikes of a forecast run (latest ok run by default), soonest first; ``min_ratio`` filters."""
     run_id = run_id or latest_run_id(con)
     if run_id is None:
-        raise BadInput("no finished forecast run yet; run `forecaster forecast` first")
+        raise NotFound("no finished forecast run yet; run `forecaster forecast` first")
     if one(con, "SELECT count(*) FROM runs WHERE run_id = ?", [run_id])[0] == 0:
-        raise BadInput(f"no run {run_id!r}")
+        raise NotFound(f"no run {run_id!r}")
     frame = con.execute("""
         SELECT series, start_ts, end_ts, peak_ts, peak, baseline, ratio, threshold, probability, lead_time_hours,
                reason, event

@@ -26,7 +26,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from ..errors import BadInput, UnknownName
+from ..errors import BadInput, NotFound, UnknownName
 from ..store.db import one, run
 
 log = logging.getLogger(__name__)
@@ -110,7 +110,7 @@ class SeriesFrame:
         try:
             i = self.ids.index(series_id)
         except ValueError:
-            raise BadInput(f"no series {series_id!r}; there are {len(self)} series") from None
+            raise NotFound(f"no series {series_id!r}; there are {len(self)} series") from None
         a, b = self.bounds[i], self.bounds[i + 1]
         return pd.DataFrame({"ds": self.ds[a:b], "y": self.y[a:b]})
 
