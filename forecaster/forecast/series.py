@@ -129,12 +129,6 @@ def route_parts(series_id: str) -> tuple[str, str, str, str] | None:
     return parts[0], parts[1], parts[2], parts[3]
 
 
-def route_of(series_id: str) -> str | None:
-    """The route part (``GET /products``) of a route series id, else None."""
-    parts = route_parts(series_id)
-    return parts[2] if parts else None
-
-
 def region_of(series_id: str) -> str | None:
     """The region of a route series or a ``region:`` aggregate, else None."""
     parts = route_parts(series_id)

@@ -21,7 +21,7 @@ import pandas as pd
 from ..config import Settings
 from ..registry import Registry
 from .catalog import Catalog
-from .lambda_ import AWS_LAMBDA_API_TYPES, LambdaSetup, lambda_setup
+from .lambda_ import AWS_LAMBDA_API_TYPES, MB_MS_PER_GB_S, LambdaSetup, lambda_setup
 
 BYTES_PER_GB = Decimal(1024 ** 3)
 LINE_COLUMNS = ["ts", "api", "stage", "route", "region", "kind", "component", "price_key", "weight",
@@ -151,7 +151,7 @@ def _lambda_duration(t: pd.DataFrame, ctx: UsageContext) -> pd.DataFrame:
     key = np.where(prov, "lambda.provisioned_duration." + arch, "lambda.duration." + arch)
     flags = np.where((lam["integration_n"] == 0) & (lam["requests"] > 0), FLAG_NO_LATENCY, "")
     return _lines(lam, "lambda_duration", key, lam["billed_ms_sum"] * mem, "GB-second",
-                  1 / Decimal(1024 * 1000), flags)
+                  1 / MB_MS_PER_GB_S, flags)
 
 
 @register_component("lambda_provisioned")
