@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import logging
-import multiprocessing
 import time
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator
@@ -122,50 +121,20 @@ def _unbatched(outcomes: Iterable[tuple[str, list[Task], "list[SeriesResult] | B
 
 
 def _local(tasks: Iterable[Task], spec: FitSpec, opts: EngineOptions) -> Iterator[Outcome]:
-    """``concurrent.futures.ProcessPoolExecutor`` with ``workers`` processes (in-process when 1);
-    series go in batches of :func:`batch_size`."""
+    """``workers`` local processes (``forecaster.forecast.workers``; in-process when 1), one batch of
+    :func:`batch_size` series at a time each; a batch not back within its deadline (its series'
+    own deadlines plus slack) times out and its worker is replaced."""
     if opts.workers <= 1:
         yield from _serial(tasks, spec)
         return
-    # fork: workers start in milliseconds and never re-run the caller's __main__; they touch no DuckDB
-    ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
-    if ctx.get_start_method() == "fork":
-        _import_models(spec)
-    pools = [cf.ProcessPoolExecutor(opts.workers, mp_context=ctx)]
+    from .selection import PRESETS
+    from .workers import Workers, extension_models
 
-    def submit(task: Batch) -> cf.Future:
-        try:
-            return pools[-1].submit(fit_batch, task[1], spec)
-        except cf.process.BrokenProcessPool:
-            if len(pools) > 3:
-                raise
-            log.warning("process pool broken (a worker died); starting a new one")
-            pools.append(cf.ProcessPoolExecutor(opts.workers, mp_context=ctx))
-            return pools[-1].submit(fit_batch, task[1], spec)
-
-    try:
-        yield from _unbatched(_bounded(submit, batches(tasks, opts.batch, opts.total, opts.workers), 2 * opts.workers, opts.workers,
-                                       _backstop(spec, opts.batch)))
-    finally:
-        for pool in pools:
-            pool.shutdown(wait=False, cancel_futures=True)
-            for proc in list((getattr(pool, "_processes", None) or {}).values()):  # hung workers: no public stop
-                if proc.is_alive():
-                    proc.terminate()
-
-
-def _import_models(spec: FitSpec) -> None:
-    """Import the model stack (statsmodels, scipy, and Prophet when the run may fit it) here, once,
-    so that forked workers inherit it instead of each paying ~3 s of CPU for the same imports on
-    its first series (Prophet is otherwise imported on its first fit)."""
-    from . import backtest, models, selection  # noqa: F401
-
-    wanted = [spec.model] if spec.model != "auto" else list(selection.PRESETS.get(spec.preset, ()))
-    if "prophet" in wanted:
-        try:
-            import prophet  # noqa: F401
-        except ImportError as e:  # the model's own fit reports it, per series, as a failed candidate
-            log.info("prophet not importable before fork: %s", e)
+    wanted = [spec.model] if spec.model != "auto" else list(PRESETS.get(spec.preset, ()))
+    with Workers(opts.workers, extension_models(wanted)) as pool:
+        outcomes = pool.map(fit_batch, batches(tasks, opts.batch, opts.total, opts.workers),
+                            lambda b: (b[1], spec), deadline_s=opts.batch * spec.timeout_s + 30.0)
+        yield from _unbatched((label, batch, res) for (label, batch), res in outcomes)
 
 
 def _dask(tasks: Iterable[Task], spec: FitSpec, opts: EngineOptions) -> Iterator[Outcome]:

@@ -189,6 +189,10 @@ def run_forecast(con: duckdb.DuckDBPyConnection, settings, horizon: str | None =
     p = _params(settings, horizon, step, model, as_of, routes, events, engine, scheduler, preset, folds, seed, workers)
     if kind not in ("forecast", "backtest"):
         raise UnknownName("run kind", kind, ["backtest", "forecast"])
+    if p["engine"] == "local" and p["workers"] > 1:
+        from .workers import prestart
+
+        prestart()  # the worker processes' fork server imports the models while the series load
     run_id = f"{kind[:2]}-{utcnow():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     started = utcnow()
     run(con, "INSERT INTO runs (run_id, kind, params, started, status) VALUES (?, ?, ?, ?, 'running')",

@@ -30,22 +30,28 @@ ROUTES = [("shop", "prod", "GET /products", "us-east-1", 100.0), ("shop", "prod"
 EVENTS_CSV = "name,start,end,routes,expected_uplift\nMega sale,{s},{e},shop:*,4\n"
 
 
-# ---- test models (registered once; forked workers inherit the registry) --------------------
+# ---- test models (registered once; module-level classes, so they reach the worker processes) ----
 
 class _Fails(SeasonalNaive):
+    def __init__(self, step=None, seed=0):
+        super().__init__("test_always_fails", pd.Timedelta("7D"), step, seed)
+
     def fit(self, history, regressors=None):
         raise RuntimeError("boom: this model always fails")
 
 
 class _Sleeps(SeasonalNaive):
+    def __init__(self, step=None, seed=0):
+        super().__init__("test_sleeps", pd.Timedelta("7D"), step, seed)
+
     def fit(self, history, regressors=None):
         time.sleep(30)
         return self
 
 
 if "test_always_fails" not in model_names():
-    register_model("test_always_fails")(lambda step=None, seed=0: _Fails("test_always_fails", pd.Timedelta("7D"), step))
-    register_model("test_sleeps")(lambda step=None, seed=0: _Sleeps("test_sleeps", pd.Timedelta("7D"), step))
+    register_model("test_always_fails")(_Fails)
+    register_model("test_sleeps")(_Sleeps)
 
 
 def counts(days: int = DAYS, seed: int = 0) -> pd.DataFrame:
