@@ -3,10 +3,11 @@
 The run's process holds a DuckDB connection (with DuckDB's threads): forking it would copy their
 locks mid-flight into every worker. Workers therefore start from a fork server (a clean process
 that imported the model stack once, so each worker forks ready in milliseconds), or by spawning
-where there is no fork server. Each worker runs one task at a time over its own pipe; the parent
-waits on the pipes and on the processes' sentinels, so it sees at once a worker that died (its
-task fails and falls back, a new worker takes its place) and can stop a hung one with the public
-``Process.terminate`` after its deadline (the task times out, a new worker takes its place).
+where there is no fork server. Each worker holds at most two tasks on its own pipe (the one it
+runs and the next, so it never waits for the parent); the parent waits on the pipes and on the
+processes' sentinels, so it sees at once a worker that died (its task fails and falls back, a new
+worker takes its place) and can stop a hung one with the public ``Process.terminate`` after its
+deadline (the task times out; the task queued behind it goes to another worker).
 
 Models registered outside ``forecaster`` (plugins, tests) reach the workers by reference: the
 classes or module-level factories are pickled by name and registered again in each worker.
@@ -22,10 +23,13 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import multiprocessing.connection
+import queue
 import signal
 import sys
+import threading
 import time
 import types
+from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from multiprocessing.context import BaseContext
@@ -98,18 +102,30 @@ def _main_hidden() -> Iterator[None]:
 
 
 def _serve(conn: multiprocessing.connection.Connection, models: dict[str, ModelFactory]) -> None:
-    """A worker's loop: run each ``(fn, args)`` received, send back ``(True, result)`` or ``(False, error)``."""
+    """A worker's loop: run each ``(fn, args)`` received, in order, and send back ``(True, result)`` or
+    ``(False, error)``. A reader thread takes tasks off the pipe as they come, so that the parent
+    never blocks handing over the next task while this one runs."""
     from .models.base import MODELS
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it stops the workers
     for name, factory in models.items():
         if name not in MODELS:
             MODELS.register(name, factory)
+    inbox: queue.SimpleQueue = queue.SimpleQueue()
+
+    def read() -> None:
+        while True:
+            try:
+                msg = conn.recv()
+            except (EOFError, OSError):
+                msg = None
+            inbox.put(msg)
+            if msg is None:
+                return
+
+    threading.Thread(target=read, name="forecaster-worker-inbox", daemon=True).start()
     while True:
-        try:
-            msg = conn.recv()
-        except (EOFError, OSError):
-            return
+        msg = inbox.get()
         if msg is None:
             return
         fn, args = msg
@@ -129,16 +145,17 @@ def _serve(conn: multiprocessing.connection.Connection, models: dict[str, ModelF
 class _Worker:
     process: Any   # multiprocessing.Process of the context
     conn: multiprocessing.connection.Connection
-    task: Any = None
-    started: float = 0.0
-    busy: bool = field(default=False)
+    tasks: deque = field(default_factory=deque)   # handed over, in order; the first one runs
+    started: float = 0.0                          # when the first one started running
 
 
 class Workers:
-    """``n`` worker processes, stopped on exit (``with Workers(...) as w``)."""
+    """``n`` worker processes, stopped on exit (``with Workers(...) as w``); each holds at most
+    ``depth`` tasks (the one it runs and the next, so that it never waits for the parent)."""
 
-    def __init__(self, n: int, models: dict[str, ModelFactory] | None = None, ctx: BaseContext | None = None):
-        self.n, self.models, self.ctx = n, dict(models or {}), ctx or context()
+    def __init__(self, n: int, models: dict[str, ModelFactory] | None = None, ctx: BaseContext | None = None,
+                 depth: int = 2):
+        self.n, self.models, self.ctx, self.depth = n, dict(models or {}), ctx or context(), depth
         self._workers: list[_Worker] = []
 
     def __enter__(self) -> Workers:
@@ -170,32 +187,42 @@ class Workers:
         self._workers[self._workers.index(w)] = fresh
         return fresh
 
-    def _send(self, w: _Worker, fn: Callable[..., Any], task: T, args: tuple) -> _Worker:
-        """Give ``task`` to ``w``; a worker that died while idle is replaced first."""
+    def _send(self, w: _Worker, fn: Callable[..., Any], task: Any, args: tuple) -> None:
+        """Hand ``task`` to ``w``; a worker found dead while idle is replaced first."""
         try:
             w.conn.send((fn, args))
         except (BrokenPipeError, EOFError, OSError):
+            if w.tasks:
+                raise
             w = self._replace(w)
             w.conn.send((fn, args))
-        w.task, w.started, w.busy = task, time.monotonic(), True
-        return w
+        if not w.tasks:
+            w.started = time.monotonic()
+        w.tasks.append(task)
 
     def map(self, fn: Callable[..., Any], tasks: Iterable[T], args: Callable[[T], tuple],
             deadline_s: float) -> Iterator[tuple[T, Any]]:
         """``(task, fn(*args(task)) or the exception)`` for every task, as they complete.
 
-        A task not answered within ``deadline_s`` of reaching its worker times out (the worker is
-        terminated and replaced); a worker that dies fails its task (and is replaced). Once ``n``
-        workers have hung, the tasks left time out at once rather than risk hanging the run."""
+        A task not answered within ``deadline_s`` of starting to run times out (its worker is
+        terminated and replaced; the task queued behind it goes to another worker); a worker that
+        dies fails the task it was running (and is replaced). Once ``n`` workers have hung, the
+        tasks left time out at once rather than risk hanging the run."""
         it, hung = iter(tasks), 0
+        retry: deque = deque()   # tasks handed to a worker that was stopped before starting them
+
+        def fill() -> None:
+            for level in range(1, self.depth + 1):   # breadth first: every worker busy before any queues
+                for w in list(self._workers):
+                    if len(w.tasks) < level and hung < self.n:
+                        task = retry.popleft() if retry else next(it, None)
+                        if task is None:
+                            return
+                        self._send(w, fn, task, args(task))
+
         while True:
-            for w in list(self._workers):
-                if not w.busy and hung < self.n:
-                    task = next(it, None)
-                    if task is None:
-                        break
-                    self._send(w, fn, task, args(task))
-            busy = [w for w in self._workers if w.busy]
+            fill()
+            busy = [w for w in self._workers if w.tasks]
             if not busy:
                 break
             now = time.monotonic()
@@ -204,49 +231,46 @@ class Workers:
                                                         timeout=wait))
             done: list[tuple[T, Any]] = []
             for w in busy:
-                task = w.task
                 if w.conn in ready:
                     try:
                         _ok, res = w.conn.recv()   # the result, or the exception the task raised
                     except (EOFError, OSError):
-                        res = WorkerDied(f"worker exited with code {w.process.exitcode} before answering")
-                        w = self._replace(w)
+                        done.append((w.tasks.popleft(), WorkerDied(
+                            f"worker exited with code {w.process.exitcode} before answering")))
+                        retry.extend(w.tasks)
+                        self._replace(w)
+                        continue
                     except Exception as e:  # noqa: BLE001 - an answer that does not unpickle here
                         res = WorkerDied(f"the worker's answer could not be read: {type(e).__name__}: {e}")
-                    done.append((task, res))
+                    done.append((w.tasks.popleft(), res))
+                    w.started = time.monotonic()
                 elif w.process.sentinel in ready:
-                    done.append((task, WorkerDied(f"worker exited with code {w.process.exitcode} before answering")))
-                    w = self._replace(w)
+                    done.append((w.tasks.popleft(), WorkerDied(
+                        f"worker exited with code {w.process.exitcode} before answering")))
+                    retry.extend(w.tasks)
+                    self._replace(w)
                 elif time.monotonic() - w.started > deadline_s:
                     hung += 1
                     log.warning("worker %s hung for more than %.0fs: terminating it", w.process.pid, deadline_s)
-                    done.append((task, SeriesTimeout(f"no result after {deadline_s:.0f}s (worker hung)")))
-                    w = self._replace(w)
-                else:
-                    continue
-                w.task, w.busy = None, False
-            # hand the free workers their next task before the caller processes these results
-            for w in self._workers:
-                if not w.busy and hung < self.n:
-                    task = next(it, None)
-                    if task is None:
-                        break
-                    self._send(w, fn, task, args(task))
+                    done.append((w.tasks.popleft(), SeriesTimeout(f"no result after {deadline_s:.0f}s (worker hung)")))
+                    retry.extend(w.tasks)
+                    self._replace(w)
+            fill()   # the free workers get their next task before the caller processes these results
             yield from done
-        for task in it:   # every worker hung: the rest fall back here rather than wait forever
+        for task in [*retry, *it]:   # every worker hung: the rest fall back here rather than wait forever
             yield task, SeriesTimeout(f"not fitted, all {self.n} workers hung")
 
     def close(self) -> None:
         """Ask every worker to stop, then terminate those that do not within a few seconds."""
         for w in self._workers:
             try:
-                if not w.busy:
+                if not w.tasks:
                     w.conn.send(None)
             except (BrokenPipeError, EOFError, OSError):
                 pass
         deadline = time.monotonic() + 5.0
         for w in self._workers:
-            if w.busy:
+            if w.tasks:
                 w.process.terminate()
             w.process.join(max(0.0, deadline - time.monotonic()))
             if w.process.is_alive():
