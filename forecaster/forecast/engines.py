@@ -13,7 +13,7 @@ import concurrent.futures as cf
 import logging
 import time
 from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from ..registry import Registry
 from ..errors import SeriesTimeout
@@ -42,11 +42,12 @@ def _serial(tasks: Iterable[Task], spec: FitSpec) -> Iterator[Outcome]:
         yield sid, hist, fit_series(sid, hist, spec)
 
 
-def _bounded(submit: Callable[[Task], cf.Future], tasks: Iterable[Task], limit: int, workers: int,
-             backstop_s: float) -> Iterator[Outcome]:
+def _bounded(submit: Callable[[Any], cf.Future], tasks: Iterable[tuple[str, Any]], limit: int, workers: int,
+             backstop_s: float) -> Iterator[tuple[str, Any, Any]]:
     """Keep at most ``limit`` tasks in flight (memory stays flat for any number of series); a task
     not back after ``backstop_s`` is given up as timed out, so a hung worker never stalls the run."""
-    it, inflight, hung = iter(tasks), {}, 0
+    it, hung = iter(tasks), 0
+    inflight: dict[cf.Future, tuple[tuple[str, Any], float]] = {}
     while True:
         while len(inflight) < limit and hung < workers:
             task = next(it, None)
@@ -109,7 +110,7 @@ def batch_size(n_series: int, workers: int) -> int:
     return max(1, min(BATCH_SERIES, -(-n_series // (4 * max(workers, 1)))))
 
 
-def _unbatched(outcomes: Iterable[tuple[str, list[Task], "list[SeriesResult] | BaseException"]]) -> Iterator[Outcome]:
+def _unbatched(outcomes: Iterable[tuple[str, Any, Any]]) -> Iterator[Outcome]:
     """Per-series outcomes of batch outcomes; a failed batch fails each of its series (they fall back)."""
     for _label, batch, res in outcomes:
         if isinstance(res, BaseException):
@@ -127,11 +128,10 @@ def _local(tasks: Iterable[Task], spec: FitSpec, opts: EngineOptions) -> Iterato
     if opts.workers <= 1:
         yield from _serial(tasks, spec)
         return
-    from .selection import PRESETS
-    from .workers import Workers, extension_models
+    from .workers import Workers, context, extension_models, models_of, preload_of
 
-    wanted = [spec.model] if spec.model != "auto" else list(PRESETS.get(spec.preset, ()))
-    with Workers(opts.workers, extension_models(wanted)) as pool:
+    wanted = models_of(spec.model, spec.preset)
+    with Workers(opts.workers, extension_models(wanted), context(preload_of(wanted))) as pool:
         outcomes = pool.map(fit_batch, batches(tasks, opts.batch, opts.total, opts.workers),
                             lambda b: (b[1], spec), deadline_s=opts.batch * spec.timeout_s + 30.0)
         yield from _unbatched((label, batch, res) for (label, batch), res in outcomes)

@@ -116,7 +116,7 @@ def _extend(parts: dict[str, list[np.ndarray]], cols: dict[str, np.ndarray]) -> 
         parts.setdefault(c, []).append(v)
 
 
-def _concat(arrays: list[np.ndarray]) -> np.ndarray:
+def _concat(arrays: list[np.ndarray]) -> np.ndarray | pd.Series:
     """Concatenate column pieces; pieces of different kinds (a cutoff that is None for a failed
     candidate next to timestamps) are joined as objects, which DuckDB casts on insert."""
     if len({a.dtype for a in arrays}) > 1:
@@ -132,7 +132,7 @@ class _Tally:
         self.by_model: dict[str, dict[str, list[float]]] = {}
 
     def add(self, r: SeriesResult) -> None:
-        acc = {m: None for m in METRICS}
+        acc: dict[str, float | None] = {m: None for m in METRICS}
         if r.scores is not None and len(r.scores["model"]):
             names = np.asarray(r.scores["model"], dtype=object)
             present = [m for m in METRICS if m in r.scores]
@@ -190,9 +190,9 @@ def run_forecast(con: duckdb.DuckDBPyConnection, settings, horizon: str | None =
     if kind not in ("forecast", "backtest"):
         raise UnknownName("run kind", kind, ["backtest", "forecast"])
     if p["engine"] == "local" and p["workers"] > 1:
-        from .workers import prestart
+        from .workers import models_of, prestart
 
-        prestart()  # the worker processes' fork server imports the models while the series load
+        prestart(models_of(p["model"], p["preset"]))  # the fork server imports while the series load
     run_id = f"{kind[:2]}-{utcnow():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     started = utcnow()
     run(con, "INSERT INTO runs (run_id, kind, params, started, status) VALUES (?, ?, ?, ?, 'running')",
@@ -264,7 +264,7 @@ def _execute(con, settings, run_id: str, kind: str, p: dict, dask_processes: boo
             run_id=run_id, kind=kind, status="ok", series=n, step=p["step"], horizon_steps=spec.horizon,
             as_of=None if p["as_of"] is None else str(p["as_of"]), cutoff=str(frame.cutoff), engine=p["engine"],
             workers=opts.workers, model=p["model"],
-            models=dict(sorted(pd.Series([r["model"] for r in tally.rows]).value_counts().items())),
+            models=dict(sorted((str(k), int(v)) for k, v in pd.Series([r["model"] for r in tally.rows]).value_counts().items())),
             fallbacks=sum(r["fallback"] for r in tally.rows), accuracy=tally.accuracy(), by_model=tally.models(),
             spikes=sum(r["spikes"] for r in tally.rows) if kind == "forecast" else 0,
             seconds=round(seconds, 3), series_per_second=round(n / seconds, 2) if seconds > 0 else 0.0,

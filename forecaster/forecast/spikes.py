@@ -169,7 +169,8 @@ def capacity_for(series: str, limits: Mapping[str, float]) -> float | None:
     return float(limits[max(globs, key=len)]) if globs else None
 
 
-def find_spikes(series: str, forecast: pd.DataFrame, history: pd.DataFrame, as_of: pd.Timestamp,
+def find_spikes(series: str, forecast: pd.DataFrame | Mapping[str, np.ndarray],
+                history: pd.DataFrame | Mapping[str, np.ndarray], as_of: pd.Timestamp,
                 step: pd.Timedelta, min_ratio: float = 1.5, min_peak: float = 0.0,
                 capacity_rps: float | None = None, events: list | None = None,
                 baseline_weeks: int = 4) -> list[Spike]:

@@ -42,9 +42,10 @@ if TYPE_CHECKING:  # the models are imported where used: prestart() must stay li
 
 log = logging.getLogger(__name__)
 
-#: imported once by the fork server, so that every worker starts with them (statsmodels, scipy and
-#: Prophet cost ~2 s of CPU to import); a module that fails to import is skipped by the server
-PRELOAD = ["forecaster.forecast.fit", "forecaster.forecast.backtest", "forecaster.forecast.selection", "prophet"]
+#: imported once by the fork server, so that every worker starts with them (~0.6 s of CPU); with the
+#: ``preload`` modules of the models a run may use (statsmodels, Prophet: ~1-1.5 s each). A module
+#: that fails to import is skipped by the server.
+PRELOAD = ["forecaster.forecast.fit", "forecaster.forecast.backtest", "forecaster.forecast.selection"]
 
 T = TypeVar("T")
 
@@ -56,21 +57,37 @@ class WorkerDied(ForecasterError):
     code = "worker_died"
 
 
-def context() -> BaseContext:
-    """The fork server where there is one (Linux, macOS), else spawn; never a plain fork."""
+def context(preload: Iterable[str] = ()) -> BaseContext:
+    """The fork server where there is one (Linux, macOS), else spawn; never a plain fork. ``preload``:
+    more modules for the fork server to import (only when it starts: it serves the whole process)."""
     if "forkserver" in multiprocessing.get_all_start_methods():
         ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(PRELOAD)
+        ctx.set_forkserver_preload(list(dict.fromkeys([*PRELOAD, *preload])))
         return ctx
     return multiprocessing.get_context("spawn")
 
 
-def prestart() -> None:
-    """Start the fork server now, without waiting for it: it imports the model stack (~2 s of CPU,
-    once per process) while the caller goes on (loading logs, reading series), so that the first
-    workers fork ready instead of waiting for those imports. A no-op without a fork server, or once
-    it runs."""
-    if context().get_start_method() == "forkserver":
+def models_of(model: str, preset: str) -> list[str]:
+    """The models a run may fit: the one named, or the candidates of the auto preset."""
+    from .selection import PRESETS
+
+    return [model] if model != "auto" else list(PRESETS.get(preset, ()))
+
+
+def preload_of(models: Iterable[str]) -> list[str]:
+    """The slow imports (``ForecastModel.preload``) of the registered models among ``models``."""
+    from .models.base import MODELS, model_class
+
+    return [m for name in models if name in MODELS for m in model_class(name).preload]
+
+
+def prestart(models: Iterable[str] = ()) -> None:
+    """Start the fork server now, without waiting for it: it imports the model stack (and the slow
+    imports of ``models``) while the caller goes on (loading logs, reading series), so that the
+    first workers fork ready instead of waiting for those imports. A no-op without a fork server,
+    or once it runs (it serves the whole process)."""
+    ctx = context(preload_of(models))
+    if ctx.get_start_method() == "forkserver":
         import multiprocessing.forkserver
 
         multiprocessing.forkserver.ensure_running()
