@@ -4,10 +4,11 @@ The run's process holds a DuckDB connection (with DuckDB's threads): forking it 
 locks mid-flight into every worker. Workers therefore start from a fork server (a clean process
 that imported the model stack once, so each worker forks ready in milliseconds), or by spawning
 where there is no fork server. Each worker holds at most two tasks on its own pipe (the one it
-runs and the next, so it never waits for the parent); the parent waits on the pipes and on the
-processes' sentinels, so it sees at once a worker that died (its task fails and falls back, a new
-worker takes its place) and can stop a hung one with the public ``Process.terminate`` after its
-deadline (the task times out; the task queued behind it goes to another worker).
+runs and the next, so it never waits for the parent), and a thread of the parent reads its answers
+as they come (so it never waits to hand them over either). The parent thus sees at once a worker
+that died, its pipe closed (its task fails and falls back, a new worker takes its place), and can
+stop a hung one with the public ``Process.terminate`` after its deadline (the task times out; the
+task queued behind it goes to another worker).
 
 Models registered outside ``forecaster`` (plugins, tests) reach the workers by reference: the
 classes or module-level factories are pickled by name and registered again in each worker.
@@ -158,12 +159,26 @@ def _serve(conn: multiprocessing.connection.Connection, models: dict[str, ModelF
             conn.send((False, WorkerDied(f"the worker's answer could not be sent back: {type(e).__name__}: {e}")))
 
 
-@dataclass
+@dataclass(eq=False)
 class _Worker:
     process: Any   # multiprocessing.Process of the context
     conn: multiprocessing.connection.Connection
     tasks: deque = field(default_factory=deque)   # handed over, in order; the first one runs
     started: float = 0.0                          # when the first one started running
+
+
+def _collect(w: _Worker, answers: queue.SimpleQueue) -> None:
+    """Parent side of one worker: every answer into ``answers`` as it comes (the worker never waits
+    for the parent to read), then ``(w, None)`` when its pipe closes (it ended)."""
+    while True:
+        try:
+            msg = w.conn.recv()
+        except (EOFError, OSError):
+            answers.put((w, None))
+            return
+        except Exception as e:  # noqa: BLE001 - an answer that does not unpickle here
+            msg = (False, WorkerDied(f"the worker's answer could not be read: {type(e).__name__}: {e}"))
+        answers.put((w, msg))
 
 
 class Workers:
@@ -174,6 +189,7 @@ class Workers:
                  depth: int = 2):
         self.n, self.models, self.ctx, self.depth = n, dict(models or {}), ctx or context(), depth
         self._workers: list[_Worker] = []
+        self._answers: queue.SimpleQueue = queue.SimpleQueue()
 
     def __enter__(self) -> Workers:
         self._workers = [self._start() for _ in range(self.n)]
@@ -189,10 +205,12 @@ class Workers:
         with _main_hidden():
             proc.start()
         child.close()
-        return _Worker(proc, parent)
+        w = _Worker(proc, parent)
+        threading.Thread(target=_collect, args=(w, self._answers), name="forecaster-worker-answers",
+                         daemon=True).start()
+        return w
 
-    def _replace(self, w: _Worker) -> _Worker:
-        """Stop ``w`` (terminate if alive) and start a fresh worker in its place."""
+    def _stop(self, w: _Worker) -> None:
         if w.process.is_alive():
             w.process.terminate()
         w.process.join(5)
@@ -200,6 +218,10 @@ class Workers:
             w.process.kill()
             w.process.join()
         w.conn.close()
+
+    def _replace(self, w: _Worker) -> _Worker:
+        """Stop ``w`` (terminate if alive) and start a fresh worker in its place."""
+        self._stop(w)
         fresh = self._start()
         self._workers[self._workers.index(w)] = fresh
         return fresh
@@ -242,31 +264,31 @@ class Workers:
             busy = [w for w in self._workers if w.tasks]
             if not busy:
                 break
-            now = time.monotonic()
-            wait = max(0.0, min(min(w.started + deadline_s for w in busy) - now, 1.0))
-            ready = set(multiprocessing.connection.wait([w.conn for w in busy] + [w.process.sentinel for w in busy],
-                                                        timeout=wait))
+            wait = max(0.0, min(min(w.started + deadline_s for w in busy) - time.monotonic(), 1.0))
+            events = []
+            try:
+                events.append(self._answers.get(timeout=wait))
+                while not self._answers.empty():
+                    events.append(self._answers.get_nowait())
+            except queue.Empty:
+                pass
             done: list[tuple[T, Any]] = []
-            for w in busy:
-                if w.conn in ready:
-                    try:
-                        _ok, res = w.conn.recv()   # the result, or the exception the task raised
-                    except (EOFError, OSError):
+            for w, msg in events:
+                if w not in self._workers:
+                    continue   # a worker already stopped and replaced
+                if msg is None:   # its pipe closed: it died
+                    w.process.join(1)
+                    if w.tasks:
                         done.append((w.tasks.popleft(), WorkerDied(
                             f"worker exited with code {w.process.exitcode} before answering")))
                         retry.extend(w.tasks)
-                        self._replace(w)
-                        continue
-                    except Exception as e:  # noqa: BLE001 - an answer that does not unpickle here
-                        res = WorkerDied(f"the worker's answer could not be read: {type(e).__name__}: {e}")
-                    done.append((w.tasks.popleft(), res))
-                    w.started = time.monotonic()
-                elif w.process.sentinel in ready:
-                    done.append((w.tasks.popleft(), WorkerDied(
-                        f"worker exited with code {w.process.exitcode} before answering")))
-                    retry.extend(w.tasks)
                     self._replace(w)
-                elif time.monotonic() - w.started > deadline_s:
+                elif w.tasks:
+                    done.append((w.tasks.popleft(), msg[1]))   # the result, or the exception the task raised
+                    w.started = time.monotonic()
+            now = time.monotonic()
+            for w in list(self._workers):
+                if w.tasks and now - w.started > deadline_s:
                     hung += 1
                     log.warning("worker %s hung for more than %.0fs: terminating it", w.process.pid, deadline_s)
                     done.append((w.tasks.popleft(), SeriesTimeout(f"no result after {deadline_s:.0f}s (worker hung)")))

@@ -70,9 +70,9 @@ def _lines(t: pd.DataFrame, component: str, price_key, weight, unit: str, unit_s
     out["component"] = component
     out["price_key"] = price_key
     out["weight"] = np.asarray(weight, dtype="int64")
-    out["unit_scale"] = unit_scale
+    out = out.assign(unit_scale=unit_scale)   # one Decimal per row (assign: pandas' stubs take no Decimal)
     out["unit"] = unit
-    out["fixed_per_hour"] = fixed_per_hour
+    out = out.assign(fixed_per_hour=fixed_per_hour)
     out["pool_scope"] = pool_scope if pool_scope is not None else ""
     out["flags"] = flags
     if "tflags" in t.columns:   # flags the traffic itself carries (forecast, run_rate, no_history...)
@@ -159,7 +159,7 @@ def _lambda_provisioned(t: pd.DataFrame, ctx: UsageContext) -> pd.DataFrame:
     lam = _lambda_rows(t, ctx)
     parts = []
     for (a, s, r), g in lam.groupby(["api", "stage", "route"], sort=True):
-        setup = ctx.setups[(a, s, r)]
+        setup = ctx.setups[(str(a), str(s), str(r))]
         if setup.provisioned <= 0:
             continue
         per_hour = Decimal(setup.provisioned) * setup.memory_gb * 3600   # GB-s per hour enabled
