@@ -9,7 +9,7 @@ ms), then price and footprint baseline and scenario with the same functions as e
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -93,7 +93,7 @@ def shift_to_clean_hours(traffic: pd.DataFrame, route_key: str, share: float, in
     src["_w"] = pd.to_datetime(src["ts"]).dt.floor(window)
     rows: list[pd.DataFrame] = []
     for (region, w), g in src.groupby(["region", "_w"], sort=True):
-        w0 = pd.Timestamp(w)
+        w0 = pd.Timestamp(cast(Any, w))   # a group key: the floored timestamp
         w1 = w0 + pd.Timedelta(window)
         best_ts = inputs.grid.hours_by_intensity(str(region), w0.to_pydatetime(), w1.to_pydatetime())[0][0]
         moved = {c: float((g[c].astype(float) * share).round().sum()) for c in VOLUME_COLUMNS}

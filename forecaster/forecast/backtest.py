@@ -21,7 +21,7 @@ from ..errors import InsufficientHistory
 from .metrics import DEFAULT_METRICS, Scored, compute
 from .models import get_model
 from .models.naive import SeasonalNaive
-from .models.common import WEEK, Arrays, Prepared, periods, prepare, season_steps
+from .models.common import WEEK, Arrays, HistoryLike, Prepared, periods, prepare, season_steps
 
 MIN_TRAIN = pd.Timedelta("3D")
 
@@ -59,7 +59,7 @@ class Fold:
         return self.train_data.ds[-1]
 
 
-def make_folds(history: pd.DataFrame, horizon: int, folds: int = 3, step: pd.Timedelta | None = None,
+def make_folds(history: HistoryLike, horizon: int, folds: int = 3, step: pd.Timedelta | None = None,
                seed: int = 0, regressors: pd.DataFrame | None = None, spacing: int | None = None,
                min_train: pd.Timedelta = MIN_TRAIN) -> list[Fold]:
     """The folds of a rolling-origin evaluation, most recent first; raises InsufficientHistory if none fits."""

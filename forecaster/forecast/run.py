@@ -25,7 +25,7 @@ from ..errors import BadInput, NotFound, UnknownName
 from .events import Calendar
 from .fit import FORECAST_COLS, FitSpec, History, SeriesResult, _why, fallback_result
 from .series import load_series, step_delta, steps_in
-from ..store.db import one, run, transaction, utcnow
+from ..store.db import one, run, scalar, transaction, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -237,6 +237,7 @@ def _execute(con, settings, run_id: str, kind: str, p: dict, dask_processes: boo
                        f"{' matching ' + str(p['routes']) if p['routes'] else ''}; ingest logs first")
     width = step_delta(p["step"])
     lo = frame.first_ds
+    assert lo is not None and frame.cutoff is not None  # there is traffic
     calendar = Calendar.build(p["events"], settings.holiday_country, lo, frame.cutoff + p["horizon_steps"] * width)
     spec = FitSpec(horizon=p["horizon_steps"], step=p["step"], model=p["model"], preset=p["preset"], folds=p["folds"],
                    seed=p["seed"], timeout_s=settings.forecast_timeout_s, as_of=p["as_of"] or frame.cutoff,
@@ -287,7 +288,7 @@ def load_spikes(con: duckdb.DuckDBPyConnection, run_id: str | None = None, min_r
     run_id = run_id or latest_run_id(con)
     if run_id is None:
         raise NotFound("no finished forecast run yet; run `forecaster forecast` first")
-    if one(con, "SELECT count(*) FROM runs WHERE run_id = ?", [run_id])[0] == 0:
+    if scalar(con, "SELECT count(*) FROM runs WHERE run_id = ?", [run_id]) == 0:
         raise NotFound(f"no run {run_id!r}")
     frame = con.execute("""
         SELECT series, start_ts, end_ts, peak_ts, peak, baseline, ratio, threshold, probability, lead_time_hours,

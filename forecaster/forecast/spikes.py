@@ -73,7 +73,7 @@ def hour_of_day(ds: pd.DatetimeIndex | pd.Series | np.ndarray) -> np.ndarray:
     return _hours(ds) % 24
 
 
-def baseline(history: pd.DataFrame, future_ds: pd.DatetimeIndex | pd.Series, weeks: int = 4,
+def baseline(history: pd.DataFrame | Mapping[str, np.ndarray], future_ds: pd.DatetimeIndex | pd.Series, weeks: int = 4,
              exclude: np.ndarray | None = None) -> np.ndarray:
     """Median of the history at each future step's hour of the week, over the last ``weeks`` weeks.
 
@@ -119,7 +119,7 @@ def _medians(y: np.ndarray, keys: np.ndarray, wanted: np.ndarray) -> np.ndarray:
     return out
 
 
-def event_mask(events: list | None, series: str, ds: pd.Series | pd.DatetimeIndex, step: pd.Timedelta) -> np.ndarray | None:
+def event_mask(events: list | None, series: str, ds: pd.Series | pd.DatetimeIndex | np.ndarray, step: pd.Timedelta) -> np.ndarray | None:
     """True where a step of ``ds`` overlaps an event that applies to ``series``."""
     if not events:
         return None
