@@ -12,6 +12,7 @@ rel_mae divides by its MAE on the same steps, MASE by its in-sample MAE.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -19,7 +20,8 @@ import pandas as pd
 from ..errors import InsufficientHistory
 from .metrics import DEFAULT_METRICS, Scored, compute
 from .models import get_model
-from .models.common import WEEK, Arrays, Prepared, fold_forecaster, forecast_arrays, periods, prepare, season_steps
+from .models.naive import SeasonalNaive
+from .models.common import WEEK, Arrays, HistoryLike, Prepared, periods, prepare, season_steps
 
 MIN_TRAIN = pd.Timedelta("3D")
 
@@ -57,7 +59,7 @@ class Fold:
         return self.train_data.ds[-1]
 
 
-def make_folds(history: pd.DataFrame, horizon: int, folds: int = 3, step: pd.Timedelta | None = None,
+def make_folds(history: HistoryLike, horizon: int, folds: int = 3, step: pd.Timedelta | None = None,
                seed: int = 0, regressors: pd.DataFrame | None = None, spacing: int | None = None,
                min_train: pd.Timedelta = MIN_TRAIN) -> list[Fold]:
     """The folds of a rolling-origin evaluation, most recent first; raises InsufficientHistory if none fits."""
@@ -74,7 +76,7 @@ def make_folds(history: pd.DataFrame, horizon: int, folds: int = 3, step: pd.Tim
             break
         train_data = Prepared(ds=data.ds[:start], y=data.y[:start], step=data.step)
         bench_name = benchmark_model(start, data.step)
-        bench = get_model(bench_name, step=data.step, seed=seed).fit(train_data).point_forecast(horizon)
+        bench = cast(SeasonalNaive, get_model(bench_name, step=data.step, seed=seed).fit(train_data)).point_forecast(horizon)
         last_train, last_test = ds[start - 1], ds[end - 1]
         out.append(Fold(i, train_data, ds[start:end], data.y[start:end],
                         _window(regressors, reg_ds, None, last_train),
@@ -130,16 +132,16 @@ def evaluate_arrays(folds: list[Fold], model_name: str, horizon: int, seed: int 
 def _fold_forecasts(folds: list[Fold], model_name: str, horizon: int, seed: int,
                     model_options: dict | None) -> list[Arrays]:
     """Each fold's forecast of ``model_name``: all folds in one call when the model can batch them
-    (``fold_forecaster``: ETS runs its grid searches at once), else fold by fold."""
+    (its class declares ``forecasts_folds``: ETS runs its grid searches at once), else fold by fold."""
     if len(folds) > 1 and len({f.step for f in folds}) == 1:
-        batched = fold_forecaster(get_model(model_name, step=folds[0].step, seed=seed, **(model_options or {})))
-        if batched is not None:
-            return batched([(f.train_data, f.train_regressors, f.test_regressors) for f in folds], horizon)
+        model = get_model(model_name, step=folds[0].step, seed=seed, **(model_options or {}))
+        if model.forecasts_folds:
+            return model.forecast_folds([(f.train_data, f.train_regressors, f.test_regressors) for f in folds], horizon)
     out = []
     for fold in folds:
         model = get_model(model_name, step=fold.step, seed=seed, **(model_options or {}))
-        out.append(forecast_arrays(model.fit(fold.train_data, fold.train_regressors), horizon,
-                                   future_regressors=fold.test_regressors))
+        out.append(model.fit(fold.train_data, fold.train_regressors).forecast_arrays(
+            horizon, future_regressors=fold.test_regressors))
     return out
 
 

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from .engines import ENGINES, EngineOptions, batch_size
-from ..errors import BadInput, UnknownName
+from ..errors import BadInput, NotFound, UnknownName
 from .events import Calendar
 from .fit import FORECAST_COLS, FitSpec, History, SeriesResult, _why, fallback_result
 from .series import load_series, step_delta, steps_in
@@ -111,7 +111,7 @@ def _extend(parts: dict[str, list[np.ndarray]], cols: dict[str, np.ndarray]) -> 
         parts.setdefault(c, []).append(v)
 
 
-def _concat(arrays: list[np.ndarray]) -> np.ndarray:
+def _concat(arrays: list[np.ndarray]) -> np.ndarray | pd.Series:
     """Concatenate column pieces; pieces of different kinds (a cutoff that is None for a failed
     candidate next to timestamps) are joined as objects, which DuckDB casts on insert."""
     if len({a.dtype for a in arrays}) > 1:
@@ -127,7 +127,7 @@ class _Tally:
         self.by_model: dict[str, dict[str, list[float]]] = {}
 
     def add(self, r: SeriesResult) -> None:
-        acc = {m: None for m in METRICS}
+        acc: dict[str, float | None] = {m: None for m in METRICS}
         if r.scores is not None and len(r.scores["model"]):
             names = np.asarray(r.scores["model"], dtype=object)
             present = [m for m in METRICS if m in r.scores]
@@ -184,6 +184,10 @@ def run_forecast(con: Connection, settings, horizon: str | None = None, step: st
     p = _params(settings, horizon, step, model, as_of, routes, events, engine, scheduler, preset, folds, seed, workers)
     if kind not in ("forecast", "backtest"):
         raise UnknownName("run kind", kind, ["backtest", "forecast"])
+    if p["engine"] == "local" and p["workers"] > 1:
+        from .workers import models_of, prestart
+
+        prestart(models_of(p["model"], p["preset"]))  # the fork server imports while the series load
     run_id = f"{kind[:2]}-{utcnow():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     started = utcnow()
     runs.start(con, run_id, kind, p, started)
@@ -210,8 +214,7 @@ def _params(settings, horizon, step, model, as_of, routes, events, engine, sched
     if p["as_of"] is not None and p["as_of"].tzinfo is not None:
         p["as_of"] = p["as_of"].tz_convert("UTC").tz_localize(None)
     p["horizon_steps"] = steps_in(p["horizon"], step)
-    if p["engine"] not in ENGINES:
-        raise UnknownName("engine", p["engine"], list(ENGINES))
+    ENGINES.get(p["engine"])  # an unknown engine raises UnknownName before any work
     if p["model"] != "auto":
         from .models import model_names
 
@@ -227,6 +230,7 @@ def _execute(con, settings, run_id: str, kind: str, p: dict, dask_processes: boo
                        f"{' matching ' + str(p['routes']) if p['routes'] else ''}; ingest logs first")
     width = step_delta(p["step"])
     lo = frame.first_ds
+    assert lo is not None and frame.cutoff is not None  # there is traffic
     calendar = Calendar.build(p["events"], settings.holiday_country, lo, frame.cutoff + p["horizon_steps"] * width)
     spec = FitSpec(horizon=p["horizon_steps"], step=p["step"], model=p["model"], preset=p["preset"], folds=p["folds"],
                    seed=p["seed"], timeout_s=settings.forecast_timeout_s, as_of=p["as_of"] or frame.cutoff,
@@ -241,7 +245,7 @@ def _execute(con, settings, run_id: str, kind: str, p: dict, dask_processes: boo
     with transaction(con):
         writer = _Writer(con, run_id, write_forecasts=(kind == "forecast"))
         tasks = ((sid, History(ds, y)) for sid, ds, y in frame.arrays())
-        for sid, hist, res in ENGINES[p["engine"]](tasks, spec, opts):
+        for sid, hist, res in ENGINES.get(p["engine"])(tasks, spec, opts):
             if isinstance(res, BaseException):
                 if isinstance(res, (KeyboardInterrupt, SystemExit)):
                     raise res
@@ -254,7 +258,7 @@ def _execute(con, settings, run_id: str, kind: str, p: dict, dask_processes: boo
             run_id=run_id, kind=kind, status="ok", series=n, step=p["step"], horizon_steps=spec.horizon,
             as_of=None if p["as_of"] is None else str(p["as_of"]), cutoff=str(frame.cutoff), engine=p["engine"],
             workers=opts.workers, model=p["model"],
-            models=dict(sorted(pd.Series([r["model"] for r in tally.rows]).value_counts().items())),
+            models=dict(sorted((str(k), int(v)) for k, v in pd.Series([r["model"] for r in tally.rows]).value_counts().items())),
             fallbacks=sum(r["fallback"] for r in tally.rows), accuracy=tally.accuracy(), by_model=tally.models(),
             spikes=sum(r["spikes"] for r in tally.rows) if kind == "forecast" else 0,
             seconds=round(seconds, 3), series_per_second=round(n / seconds, 2) if seconds > 0 else 0.0,
@@ -274,7 +278,7 @@ def load_spikes(con: Connection, run_id: str | None = None, min_ratio: float | N
     """The spikes of a forecast run (latest ok run by default), soonest first; ``min_ratio`` filters."""
     run_id = run_id or latest_run_id(con)
     if run_id is None:
-        raise BadInput("no finished forecast run yet; run `forecaster forecast` first")
+        raise NotFound("no finished forecast run yet; run `forecaster forecast` first")
     if not runs.exists(con, run_id):
-        raise BadInput(f"no run {run_id!r}")
+        raise NotFound(f"no run {run_id!r}")
     return run_id, results.spikes(con, run_id, min_ratio)

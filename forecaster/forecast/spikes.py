@@ -33,7 +33,6 @@ import pandas as pd
 
 _N = NormalDist()
 Z90 = _N.inv_cdf(0.90)   # yhat_hi_80 is the 90th percentile
-HOURS_PER_WEEK = 7 * 24
 
 SPIKE_COLUMNS = ("series", "start_ts", "end_ts", "peak_ts", "peak", "baseline", "ratio", "threshold",
                  "probability", "lead_time_hours", "reason", "event")
@@ -74,7 +73,7 @@ def hour_of_day(ds: pd.DatetimeIndex | pd.Series | np.ndarray) -> np.ndarray:
     return _hours(ds) % 24
 
 
-def baseline(history: pd.DataFrame, future_ds: pd.DatetimeIndex | pd.Series, weeks: int = 4,
+def baseline(history: pd.DataFrame | Mapping[str, np.ndarray], future_ds: pd.DatetimeIndex | pd.Series, weeks: int = 4,
              exclude: np.ndarray | None = None) -> np.ndarray:
     """Median of the history at each future step's hour of the week, over the last ``weeks`` weeks.
 
@@ -120,7 +119,7 @@ def _medians(y: np.ndarray, keys: np.ndarray, wanted: np.ndarray) -> np.ndarray:
     return out
 
 
-def event_mask(events: list | None, series: str, ds: pd.Series | pd.DatetimeIndex, step: pd.Timedelta) -> np.ndarray | None:
+def event_mask(events: list | None, series: str, ds: pd.Series | pd.DatetimeIndex | np.ndarray, step: pd.Timedelta) -> np.ndarray | None:
     """True where a step of ``ds`` overlaps an event that applies to ``series``."""
     if not events:
         return None
@@ -170,7 +169,8 @@ def capacity_for(series: str, limits: Mapping[str, float]) -> float | None:
     return float(limits[max(globs, key=len)]) if globs else None
 
 
-def find_spikes(series: str, forecast: pd.DataFrame, history: pd.DataFrame, as_of: pd.Timestamp,
+def find_spikes(series: str, forecast: pd.DataFrame | Mapping[str, np.ndarray],
+                history: pd.DataFrame | Mapping[str, np.ndarray], as_of: pd.Timestamp,
                 step: pd.Timedelta, min_ratio: float = 1.5, min_peak: float = 0.0,
                 capacity_rps: float | None = None, events: list | None = None,
                 baseline_weeks: int = 4) -> list[Spike]:

@@ -78,7 +78,7 @@ def mark_committed(con, committed, parsed, lo, hi) -> int:
     """Put the good rows of ``parsed`` whose id an earlier source committed (within [lo, hi]) in the
     drop table; returns how many rows that is."""
     span = f"ts BETWEEN TIMESTAMP '{lo.isoformat()}' AND TIMESTAMP '{hi.isoformat()}'"
-    if one(committed, f"SELECT count(*) FROM (SELECT 1 FROM requests WHERE {span} LIMIT 1)")[0] == 0:
+    if scalar(committed, f"SELECT count(*) FROM (SELECT 1 FROM requests WHERE {span} LIMIT 1)") == 0:
         return 0   # nothing committed in this time span: the usual case, one zone-map probe
     ids = rel_arrow(parsed, "SELECT request_id FROM _p WHERE reason IS NULL")
     dups = rel_arrow(from_arrow(committed, ids), f"SELECT DISTINCT request_id FROM _ids SEMI JOIN "

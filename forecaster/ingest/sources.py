@@ -14,9 +14,10 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Iterator
+from typing import Any, BinaryIO, Callable, Iterator, cast
 
 from ..errors import SourceError, UnknownName
+from ..registry import Registry
 from . import cwrecords
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -40,11 +41,11 @@ class Source:
 
 
 Expander = Callable[[str, Any, Any], Iterator[Source]]   # (uri, settings, connection) -> sources
-_SCHEMES: dict[str, Expander] = {}
+SCHEMES: Registry[Expander] = Registry("source scheme")
 
 
 def register_scheme(scheme: str, expander: Expander) -> None:
-    _SCHEMES[scheme] = expander
+    SCHEMES.register(scheme, expander)
 
 
 MAX_GZIP_LAYERS = 3   # Firehose may gzip a record that CloudWatch Logs already gzip'd
@@ -89,7 +90,7 @@ def sniff(stream: BinaryIO, n: int) -> tuple[bytes, BinaryIO]:
         if not more:
             break
         head += more
-    return head, io.BufferedReader(_Prefixed(head, stream), buffer_size=1 << 20)  # type: ignore[return-value]
+    return head, io.BufferedReader(_Prefixed(head, stream), buffer_size=1 << 20)
 
 
 class _Layers(io.RawIOBase):
@@ -144,7 +145,7 @@ def decode_stream(raw: BinaryIO, uri: str = "", info: dict[str, Any] | None = No
         counts: dict[str, int] = {}
         if info is not None:
             info["cwrecords"] = counts
-        return cwrecords.unpack(_Layers(stream, below) if below else stream, uri, counts)
+        return cwrecords.unpack(cast(BinaryIO, _Layers(stream, below)) if below else stream, uri, counts)
     return _Layers(stream, below) if below else stream  # type: ignore[return-value]
 
 
@@ -182,11 +183,11 @@ def expand(uris: list[str], settings: Any = None, con: Any = None, stdin: Binary
         if uri == "-":
             out.append(stdin_source(stdin))
         elif scheme and scheme != "file":
-            if scheme not in _SCHEMES:
-                problems.append(str(UnknownName("source scheme", scheme + "://", [s + "://" for s in _SCHEMES] + ["file://", "-"])))
+            if scheme not in SCHEMES:
+                problems.append(str(UnknownName("source scheme", scheme + "://", [s + "://" for s in SCHEMES] + ["file://", "-"])))
                 continue
             try:
-                out.extend(_SCHEMES[scheme](uri, settings, con))
+                out.extend(SCHEMES.get(scheme)(uri, settings, con))
             except SourceError as e:
                 problems.append(str(e))
         else:

@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import dataclasses
 from decimal import Decimal
-from typing import Callable
+from typing import Any, Callable, cast
 
 import numpy as np
 import pandas as pd
 
 from ..config import Settings
+from ..registry import Registry
 from .catalog import Catalog
-from .lambda_ import AWS_LAMBDA_API_TYPES, LambdaSetup, lambda_setup
+from .lambda_ import AWS_LAMBDA_API_TYPES, MB_MS_PER_GB_S, LambdaSetup, lambda_setup
 
 BYTES_PER_GB = Decimal(1024 ** 3)
 LINE_COLUMNS = ["ts", "api", "stage", "route", "region", "kind", "component", "price_key", "weight",
@@ -41,14 +42,11 @@ class UsageContext:
 
 
 Builder = Callable[[pd.DataFrame, UsageContext], pd.DataFrame]
-COMPONENTS: dict[str, Builder] = {}
+COMPONENTS: Registry[Builder] = Registry("cost component")
 
 
 def register_component(name: str) -> Callable[[Builder], Builder]:
-    def deco(fn: Builder) -> Builder:
-        COMPONENTS[name] = fn
-        return fn
-    return deco
+    return COMPONENTS.register(name)
 
 
 def usage_lines(traffic: pd.DataFrame, catalog: Catalog, settings: Settings) -> pd.DataFrame:
@@ -72,9 +70,9 @@ def _lines(t: pd.DataFrame, component: str, price_key, weight, unit: str, unit_s
     out["component"] = component
     out["price_key"] = price_key
     out["weight"] = np.asarray(weight, dtype="int64")
-    out["unit_scale"] = unit_scale
+    out["unit_scale"] = cast(Any, unit_scale)   # a Decimal scalar (pandas' stubs list no Decimal)
     out["unit"] = unit
-    out["fixed_per_hour"] = fixed_per_hour
+    out["fixed_per_hour"] = cast(Any, fixed_per_hour)
     out["pool_scope"] = pool_scope if pool_scope is not None else ""
     out["flags"] = flags
     if "tflags" in t.columns:   # flags the traffic itself carries (forecast, run_rate, no_history...)
@@ -153,7 +151,7 @@ def _lambda_duration(t: pd.DataFrame, ctx: UsageContext) -> pd.DataFrame:
     key = np.where(prov, "lambda.provisioned_duration." + arch, "lambda.duration." + arch)
     flags = np.where((lam["integration_n"] == 0) & (lam["requests"] > 0), FLAG_NO_LATENCY, "")
     return _lines(lam, "lambda_duration", key, lam["billed_ms_sum"] * mem, "GB-second",
-                  1 / Decimal(1024 * 1000), flags)
+                  1 / MB_MS_PER_GB_S, flags)
 
 
 @register_component("lambda_provisioned")
@@ -161,7 +159,7 @@ def _lambda_provisioned(t: pd.DataFrame, ctx: UsageContext) -> pd.DataFrame:
     lam = _lambda_rows(t, ctx)
     parts = []
     for (a, s, r), g in lam.groupby(["api", "stage", "route"], sort=True):
-        setup = ctx.setups[(a, s, r)]
+        setup = ctx.setups[(str(a), str(s), str(r))]
         if setup.provisioned <= 0:
             continue
         per_hour = Decimal(setup.provisioned) * setup.memory_gb * 3600   # GB-s per hour enabled

@@ -13,15 +13,18 @@ with expm1. Regressors are ignored.
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 import pandas as pd
 
-from .base import register_model
-from .common import (ArrayPredict, Arrays, Prepared, finish_arrays, interpolated, periods, prepare, require,
+from .base import Arrays, ForecastModel, Training, register_model
+from .common import (HistoryLike, Prepared, finish_arrays, interpolated, periods, prepare, require,
                      start_predict)
 from .common import z as z_of
 
-TRANSFORMS = {
+Transform = Callable[[np.ndarray], np.ndarray]
+TRANSFORMS: dict[str, tuple[Transform, Transform]] = {   # name -> (forward, back)
     "log1p": (np.log1p, np.expm1),
     "none": (lambda v: v, lambda v: v),
 }
@@ -165,7 +168,7 @@ def ets_filter(z: np.ndarray, alpha: float, beta: float, gamma: float, phi: floa
     """
     m = seasonal_periods or 1
     level, slope, initial = initial_states(z, seasonal_periods)
-    ring = [float(v) for v in initial] if seasonal_periods else [0.0]   # ring[t % m] holds s[t - m]
+    ring = [float(v) for v in initial] if seasonal_periods and initial is not None else [0.0]   # ring[t % m] holds s[t - m]
     beta_star, gamma_star = beta / alpha, (gamma / (1 - alpha) if seasonal_periods else 0.0)
     lv, b, sse = float(level), float(slope), 0.0
     for i, y in enumerate(z.tolist()):
@@ -188,8 +191,11 @@ def bounded(values: np.ndarray, ceiling: float) -> np.ndarray:
     return np.clip(np.nan_to_num(values, nan=0.0), 0.0, max(ceiling, 0.0))
 
 
-class ETS(ArrayPredict):
+@register_model("ets")
+class ETS(ForecastModel):
     name = "ets"
+    predicts_arrays = True
+    forecasts_folds = True   # forecast_folds: every fold's grid search at once
 
     def __init__(self, step: pd.Timedelta | None = None, seed: int = 0, transform: str = "log1p",
                  damped: bool = True, window: pd.Timedelta | str | None = "14D"):
@@ -199,7 +205,7 @@ class ETS(ArrayPredict):
         self.window = pd.Timedelta(window) if window is not None else None
         self._data: Prepared | None = None
 
-    def fit(self, history: pd.DataFrame, regressors: pd.DataFrame | None = None) -> "ETS":
+    def fit(self, history: HistoryLike, regressors: pd.DataFrame | None = None) -> "ETS":
         data = prepare(history, self.step)
         daily, _ = periods(data.step)
         require(data, max(2 * daily, 10), self.name, f"2 daily seasons at {data.step}")
@@ -213,7 +219,7 @@ class ETS(ArrayPredict):
             return flat
         return self._forecast(data, index, levels, self._z(data), None)
 
-    def forecast_folds(self, trainings: list, horizon: int, levels: tuple[int, ...] = (80, 95)) -> list[Arrays]:
+    def forecast_folds(self, trainings: list[Training], horizon: int, levels: tuple[int, ...] = (80, 95)) -> list[Arrays]:
         """``fit(train).predict_arrays(horizon)`` of this model for each ``(train, regressors, future
         regressors)`` of a backtest, with the grid searches of equal-length windows run at once
         (:func:`grid_search_many`): the same forecasts, for about the cost of one."""
@@ -250,7 +256,3 @@ class ETS(ArrayPredict):
         out = {lv: (back(bounded(lo, ceiling)), back(bounded(hi, ceiling))) for lv, (lo, hi) in bounds.items()}
         return finish_arrays(index, yhat, out, levels)
 
-
-@register_model("ets")
-def ets(step: pd.Timedelta | None = None, seed: int = 0, **options) -> ETS:
-    return ETS(step=step, seed=seed, **options)
