@@ -57,9 +57,17 @@ def main() -> None:
     ap.add_argument("--leads", default="26,44,62", help="hours between as-of and event start")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--out", default="spikes.md")
+    ap.add_argument("--out", default=None, help="report name (default spikes.md, real: spikes_real.md)")
+    ap.add_argument("--cases", default="generated", choices=["generated", "real"],
+                    help="generated: the sample traffic's events (default); real: NAB series, see bench/spikes_real.py")
+    ap.add_argument("--every", type=int, default=1, help="real: days between as-of points")
+    ap.add_argument("--only", help="real: substring filter on series names")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
+    if args.cases == "real":
+        _real(args)
+        return
+    args.out = args.out or "spikes.md"
     leads = [int(x) for x in args.leads.split(",")]
     tmp = Path(tempfile.mkdtemp())
     db = tmp / "bench.duckdb"
@@ -118,6 +126,23 @@ def main() -> None:
     rep.to_csv(OUT / f"{stem}_reported.csv", index=False)
     print(f"recall {recall:.1%} ({len(cases_df)} cases), precision {precision:.1%} ({len(rep)} spikes); "
           f"wrote {OUT / args.out}")
+
+
+def _real(args) -> None:
+    """The real-series benchmark (``bench/spikes_real.py``): report plus the case-by-case CSVs."""
+    import warnings
+
+    from bench.spikes_real import run as run_real
+
+    warnings.filterwarnings("ignore")
+    text, cases, reported, _ = run_real(args.every, args.model, args.only)
+    out = args.out or "spikes_real.md"
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / out).write_text(text)
+    stem = Path(out).stem
+    cases.to_csv(OUT / f"{stem}_cases.csv", index=False)
+    reported.to_csv(OUT / f"{stem}_reported.csv", index=False)
+    print(text)
 
 
 def _md(frame: pd.DataFrame) -> str:
