@@ -13,12 +13,20 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from .errors import ConfigError
 
 DEFAULT_CONFIG_FILE = "forecaster.toml"
+#: ``Field(..., json_schema_extra=SECRET)`` marks a setting as a secret (an API key, a signing key):
+#: with ``env = "production"`` it must be set to something other than its default (see ``Settings``)
+SECRET: dict[str, Any] = {"secret": True}
+
+
+def is_secret(field: FieldInfo) -> bool:
+    return isinstance(field.json_schema_extra, dict) and bool(field.json_schema_extra.get("secret"))
 
 
 class CustomFormat(BaseModel):
@@ -141,6 +149,18 @@ class Settings(BaseSettings):
         default_factory=dict,
         description="known capacity or throttle limit (requests/s) per series id or glob, e.g. 'route:shop|prod|*' or 'region:us-east-1'",
     )
+
+    @model_validator(mode="after")
+    def _no_default_secrets_in_production(self) -> Settings:
+        """In production every secret setting must be set, and not to its default (collected, raised once)."""
+        if self.env != "production":
+            return self
+        weak = [name for name, field in type(self).model_fields.items()
+                if is_secret(field) and getattr(self, name) in (field.default, None, "", {}, [])]
+        if weak:
+            raise ConfigError(f"env = production refuses default or empty secrets; set {', '.join(weak)} "
+                              f"(e.g. FORECASTER_{weak[0].upper()})")
+        return self
 
     @classmethod
     def settings_customise_sources(

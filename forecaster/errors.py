@@ -42,8 +42,25 @@ class InsufficientHistory(BadInput):
 
 
 class NotFound(ForecasterError):
+    """What the caller named does not exist (a run id, a series...)."""
+
     status = 404
     code = "not_found"
+
+
+class ModelError(ForecasterError):
+    """A model produced something unusable (missing columns, wrong steps, non-finite values): our
+    fault or the model's, not the caller's; the run falls back to seasonal naive and records it."""
+
+    status = 500
+    code = "model_error"
+
+
+class SeriesTimeout(ForecasterError):
+    """One series' fit took longer than its budget (``forecast_timeout_s``); it falls back to seasonal naive."""
+
+    status = 504
+    code = "series_timeout"
 
 
 class SourceError(ForecasterError):
@@ -54,5 +71,17 @@ class SourceError(ForecasterError):
 
 
 class Conflict(ForecasterError):
+    """The request clashes with what exists (a name already taken, a change already made)."""
+
     status = 409
     code = "conflict"
+
+
+class DuplicateName(Conflict, ValueError):
+    """A registry name registered twice (``forecaster.registry``)."""
+
+    code = "duplicate_name"
+
+    def __init__(self, kind: str, name: str):
+        self.kind, self.name = kind, name
+        super().__init__(f"{kind} {name!r} is already registered")

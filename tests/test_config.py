@@ -60,3 +60,23 @@ def test_every_cost_and_carbon_flag_is_documented_in_the_readme():
              for k, v in vars(m).items() if k.startswith("FLAG_")}
     documented = set(re.findall(r"^\| `([a-z_]+)` \| (?:cost|carbon)", README, flags=re.M))
     assert flags and not flags - documented, f"flags missing from the README: {sorted(flags - documented)}"
+
+
+def test_production_refuses_default_secrets(monkeypatch):
+    from pydantic import Field
+
+    from forecaster.config import SECRET
+
+    class WithSecrets(Settings):
+        api_key: str | None = Field(None, description="an API key", json_schema_extra=SECRET)
+        signing_key: str = Field("change-me", description="a signing key", json_schema_extra=SECRET)
+
+    assert WithSecrets().env == "development"  # development runs on the defaults
+    with pytest.raises(ConfigError, match="refuses default or empty secrets; set api_key, signing_key"):
+        WithSecrets(env="production")
+    with pytest.raises(ConfigError, match="set signing_key"):
+        WithSecrets(env="production", api_key="k-123")
+    monkeypatch.setenv("FORECASTER_ENV", "production")
+    monkeypatch.setenv("FORECASTER_SIGNING_KEY", "s-456")
+    assert WithSecrets(api_key="k-123").signing_key == "s-456"
+    assert Settings().env == "production"  # no secret settings of its own yet: nothing to refuse

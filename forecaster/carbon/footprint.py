@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import Settings
+from ..registry import Registry
 from ..pricing.lambda_ import AWS_LAMBDA_API_TYPES, lambda_setup
 from . import energy as E
 from .coefficients import Coefficients
@@ -29,14 +30,11 @@ FLAG_NO_LATENCY = "no_integration_latency"
 
 # name -> fn(traffic with memory_mb/on_lambda columns, coefficients) -> (kwh, vcpu_hours, flags)
 Component = Callable[[pd.DataFrame, Coefficients], tuple[np.ndarray, np.ndarray, np.ndarray]]
-COMPONENTS: dict[str, Component] = {}
+COMPONENTS: Registry[Component] = Registry("carbon component")
 
 
 def register_component(name: str) -> Callable[[Component], Component]:
-    def deco(fn: Component) -> Component:
-        COMPONENTS[name] = fn
-        return fn
-    return deco
+    return COMPONENTS.register(name)
 
 
 @register_component("lambda_compute")

@@ -19,7 +19,7 @@ import pandas as pd
 from ..errors import InsufficientHistory
 from .metrics import DEFAULT_METRICS, Scored, compute
 from .models import get_model
-from .models.common import WEEK, Arrays, Prepared, fold_forecaster, forecast_arrays, periods, prepare, season_steps
+from .models.common import WEEK, Arrays, Prepared, periods, prepare, season_steps
 
 MIN_TRAIN = pd.Timedelta("3D")
 
@@ -130,16 +130,16 @@ def evaluate_arrays(folds: list[Fold], model_name: str, horizon: int, seed: int 
 def _fold_forecasts(folds: list[Fold], model_name: str, horizon: int, seed: int,
                     model_options: dict | None) -> list[Arrays]:
     """Each fold's forecast of ``model_name``: all folds in one call when the model can batch them
-    (``fold_forecaster``: ETS runs its grid searches at once), else fold by fold."""
+    (its class declares ``forecasts_folds``: ETS runs its grid searches at once), else fold by fold."""
     if len(folds) > 1 and len({f.step for f in folds}) == 1:
-        batched = fold_forecaster(get_model(model_name, step=folds[0].step, seed=seed, **(model_options or {})))
-        if batched is not None:
-            return batched([(f.train_data, f.train_regressors, f.test_regressors) for f in folds], horizon)
+        model = get_model(model_name, step=folds[0].step, seed=seed, **(model_options or {}))
+        if model.forecasts_folds:
+            return model.forecast_folds([(f.train_data, f.train_regressors, f.test_regressors) for f in folds], horizon)
     out = []
     for fold in folds:
         model = get_model(model_name, step=fold.step, seed=seed, **(model_options or {}))
-        out.append(forecast_arrays(model.fit(fold.train_data, fold.train_regressors), horizon,
-                                   future_regressors=fold.test_regressors))
+        out.append(model.fit(fold.train_data, fold.train_regressors).forecast_arrays(
+            horizon, future_regressors=fold.test_regressors))
     return out
 
 

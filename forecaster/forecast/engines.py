@@ -16,7 +16,9 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator
 
-from .fit import FitSpec, History, SeriesResult, SeriesTimeout, fit_series
+from ..registry import Registry
+from ..errors import SeriesTimeout
+from .fit import FitSpec, History, SeriesResult, fit_series
 
 log = logging.getLogger(__name__)
 
@@ -195,7 +197,7 @@ def _backstop(spec: FitSpec, batch: int = 1) -> float:
 
 
 #: engine name -> runner(tasks, spec, options) yielding (series, history, result or exception)
-ENGINES: dict[str, Callable[[Iterable[Task], FitSpec, EngineOptions], Iterator[Outcome]]] = {
-    "local": _local,
-    "dask": _dask,
-}
+Engine = Callable[[Iterable[Task], FitSpec, EngineOptions], Iterator[Outcome]]
+ENGINES: Registry[Engine] = Registry("engine")
+ENGINES.register("local", _local)
+ENGINES.register("dask", _dask)

@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import BadInput, ConfigError, UnknownName
+from ..registry import Registry
 from .series import matches, region_of
 
 log = logging.getLogger(__name__)
@@ -114,17 +115,18 @@ def _read_yaml(path: Path) -> list[dict[str, Any]]:
 
 
 #: file suffix -> reader of raw rows
-READERS: dict[str, Callable[[Path], list[dict[str, Any]]]] = {
-    ".csv": _read_csv, ".yaml": _read_yaml, ".yml": _read_yaml,
-}
+READERS: Registry[Callable[[Path], list[dict[str, Any]]]] = Registry("events file type")
+READERS.register(".csv", _read_csv)
+READERS.register(".yaml", _read_yaml)
+READERS.register(".yml", _read_yaml)
 
 
 def load_events(path: Path | str) -> list[Event]:
     """Read and validate an events file; every problem is reported at once, naming row and field."""
     path = Path(path)
+    if path.suffix.lower() not in READERS:
+        raise UnknownName(READERS.kind, path.suffix or path.name, READERS.names())
     reader = READERS.get(path.suffix.lower())
-    if reader is None:
-        raise UnknownName("events file type", path.suffix or path.name, list(READERS))
     if not path.exists():
         raise BadInput(f"events file {path} does not exist")
     events, problems = parse_events(reader(path))

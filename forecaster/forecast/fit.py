@@ -21,9 +21,10 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from ..errors import BadInput, ForecasterError
+from ..errors import ForecasterError, ModelError, SeriesTimeout
 from .events import Event
-from .models.common import Arrays, Prepared, constant_arrays, forecast_arrays, prepare_arrays
+from .models.base import model_class
+from .models.common import Arrays, Prepared, constant_arrays, prepare_arrays
 from .series import step_delta
 from .series_context import SeriesContext, series_context
 from .spikes import Spike, capacity_for, find_spikes
@@ -31,14 +32,7 @@ from .spikes import Spike, capacity_for, find_spikes
 log = logging.getLogger(__name__)
 
 FALLBACK_MODEL = "seasonal_naive_weekly"
-#: models that apply an event's ``_uplift`` themselves; for the others the run applies it after predict
-MODELS_APPLYING_UPLIFT = frozenset({"seasonal_profile", "seasonal_blend", "prophet"})
 FORECAST_COLS = ["ds", "yhat", "yhat_lo_80", "yhat_hi_80", "yhat_lo_95", "yhat_hi_95"]
-
-
-class SeriesTimeout(ForecasterError):
-    status = 504
-    code = "series_timeout"
 
 
 @dataclass(frozen=True)
@@ -138,10 +132,10 @@ def _fit_predict(data, ctx: SeriesContext, spec: FitSpec, width: pd.Timedelta):
         from .models import get_model
 
         m = get_model(spec.model, step=width, seed=spec.seed)
-        arrays = forecast_arrays(m.fit(data, ctx.hist_regs), spec.horizon, (80, 95), ctx.fut_regs)
+        arrays = m.fit(data, ctx.hist_regs).forecast_arrays(spec.horizon, (80, 95), ctx.fut_regs)
         model, reason, scores = spec.model, "model named by the caller", _named_scores(data, ctx.hist_regs, spec, width)
     arrays = _checked(arrays, ctx.future)
-    if model not in MODELS_APPLYING_UPLIFT:
+    if not model_class(model).uses_regressors:  # the model ignored the events: apply their expected uplift here
         arrays = _uplifted(arrays, ctx.uplift)
     return arrays, model, reason, scores
 
@@ -150,7 +144,7 @@ def _fallback(data, ctx: SeriesContext, spec: FitSpec, width, reason: str):
     from .models import get_model
 
     log.warning("fallback to %s: %s", FALLBACK_MODEL, reason)
-    arrays = forecast_arrays(get_model(FALLBACK_MODEL, step=width, seed=spec.seed).fit(data), spec.horizon, (80, 95))
+    arrays = get_model(FALLBACK_MODEL, step=width, seed=spec.seed).fit(data).forecast_arrays(spec.horizon, (80, 95))
     arrays = {c: arrays[c] for c in FORECAST_COLS}
     return _uplifted(arrays, ctx.uplift), FALLBACK_MODEL, f"fallback: {reason}", None
 
@@ -184,14 +178,14 @@ def _uplifted(arrays: Arrays, mult: np.ndarray | None) -> Arrays:
 def _checked(arrays: Arrays, future: pd.DatetimeIndex) -> Arrays:
     missing = set(FORECAST_COLS) - set(arrays)
     if missing:
-        raise BadInput(f"model output lacks columns {sorted(missing)}")
+        raise ModelError(f"model output lacks columns {sorted(missing)}")
     ds = np.asarray(arrays["ds"], dtype="datetime64[ns]")
     if len(ds) != len(future) or not bool((ds == future.values).all()):
-        raise BadInput(f"model returned {len(ds)} steps from {pd.Timestamp(ds[0]) if len(ds) else None}, "
+        raise ModelError(f"model returned {len(ds)} steps from {pd.Timestamp(ds[0]) if len(ds) else None}, "
                        f"expected {len(future)} from {future[0]}")
     out = {"ds": ds, **{c: np.asarray(arrays[c], dtype=float) for c in FORECAST_COLS[1:]}}
     if not all(np.isfinite(out[c]).all() for c in FORECAST_COLS[1:]):
-        raise BadInput("model returned non-finite values")
+        raise ModelError("model returned non-finite values")
     return out
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 import numpy as np
-from ..errors import UnknownName
+from ..registry import Registry
 
 
 @dataclass(frozen=True)
@@ -32,30 +32,23 @@ class Scored:
 
 
 Metric = Callable[[Scored], float]
-_METRICS: dict[str, Metric] = {}
+METRICS: Registry[Metric] = Registry("metric")
 
 
 def register_metric(name: str) -> Callable[[Metric], Metric]:
     """Decorator: ``@register_metric("mae")``."""
-    def deco(fn: Metric) -> Metric:
-        if name in _METRICS:
-            raise ValueError(f"metric {name!r} is already registered")
-        _METRICS[name] = fn
-        return fn
-    return deco
+    return METRICS.register(name)
 
 
 def metric_names() -> list[str]:
-    return list(_METRICS)
+    return METRICS.names()
 
 
 def compute(names: list[str] | tuple[str, ...], scored: Scored) -> dict[str, float]:
-    unknown = [n for n in names if n not in _METRICS]
-    if unknown:
-        raise UnknownName("metric", unknown[0], list(_METRICS))
+    fns = {n: METRICS.get(n) for n in names}  # an unknown name raises before anything is computed
     if scored.actual.size == 0:
         return {n: float("nan") for n in names}
-    return {n: float(_METRICS[n](scored)) for n in names}
+    return {n: float(fn(scored)) for n, fn in fns.items()}
 
 
 def ratio(num: float, den: float) -> float:

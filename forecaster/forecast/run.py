@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from .engines import ENGINES, EngineOptions, batch_size
-from ..errors import BadInput, UnknownName
+from ..errors import BadInput, NotFound, UnknownName
 from .events import Calendar
 from .fit import FORECAST_COLS, FitSpec, History, SeriesResult, _why, fallback_result
 from .series import load_series, step_delta, steps_in
@@ -217,8 +217,7 @@ def _params(settings, horizon, step, model, as_of, routes, events, engine, sched
     if p["as_of"] is not None and p["as_of"].tzinfo is not None:
         p["as_of"] = p["as_of"].tz_convert("UTC").tz_localize(None)
     p["horizon_steps"] = steps_in(p["horizon"], step)
-    if p["engine"] not in ENGINES:
-        raise UnknownName("engine", p["engine"], list(ENGINES))
+    ENGINES.get(p["engine"])  # an unknown engine raises UnknownName before any work
     if p["model"] != "auto":
         from .models import model_names
 
@@ -248,7 +247,7 @@ def _execute(con, settings, run_id: str, kind: str, p: dict, dask_processes: boo
     with transaction(con):
         writer = _Writer(con, run_id, write_forecasts=(kind == "forecast"))
         tasks = ((sid, History(ds, y)) for sid, ds, y in frame.arrays())
-        for sid, hist, res in ENGINES[p["engine"]](tasks, spec, opts):
+        for sid, hist, res in ENGINES.get(p["engine"])(tasks, spec, opts):
             if isinstance(res, BaseException):
                 if isinstance(res, (KeyboardInterrupt, SystemExit)):
                     raise res
@@ -283,9 +282,9 @@ def load_spikes(con: duckdb.DuckDBPyConnection, run_id: str | None = None, min_r
     """The spikes of a forecast run (latest ok run by default), soonest first; ``min_ratio`` filters."""
     run_id = run_id or latest_run_id(con)
     if run_id is None:
-        raise BadInput("no finished forecast run yet; run `forecaster forecast` first")
+        raise NotFound("no finished forecast run yet; run `forecaster forecast` first")
     if one(con, "SELECT count(*) FROM runs WHERE run_id = ?", [run_id])[0] == 0:
-        raise BadInput(f"no run {run_id!r}")
+        raise NotFound(f"no run {run_id!r}")
     frame = con.execute("""
         SELECT series, start_ts, end_ts, peak_ts, peak, baseline, ratio, threshold, probability, lead_time_hours,
                reason, event

@@ -3,10 +3,11 @@
 ``fit_predict_auto`` is what the orchestrator calls per series:
 
 1. Backtest every candidate of the preset on rolling origins (``forecaster.backtest``); slow
-   models (``SLOW_MODELS``) only on their most recent fold(s), only with enough history, and only
+   models (a ``slow`` rule on the model's class) only on their most recent fold(s), only with enough history, and only
    where the cheap models do poorly (best mean rel_mae >= ``SLOW_GATE_REL_MAE``), so that the
    full preset fits the time budget (see ``bench/bench_models.py``, ``bench/bench_forecast.py``).
-   The seasonal blend's backtest is built from its two components' (``_derived_backtest``): no fit.
+   A combining model's backtest (the seasonal blend's) is built from its components' (the class's
+   ``derived_backtest``): no fit.
 2. The lowest mean rel_mae over all folds wins; a slow model, scored on the latest fold(s) only,
    replaces it only if it beats it on those same folds by ``SLOW_MARGIN`` (a fair comparison:
    one lucky fold against a three-fold mean would favour the slow models). Seasonal naive is the floor: always a candidate, and the choice
@@ -29,7 +30,8 @@ import pandas as pd
 from .backtest import evaluate_arrays, make_folds, score_records
 from .conformal import IntervalChoice, calibrate, residual_quantiles
 from ..errors import InsufficientHistory, UnknownName
-from .models import blend, get_model
+from .models import get_model
+from .models.base import SlowRule, model_class
 from .models.common import prepare
 
 log = logging.getLogger(__name__)
@@ -42,20 +44,6 @@ FAST = CHEAP[:3] + ("seasonal_blend",) + CHEAP[3:]
 PRESETS: dict[str, tuple[str, ...]] = {"fast": FAST, "full": CHEAP + ("mstl", "prophet")}
 PRESET_FOLDS = {"fast": 2, "full": 3}  # default backtest folds per preset (the fast one has a 60 s budget)
 FLOOR = "seasonal_naive_weekly"
-
-
-@dataclass(frozen=True)
-class SlowRule:
-    """Budget for an expensive candidate: at most ``folds`` backtest folds, only with ``min_history``."""
-
-    folds: int
-    min_history: pd.Timedelta
-
-
-SLOW_MODELS: dict[str, SlowRule] = {
-    "mstl": SlowRule(folds=1, min_history=pd.Timedelta("14D")),
-    "prophet": SlowRule(folds=1, min_history=pd.Timedelta("14D")),
-}
 SLOW_MARGIN = 0.05  # a slow model scored on fewer folds must win by this much on those folds
 #: slow models are backtested only where the cheap ones do poorly: best fast candidate's mean rel_mae
 #: at least this. Measured (bench_forecast --preset full --routes 100, 143 series): prophet/mstl won
@@ -84,6 +72,15 @@ class Choice:
         return ok.groupby("model").mean(numeric_only=True).sort_values("rel_mae").drop(columns="fold")
 
 
+def slow_rule(name: str) -> SlowRule | None:
+    """The auto-selection budget the model's class declares (None: a cheap model, or an unknown name,
+    which then fails as a candidate like any other)."""
+    try:
+        return model_class(name).slow
+    except UnknownName:
+        return None
+
+
 def preset_models(preset: str) -> tuple[str, ...]:
     try:
         return PRESETS[preset]
@@ -104,8 +101,8 @@ def choose_model(history: pd.DataFrame, candidates: tuple[str, ...] | list[str],
     records, forecasts, skipped = [], {}, []
     per_fold: dict[str, dict[int, float]] = {}
     names = list(dict.fromkeys([FLOOR, *candidates]))
-    for name in [n for n in names if n not in SLOW_MODELS] + [n for n in names if n in SLOW_MODELS]:
-        rule = SLOW_MODELS.get(name)
+    for name in [n for n in names if slow_rule(n) is None] + [n for n in names if slow_rule(n) is not None]:
+        rule = slow_rule(name)
         if rule and span < rule.min_history:
             skipped.append(f"{name} (needs {rule.min_history.days} days, history {span})")
             continue
@@ -143,18 +140,15 @@ def choose_model(history: pd.DataFrame, candidates: tuple[str, ...] | list[str],
 
 
 def _derived_backtest(name: str, folds, forecasts: dict) -> dict | None:
-    """The backtest of a candidate built from others already backtested on the same folds (the
-    seasonal blend from its two components: no fit); None when it has to be evaluated."""
-    if name == "seasonal_blend" and blend.NAIVE in forecasts and blend.PROFILE in forecasts:
-        naive, profile = forecasts[blend.NAIVE], forecasts[blend.PROFILE]
-        if len(naive["yhat"]) == len(profile["yhat"]) == len(folds) * len(folds[0].test_y):
-            return blend.blend_backtest(folds, naive, profile)
-    return None
+    """The backtest of a candidate built from others already backtested on the same folds (a model
+    with ``components``, such as the seasonal blend: no fit); None when it has to be evaluated."""
+    cls = model_class(name)
+    return cls.derived_backtest(folds, forecasts) if cls.components else None
 
 
 def _best_mean(per_fold: dict[str, dict[int, float]]) -> float | None:
     """The lowest mean rel_mae among the (cheap) models scored so far; None when none was."""
-    means = [float(np.mean(list(v.values()))) for m, v in per_fold.items() if v and m not in SLOW_MODELS]
+    means = [float(np.mean(list(v.values()))) for m, v in per_fold.items() if v and slow_rule(m) is None]
     return min(means) if means else None
 
 
@@ -165,14 +159,14 @@ def pick(per_fold: dict[str, dict[int, float]], n_folds: int, horizon: int) -> t
         values = [v for f, v in per_fold[model].items() if folds is None or f in folds]
         return float(np.mean(values)) if values else float("inf")
 
-    full = [m for m in per_fold if m not in SLOW_MODELS] or list(per_fold)
+    full = [m for m in per_fold if slow_rule(m) is None] or list(per_fold)
     best = min(full, key=lambda m: (mean(m), m != FLOOR))
     reason = (f"{best}: lowest mean rel_mae {mean(best):.3f} over {n_folds} fold(s) of {horizon} steps "
               f"(weekly seasonal naive = 1)")
     if best == FLOOR:
         reason = f"{FLOOR}: no candidate beat the seasonal naive floor"
     challengers = []
-    for slow in (m for m in per_fold if m in SLOW_MODELS and m not in full):
+    for slow in (m for m in per_fold if slow_rule(m) is not None and m not in full):
         folds = set(per_fold[slow])
         ratio = mean(slow) / mean(best, folds) if mean(best, folds) > 0 else float("inf")
         if ratio < 1 - SLOW_MARGIN:

@@ -26,7 +26,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from ..errors import BadInput, UnknownName
+from ..errors import BadInput, NotFound, UnknownName
 from ..store.db import one, run
 
 log = logging.getLogger(__name__)
@@ -110,7 +110,7 @@ class SeriesFrame:
         try:
             i = self.ids.index(series_id)
         except ValueError:
-            raise BadInput(f"no series {series_id!r}; there are {len(self)} series") from None
+            raise NotFound(f"no series {series_id!r}; there are {len(self)} series") from None
         a, b = self.bounds[i], self.bounds[i + 1]
         return pd.DataFrame({"ds": self.ds[a:b], "y": self.y[a:b]})
 
@@ -127,12 +127,6 @@ def route_parts(series_id: str) -> tuple[str, str, str, str] | None:
     if len(parts) != 4:
         return None
     return parts[0], parts[1], parts[2], parts[3]
-
-
-def route_of(series_id: str) -> str | None:
-    """The route part (``GET /products``) of a route series id, else None."""
-    parts = route_parts(series_id)
-    return parts[2] if parts else None
 
 
 def region_of(series_id: str) -> str | None:

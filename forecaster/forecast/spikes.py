@@ -33,7 +33,6 @@ import pandas as pd
 
 _N = NormalDist()
 Z90 = _N.inv_cdf(0.90)   # yhat_hi_80 is the 90th percentile
-HOURS_PER_WEEK = 7 * 24
 
 SPIKE_COLUMNS = ("series", "start_ts", "end_ts", "peak_ts", "peak", "baseline", "ratio", "threshold",
                  "probability", "lead_time_hours", "reason", "event")

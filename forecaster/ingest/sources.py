@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterator
 
 from ..errors import SourceError, UnknownName
+from ..registry import Registry
 from . import cwrecords
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -40,11 +41,11 @@ class Source:
 
 
 Expander = Callable[[str, Any, Any], Iterator[Source]]   # (uri, settings, connection) -> sources
-_SCHEMES: dict[str, Expander] = {}
+SCHEMES: Registry[Expander] = Registry("source scheme")
 
 
 def register_scheme(scheme: str, expander: Expander) -> None:
-    _SCHEMES[scheme] = expander
+    SCHEMES.register(scheme, expander)
 
 
 MAX_GZIP_LAYERS = 3   # Firehose may gzip a record that CloudWatch Logs already gzip'd
@@ -182,11 +183,11 @@ def expand(uris: list[str], settings: Any = None, con: Any = None, stdin: Binary
         if uri == "-":
             out.append(stdin_source(stdin))
         elif scheme and scheme != "file":
-            if scheme not in _SCHEMES:
-                problems.append(str(UnknownName("source scheme", scheme + "://", [s + "://" for s in _SCHEMES] + ["file://", "-"])))
+            if scheme not in SCHEMES:
+                problems.append(str(UnknownName("source scheme", scheme + "://", [s + "://" for s in SCHEMES] + ["file://", "-"])))
                 continue
             try:
-                out.extend(_SCHEMES[scheme](uri, settings, con))
+                out.extend(SCHEMES.get(scheme)(uri, settings, con))
             except SourceError as e:
                 problems.append(str(e))
         else:

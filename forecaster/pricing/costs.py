@@ -144,8 +144,3 @@ def _free_units(pools: dict[tuple, dict], catalog: Catalog) -> dict[tuple, Decim
 def _join(a: str | None, more: tuple[str, ...]) -> str:
     parts = {x for x in (a or "").split(",") if x} | set(more)
     return ",".join(sorted(parts))
-
-
-def flag_list(flags: str | None) -> list[str]:
-    """Stored flags ('a,b') -> list."""
-    return [x for x in (flags or "").split(",") if x]

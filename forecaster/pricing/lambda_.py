@@ -15,7 +15,6 @@ from ..config import Settings
 
 MB_MS_PER_GB_S = Decimal(1024 * 1000)
 AWS_LAMBDA_API_TYPES = ("rest", "http", "websocket")   # API Gateway types whose integration may be Lambda
-LAMBDA_VCPU_PER_MB = Decimal(1) / Decimal(1792)   # Lambda: 1 vCPU at 1,769-1,792 MB (AWS docs); CCF uses 1792
 
 T = TypeVar("T")
 
@@ -51,13 +50,3 @@ def lambda_setup(settings: Settings, api: str, stage: str, route: str) -> Lambda
         arch=route_lookup(settings.lambda_arch_by_route, api, stage, route, settings.lambda_arch),
         provisioned=int(route_lookup(settings.lambda_provisioned_by_route, api, stage, route, 0)),
     )
-
-
-def gb_seconds(billed_ms: int | float, memory_mb: int) -> Decimal:
-    """GB-seconds of ``billed_ms`` milliseconds at ``memory_mb``."""
-    return Decimal(int(billed_ms)) * memory_mb / MB_MS_PER_GB_S
-
-
-def vcpus(memory_mb: int) -> Decimal:
-    """vCPUs Lambda allocates to a function of ``memory_mb`` (proportional to memory)."""
-    return Decimal(memory_mb) * LAMBDA_VCPU_PER_MB

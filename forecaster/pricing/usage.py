@@ -19,8 +19,9 @@ import numpy as np
 import pandas as pd
 
 from ..config import Settings
+from ..registry import Registry
 from .catalog import Catalog
-from .lambda_ import AWS_LAMBDA_API_TYPES, LambdaSetup, lambda_setup
+from .lambda_ import AWS_LAMBDA_API_TYPES, MB_MS_PER_GB_S, LambdaSetup, lambda_setup
 
 BYTES_PER_GB = Decimal(1024 ** 3)
 LINE_COLUMNS = ["ts", "api", "stage", "route", "region", "kind", "component", "price_key", "weight",
@@ -41,14 +42,11 @@ class UsageContext:
 
 
 Builder = Callable[[pd.DataFrame, UsageContext], pd.DataFrame]
-COMPONENTS: dict[str, Builder] = {}
+COMPONENTS: Registry[Builder] = Registry("cost component")
 
 
 def register_component(name: str) -> Callable[[Builder], Builder]:
-    def deco(fn: Builder) -> Builder:
-        COMPONENTS[name] = fn
-        return fn
-    return deco
+    return COMPONENTS.register(name)
 
 
 def usage_lines(traffic: pd.DataFrame, catalog: Catalog, settings: Settings) -> pd.DataFrame:
@@ -153,7 +151,7 @@ def _lambda_duration(t: pd.DataFrame, ctx: UsageContext) -> pd.DataFrame:
     key = np.where(prov, "lambda.provisioned_duration." + arch, "lambda.duration." + arch)
     flags = np.where((lam["integration_n"] == 0) & (lam["requests"] > 0), FLAG_NO_LATENCY, "")
     return _lines(lam, "lambda_duration", key, lam["billed_ms_sum"] * mem, "GB-second",
-                  1 / Decimal(1024 * 1000), flags)
+                  1 / MB_MS_PER_GB_S, flags)
 
 
 @register_component("lambda_provisioned")

@@ -107,10 +107,3 @@ def default_catalog() -> tuple[Api, ...]:
             Route("GET", "/api/v1/locations/{id}", 0.65, 6, 0.4, 420, p_4xx=0.01),
         ), ("envoy",), profile="internal", noise_shape=120.0, host="locations"),
     )
-
-
-def api_by_name(catalog: tuple[Api, ...], name: str) -> Api:
-    for a in catalog:
-        if a.name == name:
-            return a
-    raise KeyError(f"no api {name!r} in the catalog; it has {[a.name for a in catalog]}")

@@ -81,26 +81,30 @@ def test_batched_ets_folds_equal_fold_by_fold():
     """ETS fits all folds' grid searches at once; the forecasts are those of one fit per fold."""
     from forecaster.forecast.backtest import evaluate_arrays
     from forecaster.forecast.models import get_model
-    from forecaster.forecast.models.common import forecast_arrays, fold_forecaster
 
     history = traffic(28, seed=4)
     history.loc[history.index[100:110], "y"] = np.nan
     folds = make_folds(history, horizon=72, folds=3, step=pd.Timedelta("1h"))
-    assert fold_forecaster(get_model("ets")) is not None
+    assert get_model("ets").forecasts_folds
     batched = evaluate_arrays(folds, "ets", 72)
     for fold in folds:
-        one = forecast_arrays(get_model("ets", step=fold.step).fit(fold.train_data), 72)
+        one = get_model("ets", step=fold.step).fit(fold.train_data).forecast_arrays(72)
         rows = batched["fold"] == fold.index
         for c in ("yhat", "yhat_lo_80", "yhat_hi_80", "yhat_lo_95", "yhat_hi_95"):
             np.testing.assert_array_equal(batched[c][rows], one[c])
 
 
 def test_a_subclass_that_changes_predicting_is_not_batched():
-    from forecaster.forecast.models.common import fold_forecaster
     from forecaster.forecast.models.ets import ETS
 
     class Shifted(ETS):
         def predict_arrays(self, horizon, levels=(80, 95), future_regressors=None):
             return super().predict_arrays(horizon, levels, future_regressors)
 
-    assert fold_forecaster(ETS()) is not None and fold_forecaster(Shifted()) is None
+    class Framed(ETS):
+        def predict(self, horizon, levels=(80, 95), future_regressors=None):
+            return super().predict(horizon, levels, future_regressors)
+
+    assert ETS.forecasts_folds and ETS.predicts_arrays
+    assert not Shifted.forecasts_folds and Shifted.predicts_arrays
+    assert not Framed.forecasts_folds and not Framed.predicts_arrays  # its own predict wins over the kernel

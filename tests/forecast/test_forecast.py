@@ -14,7 +14,7 @@ import pytest
 
 from forecaster.config import Settings
 from forecaster.forecast.engines import _bounded
-from forecaster.forecast.fit import SeriesTimeout
+from forecaster.errors import SeriesTimeout
 from forecaster.forecast.run import run_forecast
 from forecaster.forecast.models import register_model
 from forecaster.forecast.models.base import model_names

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from forecaster.errors import UnknownName
-from forecaster.forecast.models import FORECAST_COLUMNS, base
+from forecaster.forecast.models import FORECAST_COLUMNS, ForecastModel
+from forecaster.forecast.models.base import MODELS
 from forecaster.forecast.models.profile import SeasonalProfile
 from forecaster.forecast.selection import choose_model, fit_predict_auto, preset_models
 
@@ -34,7 +35,7 @@ class Overconfident(SeasonalProfile):
         return out
 
 
-class Broken:
+class Broken(ForecastModel):
     name = "broken"
 
     def __init__(self, step=None, seed=0):
@@ -45,10 +46,12 @@ class Broken:
 
 
 @pytest.fixture
-def extra_models(monkeypatch):
-    monkeypatch.setitem(base._REGISTRY, "broken", Broken)
-    monkeypatch.setitem(base._REGISTRY, "overconfident",
-                        lambda step=None, seed=0: Overconfident(step, seed))
+def extra_models():
+    MODELS.register("broken", Broken)
+    MODELS.register("overconfident", lambda step=None, seed=0: Overconfident(step, seed))
+    yield
+    MODELS.unregister("broken")
+    MODELS.unregister("overconfident")
 
 
 def test_profile_wins_on_noisy_weekly_traffic():

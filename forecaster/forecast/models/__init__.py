@@ -1,5 +1,8 @@
 """Forecasting models: one protocol (``base``), registered by name. Importing this package registers them all.
 
+Each model is a :class:`ForecastModel` subclass declaring what it can do (regressors, slow, combined
+from other models, array and fold fast paths) as class attributes.
+
 Models: ``seasonal_naive_daily``, ``seasonal_naive_weekly`` (the floor and the fallback; they never
 raise on short history), ``seasonal_profile``, ``seasonal_blend`` (the mean of the weekly naive and
 the profile), ``ets``, ``mstl``, ``prophet`` (these raise
@@ -13,6 +16,7 @@ event that has no past occurrence to learn from.
 """
 
 from . import blend, ets, mstl, naive, profile, prophet_model  # noqa: F401  (registers the models)
-from .base import FORECAST_COLUMNS, Model, get_model, model_names, register_model
+from .base import FORECAST_COLUMNS, ForecastModel, Model, SlowRule, get_model, model_class, model_names, register_model
 
-__all__ = ["FORECAST_COLUMNS", "Model", "get_model", "model_names", "register_model"]
+__all__ = ["FORECAST_COLUMNS", "ForecastModel", "Model", "SlowRule", "get_model", "model_class", "model_names",
+           "register_model"]

@@ -23,9 +23,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .base import register_model
-from .common import ArrayPredict, Arrays, aligned_arrays, finish_arrays, future_index
-from .naive import SeasonalNaive, seasonal_naive_weekly
+from .base import Arrays, ForecastModel, register_model
+from .common import aligned_arrays, finish_arrays, future_index
+from .naive import SeasonalNaive, SeasonalNaiveWeekly
 from .profile import UPLIFT_SUFFIX, SeasonalProfile
 
 NAIVE, PROFILE = "seasonal_naive_weekly", "seasonal_profile"  # the components, as auto selection names them
@@ -58,8 +58,12 @@ def combine(naive: Arrays, profile: Arrays, uplift: np.ndarray, levels: tuple[in
     return finish_arrays(np.asarray(naive["ds"]), mean("yhat"), bounds, levels)
 
 
-class SeasonalBlend(ArrayPredict):
+@register_model("seasonal_blend")
+class SeasonalBlend(ForecastModel):
     name = "seasonal_blend"
+    predicts_arrays = True
+    uses_regressors = True   # the profile half reads them; the naive half gets the one-off uplift here
+    components = (NAIVE, PROFILE)
 
     def __init__(self, step: pd.Timedelta | None = None, seed: int = 0):
         self.step, self.seed = step, seed
@@ -69,7 +73,7 @@ class SeasonalBlend(ArrayPredict):
 
     def fit(self, history: pd.DataFrame, regressors: pd.DataFrame | None = None) -> "SeasonalBlend":
         profile = SeasonalProfile(step=self.step, seed=self.seed).fit(history, regressors)  # raises on < 1 day
-        self._naive = seasonal_naive_weekly(step=self.step, seed=self.seed).fit(profile._data)
+        self._naive = SeasonalNaiveWeekly(step=self.step, seed=self.seed).fit(profile._data)
         self._profile, self._regressors = profile, regressors
         return self
 
@@ -82,6 +86,15 @@ class SeasonalBlend(ArrayPredict):
         naive = self._naive.predict_arrays(horizon, levels)
         profile = self._profile.predict_arrays(horizon, levels, future_regressors)
         return combine(naive, profile, unseen_uplift(self._regressors, future_regressors, index), levels)
+
+    @classmethod
+    def derived_backtest(cls, folds, forecasts: dict[str, Arrays]) -> Arrays | None:
+        """From the weekly naive's and the profile's backtests on the same folds (no fit)."""
+        if NAIVE in forecasts and PROFILE in forecasts:
+            naive, profile = forecasts[NAIVE], forecasts[PROFILE]
+            if len(naive["yhat"]) == len(profile["yhat"]) == len(folds) * len(folds[0].test_y):
+                return blend_backtest(folds, naive, profile)
+        return None
 
 
 def blend_backtest(folds, naive: Arrays, profile: Arrays, levels: tuple[int, ...] = (80, 95)) -> Arrays:
@@ -96,7 +109,3 @@ def blend_backtest(folds, naive: Arrays, profile: Arrays, levels: tuple[int, ...
     out.update(combine(naive, profile, uplift, levels))
     return out
 
-
-@register_model("seasonal_blend")
-def seasonal_blend(step: pd.Timedelta | None = None, seed: int = 0) -> SeasonalBlend:
-    return SeasonalBlend(step=step, seed=seed)

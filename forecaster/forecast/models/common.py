@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ...errors import BadInput, InsufficientHistory
+from .base import Arrays
 
 DAY = pd.Timedelta("1D")
 WEEK = pd.Timedelta("7D")
@@ -186,12 +187,6 @@ def merge_regressors(*frames: pd.DataFrame | None) -> pd.DataFrame | None:
     return frame.drop_duplicates("ds", keep="last")
 
 
-#: a forecast as plain arrays: the columns of the output frame (``ds`` datetime64, the rest float), by name.
-#: What backtests and the orchestrator pass around: building a DataFrame and reading its columns back
-#: costs more than a seasonal naive fit (pandas ~0.15 ms per frame, ~15 us per column read).
-Arrays = dict[str, np.ndarray]
-
-
 def finish_arrays(index: pd.DatetimeIndex, yhat: np.ndarray, bounds: dict[int, tuple[np.ndarray, np.ndarray]],
                   levels: tuple[int, ...]) -> Arrays:
     """The output columns: clipped at 0, intervals nested (wider level outside narrower) around yhat."""
@@ -235,37 +230,6 @@ def constant_arrays(index: pd.DatetimeIndex, value: float, levels: tuple[int, ..
 def constant_forecast(index: pd.DatetimeIndex, value: float, levels: tuple[int, ...]) -> pd.DataFrame:
     """A flat forecast with zero-width intervals: what a constant history predicts."""
     return pd.DataFrame(constant_arrays(index, value, levels))
-
-
-class ArrayPredict:
-    """Mixin: ``predict`` (the protocol's frame) from the model's ``predict_arrays`` (the kernel's arrays)."""
-
-    def predict(self, horizon: int, levels: tuple[int, ...] = (80, 95),
-                future_regressors: pd.DataFrame | None = None) -> pd.DataFrame:
-        return pd.DataFrame(self.predict_arrays(horizon, levels, future_regressors))
-
-
-def fold_forecaster(model):
-    """The model's ``forecast_folds`` (fit and predict every backtest fold in one call), when it has one
-    and neither ``fit`` nor the predicting methods are overridden below the class that defines it (a
-    subclass changing them must be run fold by fold); else None."""
-    cls = type(model)
-    owner = next((k for k in cls.__mro__ if "forecast_folds" in vars(k)), None)
-    if owner is None or cls.predict is not ArrayPredict.predict:
-        return None
-    if cls.fit is not owner.fit or cls.predict_arrays is not owner.predict_arrays:
-        return None
-    return model.forecast_folds
-
-
-def forecast_arrays(model, horizon: int, levels: tuple[int, ...] = (80, 95),
-                    future_regressors: pd.DataFrame | None = None) -> Arrays:
-    """``model.predict`` as arrays: the model's own ``predict_arrays`` when its ``predict`` is the one
-    built on it (no frame built), else the columns of its frame (a subclass overriding ``predict`` wins)."""
-    if getattr(type(model), "predict", None) is ArrayPredict.predict:
-        return model.predict_arrays(horizon, levels, future_regressors)
-    frame = model.predict(horizon, levels, future_regressors=future_regressors)
-    return {c: frame[c].to_numpy() for c in frame.columns}
 
 
 def is_constant(y: np.ndarray) -> bool:

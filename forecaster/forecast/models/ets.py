@@ -16,8 +16,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .base import register_model
-from .common import (ArrayPredict, Arrays, Prepared, finish_arrays, interpolated, periods, prepare, require,
+from .base import Arrays, ForecastModel, Training, register_model
+from .common import (Prepared, finish_arrays, interpolated, periods, prepare, require,
                      start_predict)
 from .common import z as z_of
 
@@ -188,8 +188,11 @@ def bounded(values: np.ndarray, ceiling: float) -> np.ndarray:
     return np.clip(np.nan_to_num(values, nan=0.0), 0.0, max(ceiling, 0.0))
 
 
-class ETS(ArrayPredict):
+@register_model("ets")
+class ETS(ForecastModel):
     name = "ets"
+    predicts_arrays = True
+    forecasts_folds = True   # forecast_folds: every fold's grid search at once
 
     def __init__(self, step: pd.Timedelta | None = None, seed: int = 0, transform: str = "log1p",
                  damped: bool = True, window: pd.Timedelta | str | None = "14D"):
@@ -213,7 +216,7 @@ class ETS(ArrayPredict):
             return flat
         return self._forecast(data, index, levels, self._z(data), None)
 
-    def forecast_folds(self, trainings: list, horizon: int, levels: tuple[int, ...] = (80, 95)) -> list[Arrays]:
+    def forecast_folds(self, trainings: list[Training], horizon: int, levels: tuple[int, ...] = (80, 95)) -> list[Arrays]:
         """``fit(train).predict_arrays(horizon)`` of this model for each ``(train, regressors, future
         regressors)`` of a backtest, with the grid searches of equal-length windows run at once
         (:func:`grid_search_many`): the same forecasts, for about the cost of one."""
@@ -250,7 +253,3 @@ class ETS(ArrayPredict):
         out = {lv: (back(bounded(lo, ceiling)), back(bounded(hi, ceiling))) for lv, (lo, hi) in bounds.items()}
         return finish_arrays(index, yhat, out, levels)
 
-
-@register_model("ets")
-def ets(step: pd.Timedelta | None = None, seed: int = 0, **options) -> ETS:
-    return ETS(step=step, seed=seed, **options)

@@ -15,14 +15,17 @@ import numpy as np
 import pandas as pd
 from statsmodels.tsa.seasonal import MSTL as StatsmodelsMSTL
 
-from .base import register_model
-from .common import (ArrayPredict, Arrays, Prepared, finish_arrays, interpolated, periods, prepare, require,
+from .base import Arrays, ForecastModel, SlowRule, register_model
+from .common import (DAY, Prepared, finish_arrays, interpolated, periods, prepare, require,
                      start_predict)
 from .ets import bounded, ets_kernel
 
 
-class MSTL(ArrayPredict):
+@register_model("mstl")
+class MSTL(ForecastModel):
     name = "mstl"
+    predicts_arrays = True
+    slow = SlowRule(folds=1, min_history=14 * DAY)
 
     def __init__(self, step: pd.Timedelta | None = None, seed: int = 0, iterate: int = 1):
         self.step, self.seed, self.iterate = step, seed, iterate
@@ -60,7 +63,3 @@ class MSTL(ArrayPredict):
                     np.expm1(bounded(hi + seasonal_future, ceiling))) for lv, (lo, hi) in bounds.items()}
         return finish_arrays(index, yhat, out, levels)
 
-
-@register_model("mstl")
-def mstl(step: pd.Timedelta | None = None, seed: int = 0, **options) -> MSTL:
-    return MSTL(step=step, seed=seed, **options)

@@ -11,13 +11,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .base import register_model
-from .common import (DAY, WEEK, ArrayPredict, Arrays, Prepared, finish_arrays, future_index, point_values, prepare,
+from .base import Arrays, ForecastModel, register_model
+from .common import (DAY, WEEK, Prepared, finish_arrays, future_index, point_values, prepare,
                      season_steps)
 
 
-class SeasonalNaive(ArrayPredict):
+class SeasonalNaive(ForecastModel):
     """Repeat the value one season earlier (skipping back over missing seasons)."""
+
+    predicts_arrays = True
 
     def __init__(self, name: str, season: pd.Timedelta, step: pd.Timedelta | None = None, seed: int = 0):
         self.name, self.season, self.step, self.seed = name, pd.Timedelta(season), step, seed
@@ -95,10 +97,16 @@ def seasonal_differences(y: np.ndarray, period: int) -> np.ndarray:
 
 
 @register_model("seasonal_naive_daily")
-def seasonal_naive_daily(step: pd.Timedelta | None = None, seed: int = 0) -> SeasonalNaive:
-    return SeasonalNaive("seasonal_naive_daily", DAY, step=step, seed=seed)
+class SeasonalNaiveDaily(SeasonalNaive):
+    name = "seasonal_naive_daily"
+
+    def __init__(self, step: pd.Timedelta | None = None, seed: int = 0):
+        super().__init__(self.name, DAY, step=step, seed=seed)
 
 
 @register_model("seasonal_naive_weekly")
-def seasonal_naive_weekly(step: pd.Timedelta | None = None, seed: int = 0) -> SeasonalNaive:
-    return SeasonalNaive("seasonal_naive_weekly", WEEK, step=step, seed=seed)
+class SeasonalNaiveWeekly(SeasonalNaive):
+    name = "seasonal_naive_weekly"
+
+    def __init__(self, step: pd.Timedelta | None = None, seed: int = 0):
+        super().__init__(self.name, WEEK, step=step, seed=seed)

@@ -22,15 +22,18 @@ import numpy as np
 import pandas as pd
 
 from ...errors import InsufficientHistory
-from .base import register_model
-from .common import (ArrayPredict, Arrays, Prepared, aligned_arrays, finish_arrays, future_index,
+from .base import Arrays, ForecastModel, register_model
+from .common import (Prepared, aligned_arrays, finish_arrays, future_index,
                      merge_regressors, periods, prepare)
 
 UPLIFT_SUFFIX = "_uplift"
 
 
-class SeasonalProfile(ArrayPredict):
+@register_model("seasonal_profile")
+class SeasonalProfile(ForecastModel):
     name = "seasonal_profile"
+    predicts_arrays = True
+    uses_regressors = True   # learns event multipliers; applies the uplift of one-off events
 
     def __init__(self, step: pd.Timedelta | None = None, seed: int = 0, weeks: int = 4,
                  agg: str = "median", level_days: float = 2.0, level_clip: tuple[float, float] = (0.5, 2.0),
@@ -178,7 +181,3 @@ def row_nanmedian(vals: np.ndarray) -> np.ndarray:
     lo, hi = s[rows, np.maximum((k - 1) // 2, 0)], s[rows, np.maximum(k // 2, 0)]
     return np.where(k > 0, (lo + hi) / 2, np.nan)
 
-
-@register_model("seasonal_profile")
-def seasonal_profile(step: pd.Timedelta | None = None, seed: int = 0, **options) -> SeasonalProfile:
-    return SeasonalProfile(step=step, seed=seed, **options)

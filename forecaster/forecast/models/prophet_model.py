@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 
 from . import prophet_speed
-from .base import register_model
-from .common import (Prepared, align_regressors, constant_forecast, finish, future_index,
+from .base import ForecastModel, SlowRule, register_model
+from .common import (DAY, Prepared, align_regressors, constant_forecast, finish, future_index,
                      merge_regressors, periods, prepare, require, z)
 from .profile import UPLIFT_SUFFIX
 
@@ -43,8 +43,11 @@ def quiet_prophet_logs() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
-class ProphetModel:
+@register_model("prophet")
+class ProphetModel(ForecastModel):
     name = "prophet"
+    uses_regressors = True   # events as Prophet regressors; applies the uplift of one-off events
+    slow = SlowRule(folds=1, min_history=14 * DAY)
 
     def __init__(self, step: pd.Timedelta | None = None, seed: int = 0, country: str | None = "US",
                  uncertainty_samples: int = 200, changepoint_prior_scale: float = 0.05):
@@ -130,7 +133,3 @@ class ProphetModel:
                 mult *= 1 + weight * (np.where(m > 0, m, 1.0) - 1)
         return mult
 
-
-@register_model("prophet")
-def prophet(step: pd.Timedelta | None = None, seed: int = 0, **options) -> ProphetModel:
-    return ProphetModel(step=step, seed=seed, **options)

@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Callable
 
-from ...errors import UnknownName
+from ...registry import Registry
 
 # The raw canonical columns a format's SELECT must produce (besides line_no, line, parse_error).
 CANONICAL = (
@@ -55,30 +55,24 @@ class LogFormat:
     examples: tuple[str, ...] = field(default_factory=tuple)
 
 
-_REGISTRY: dict[str, LogFormat] = {}
+FORMATS: Registry[LogFormat] = Registry("log format")
 
 
 def register(fmt: LogFormat) -> LogFormat:
-    if fmt.name in _REGISTRY:
-        raise ValueError(f"log format {fmt.name!r} is already registered")
-    _REGISTRY[fmt.name] = fmt
-    return fmt
+    return FORMATS.register(fmt.name, fmt)
 
 
 def get_format(name: str) -> LogFormat:
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise UnknownName("log format", name, list(_REGISTRY)) from None
+    return FORMATS.get(name)
 
 
 def all_formats() -> dict[str, LogFormat]:
-    return dict(_REGISTRY)
+    return FORMATS.as_dict()
 
 
 def unregister(name: str) -> None:
     """Remove a format (used for config-declared formats that are re-registered per run)."""
-    _REGISTRY.pop(name, None)
+    FORMATS.unregister(name)
 
 
 # ---- timestamp helpers shared by formats ---------------------------------------------------

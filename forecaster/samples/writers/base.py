@@ -8,7 +8,7 @@ from typing import Callable
 import numpy as np
 import pyarrow as pa
 
-from ...errors import UnknownName
+from ...registry import Registry
 from .. import text
 from ..expand import CLIENT_POOL, Block
 
@@ -70,22 +70,16 @@ class SampleWriter:
     aggregated: bool = False
 
 
-_REGISTRY: dict[str, SampleWriter] = {}
+WRITERS: Registry[SampleWriter] = Registry("sample format")
 
 
 def register(w: SampleWriter) -> SampleWriter:
-    if w.name in _REGISTRY:
-        raise ValueError(f"sample writer {w.name!r} is already registered")
-    _REGISTRY[w.name] = w
-    return w
+    return WRITERS.register(w.name, w)
 
 
 def get_writer(name: str) -> SampleWriter:
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise UnknownName("sample format", name, list(_REGISTRY)) from None
+    return WRITERS.get(name)
 
 
 def all_writers() -> dict[str, SampleWriter]:
-    return dict(_REGISTRY)
+    return WRITERS.as_dict()

@@ -130,3 +130,19 @@ def test_step_inferred_when_not_given(name, make_traffic):
     history = make_traffic(days=15, seed=6)
     frame = get_model(name, seed=0).fit(history).predict(24)
     check_frame(frame, history, 24, "1h")
+
+
+def test_capabilities_are_declared_on_the_classes():
+    """What the orchestrator and auto selection ask of a model comes from its class, not name lists."""
+    from forecaster.forecast.models import ForecastModel, model_class
+
+    for name in model_names():
+        assert issubclass(model_class(name), ForecastModel)
+    slow = {n for n in model_names() if model_class(n).slow is not None}
+    assert slow >= {"mstl", "prophet"} and not slow & {"seasonal_naive_weekly", "seasonal_profile", "ets",
+                                                         "seasonal_blend"}
+    regressors = {n for n in model_names() if model_class(n).uses_regressors}
+    assert regressors >= {"seasonal_profile", "seasonal_blend", "prophet"}
+    assert not regressors & {"seasonal_naive_daily", "seasonal_naive_weekly", "ets", "mstl"}
+    assert model_class("seasonal_blend").components == ("seasonal_naive_weekly", "seasonal_profile")
+    assert model_class("ets").forecasts_folds and not model_class("prophet").predicts_arrays
