@@ -49,6 +49,7 @@ class IntervalChoice:
 
     methods: dict[int, str] = field(default_factory=dict)  # level -> "own" | "conformal" | "union"
     coverage: dict[int, dict[str, float]] = field(default_factory=dict)  # level -> method -> backtest coverage
+    fold_coverage: dict[int, dict[int, float]] = field(default_factory=dict)  # level -> fold -> the chosen one's
 
     @property
     def calibrated(self) -> bool:
@@ -139,7 +140,7 @@ def _hits(y: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
 
 
 def backtest_coverage(backtest: Mapping | pd.DataFrame, step: pd.Timedelta,
-                      levels: tuple[int, ...]) -> dict[int, dict[str, float]]:
+                      levels: tuple[int, ...], per_fold: dict | None = None) -> dict[int, dict[str, float]]:
     """Out-of-sample coverage of each candidate interval on the backtest, per level.
 
     own: each fold's forecast interval; conformal: leave-one-fold-out (quantiles of the other
@@ -163,10 +164,14 @@ def backtest_coverage(backtest: Mapping | pd.DataFrame, step: pd.Timedelta,
                                            len(folds) - 1, levels)
         conf = conformal_bounds(yhat[keep], h[keep], quantiles, levels) if not quantiles.empty else None
         for lv in levels:
-            hits[lv]["own"].append(_hits(y[keep], *own[lv]))
+            found = {"own": _hits(y[keep], *own[lv])}
             if conf is not None:
-                hits[lv]["conformal"].append(_hits(y[keep], *conf[lv]))
-                hits[lv]["union"].append(_hits(y[keep], *union_bounds(own[lv], conf[lv])))
+                found["conformal"] = _hits(y[keep], *conf[lv])
+                found["union"] = _hits(y[keep], *union_bounds(own[lv], conf[lv]))
+            for m, hit in found.items():
+                hits[lv][m].append(hit)
+                if per_fold is not None:
+                    per_fold.setdefault((lv, m), {})[int(f)] = float(hit.mean())
     return {lv: {m: float(np.concatenate(v).mean()) if v else float("nan") for m, v in by.items()}
             for lv, by in hits.items()}
 
@@ -197,9 +202,12 @@ def calibrate(forecast: pd.DataFrame, backtest: Mapping | pd.DataFrame | None, s
     quantiles = residual_quantiles(backtest, step, n_folds, levels)
     if quantiles.empty:
         return forecast, IntervalChoice({lv: "own" for lv in levels}), quantiles
-    coverage = backtest_coverage(backtest, step, levels)
+    folds_cov: dict = {}
+    coverage = backtest_coverage(backtest, step, levels, folds_cov)
     methods = choose_intervals(coverage, n_folds)
     choice = IntervalChoice(methods, coverage)
+    for lv, m in methods.items():   # with one fold the union is chosen unscored: its own stands in
+        choice.fold_coverage[lv] = folds_cov.get((lv, m)) or folds_cov.get((lv, "own"), {})
     if not choice.calibrated:
         return forecast, choice, quantiles
     yhat = np.asarray(forecast["yhat"], dtype=float)

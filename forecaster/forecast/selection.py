@@ -152,15 +152,34 @@ def _best_mean(per_fold: dict[str, dict[int, float]]) -> float | None:
     return min(means) if means else None
 
 
+#: simplest first: of candidates whose scores tie (within ``TIE``), the simplest wins
+SIMPLICITY = (FLOOR, "seasonal_naive_daily", "seasonal_profile", "seasonal_blend", "ets", "mstl", "prophet")
+TIE = 0.005  # relative difference of mean rel_mae under which two candidates tie
+
+
+def simplicity(model: str) -> int:
+    """Rank of ``model`` in :data:`SIMPLICITY` (models not listed rank after every listed one)."""
+    return SIMPLICITY.index(model) if model in SIMPLICITY else len(SIMPLICITY)
+
+
 def pick(per_fold: dict[str, dict[int, float]], n_folds: int, horizon: int) -> tuple[str, str]:
-    """The winner and why: lowest mean rel_mae among the models scored on every fold; a slow model
-    (scored on fewer folds) wins only if it beats that winner on the same folds by ``SLOW_MARGIN``."""
+    """The winner and why: lowest mean rel_mae among the models scored on every fold, ties (within
+    ``TIE``) to the simpler; a slow model (scored on fewer folds) wins only if it beats that winner on
+    the same folds by ``SLOW_MARGIN``. Never a model worse than the weekly naive floor on the folds
+    that decide (its own): a candidate must score strictly below the floor there."""
     def mean(model: str, folds=None) -> float:
         values = [v for f, v in per_fold[model].items() if folds is None or f in folds]
         return float(np.mean(values)) if values else float("inf")
 
+    def beats_floor(model: str, folds=None) -> bool:
+        if model == FLOOR or FLOOR not in per_fold:
+            return True
+        return mean(model, folds) < mean(FLOOR, folds) * (1 - TIE)
+
     full = [m for m in per_fold if slow_rule(m) is None] or list(per_fold)
-    best = min(full, key=lambda m: (mean(m), m != FLOOR))
+    eligible = [m for m in full if beats_floor(m)] or ([FLOOR] if FLOOR in per_fold else full)
+    low = min(mean(m) for m in eligible)
+    best = min((m for m in eligible if mean(m) <= low * (1 + TIE)), key=lambda m: (simplicity(m), mean(m), m))
     reason = (f"{best}: lowest mean rel_mae {mean(best):.3f} over {n_folds} fold(s) of {horizon} steps "
               f"(weekly seasonal naive = 1)")
     if best == FLOOR:
@@ -169,7 +188,7 @@ def pick(per_fold: dict[str, dict[int, float]], n_folds: int, horizon: int) -> t
     for slow in (m for m in per_fold if slow_rule(m) is not None and m not in full):
         folds = set(per_fold[slow])
         ratio = mean(slow) / mean(best, folds) if mean(best, folds) > 0 else float("inf")
-        if ratio < 1 - SLOW_MARGIN:
+        if ratio < 1 - SLOW_MARGIN and beats_floor(slow, folds):
             challengers.append((ratio, slow, len(folds)))
     if challengers:
         ratio, slow, k = min(challengers)
@@ -177,6 +196,19 @@ def pick(per_fold: dict[str, dict[int, float]], n_folds: int, horizon: int) -> t
                   f"{best} on the same fold(s) (fast candidates' best over {n_folds}: {mean(best):.3f})")
         best = slow
     return best, reason
+
+
+def _report_stored_coverage(choice: Choice) -> None:
+    """The winner's backtest rows report the coverage of the intervals the run stores (the chosen
+    own / conformal / union per level, out of sample), not the model's own, when they differ."""
+    if choice.scores.empty or "fold" not in choice.scores:
+        return
+    rows = choice.scores["model"] == choice.model
+    for level, by_fold in choice.intervals.fold_coverage.items():
+        column = f"coverage_{level}"
+        if column in choice.scores and by_fold and choice.intervals.methods.get(level) != "own":
+            folds = choice.scores.loc[rows, "fold"]
+            choice.scores.loc[rows, column] = [by_fold.get(int(f), np.nan) if f == f else np.nan for f in folds]
 
 
 def fit_predict_auto(history: pd.DataFrame, horizon: int, step: pd.Timedelta | None = None,
@@ -206,6 +238,7 @@ def fit_predict_auto(history: pd.DataFrame, horizon: int, step: pd.Timedelta | N
     forecast, choice.intervals, quantiles = calibrate(forecast, choice.backtest, step, levels)
     if not quantiles.empty:
         choice.residual_quantiles = quantiles
+    _report_stored_coverage(choice)
     if choice.intervals.calibrated:
         choice.calibrated = True
         choice.reason += "; calibrated " + choice.intervals.describe()

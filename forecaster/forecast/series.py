@@ -162,6 +162,27 @@ def data_cutoff(con: duckdb.DuckDBPyConnection, step: str, as_of: dt.datetime | 
     return (pd.Timestamp(last) + pd.Timedelta(minutes=1)).floor(width)
 
 
+#: distinct timestamps needed before the data's resolution is judged (fewer: any step is accepted)
+MIN_RESOLUTION_ROWS = 24
+
+
+def data_resolution(con: duckdb.DuckDBPyConnection, cutoff: pd.Timestamp | None = None) -> pd.Timedelta | None:
+    """The coarsest step of :data:`STEPS` that every timestamp in ``traffic_1m`` (before ``cutoff``)
+    falls on: hourly counts ingested as minute rows are one row an hour, and a finer forecast step
+    would read 11 missing buckets of every 12 as gaps. None when every minute is possible, or
+    there are fewer than ``MIN_RESOLUTION_ROWS`` distinct timestamps to tell."""
+    widths = sorted(STEPS.values(), reverse=True)
+    checks = ", ".join(f"bool_and(epoch(ts)::BIGINT % {int(w.total_seconds())} = 0)" for w in widths)
+    row = one(con, f"SELECT count(*), {checks} FROM (SELECT DISTINCT ts FROM traffic_1m WHERE ? IS NULL OR ts < ?)",
+              [None if cutoff is None else cutoff.to_pydatetime()] * 2)
+    if row is None or row[0] < MIN_RESOLUTION_ROWS:
+        return None
+    for width, on_grid in zip(widths, row[1:]):
+        if on_grid:
+            return width
+    return None
+
+
 _SQL = """
 WITH src AS (
     SELECT time_bucket(INTERVAL '{secs} seconds', ts) AS ds, api, stage, route, region, sum(requests) AS y
