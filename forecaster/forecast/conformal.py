@@ -176,12 +176,24 @@ def backtest_coverage(backtest: Mapping | pd.DataFrame, step: pd.Timedelta,
             for lv, by in hits.items()}
 
 
-def choose_intervals(coverage: dict[int, dict[str, float]], n_folds: int) -> dict[int, str]:
-    """Per level, the candidate whose backtest coverage is closest to the level (ties: union, own,
-    conformal); the union when the conformal candidate could not be scored (a single fold)."""
+def choose_intervals(coverage: dict[int, dict[str, float]], n_folds: int,
+                     per_fold: dict | None = None) -> dict[int, str]:
+    """Per level, the candidate whose backtest coverage is closest to the level, checked per regime:
+    with ``per_fold`` (``(level, method) -> {fold: coverage}``) a candidate also pays for how far its
+    worst fold falls short of the level (a ramp or a level shift makes one fold a regime of its own,
+    and pooled coverage would hide that it under-covers there); under-covering the level counts twice
+    (an interval too narrow misleads a decision more than one too wide). Ties: union, own, conformal. The
+    union when the conformal candidate could not be scored (a single fold)."""
     out = {}
     for level, cov in coverage.items():
-        scored = [(abs(cov[m] - level / 100.0), i, m) for i, m in enumerate(METHODS) if np.isfinite(cov.get(m, np.nan))]
+        target = level / 100.0
+
+        def score(m: str) -> float:
+            folds = (per_fold or {}).get((level, m), {})
+            worst = min(folds.values()) if folds else cov[m]
+            return abs(cov[m] - target) + max(0.0, target - cov[m]) + max(0.0, target - worst)
+
+        scored = [(score(m), i, m) for i, m in enumerate(METHODS) if np.isfinite(cov.get(m, np.nan))]
         if n_folds < 2 or not any(m == "conformal" for _, _, m in scored):
             out[level] = "union" if n_folds >= 1 else "own"
         else:
@@ -204,7 +216,7 @@ def calibrate(forecast: pd.DataFrame, backtest: Mapping | pd.DataFrame | None, s
         return forecast, IntervalChoice({lv: "own" for lv in levels}), quantiles
     folds_cov: dict = {}
     coverage = backtest_coverage(backtest, step, levels, folds_cov)
-    methods = choose_intervals(coverage, n_folds)
+    methods = choose_intervals(coverage, n_folds, folds_cov)
     choice = IntervalChoice(methods, coverage)
     for lv, m in methods.items():   # with one fold the union is chosen unscored: its own stands in
         choice.fold_coverage[lv] = folds_cov.get((lv, m)) or folds_cov.get((lv, "own"), {})
