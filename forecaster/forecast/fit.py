@@ -21,7 +21,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from ..errors import ForecasterError, ModelError, SeriesTimeout
+from ..errors import ForecasterError, ModelError, SeriesTimeout, UnknownName
 from .events import Event
 from .models.base import model_class
 from .models.common import Arrays, Prepared, constant_arrays, prepare_arrays
@@ -29,6 +29,7 @@ from .series import step_delta
 from .series_context import SeriesContext, series_context
 from .conformal import log_residuals
 from .robust import damp_outliers
+from .uplift import yearly_uplift
 from .spikes import Spike, capacity_for, event_mask, find_spikes
 
 log = logging.getLogger(__name__)
@@ -96,7 +97,23 @@ def fit_series(series: str, history: History | pd.DataFrame, spec: FitSpec) -> S
     except Exception as e:  # noqa: BLE001 - any model failure falls back, by design; the reason is kept
         frame, model, reason, scores = _safe_fallback(data, ds, y, ctx, spec, width, f"{spec.model} failed: {_why(e)}")
         fallback = True
-    return _result(series, ds, y, ctx, spec, width, frame, model, reason, fallback, scores, t0, notes, residuals)
+    frame, said = _yearly(series, ds, y, ctx, spec, width, frame, model)
+    return _result(series, ds, y, ctx, spec, width, frame, model, reason, fallback, scores, t0, notes + said, residuals)
+
+
+def _yearly(series, ds, y, ctx: SeriesContext, spec: FitSpec, width, frame: Arrays, model: str) -> tuple[Arrays, list[str]]:
+    """The forecast lifted by the measured uplift of yearly events (``forecaster.forecast.uplift``)
+    when the model ignored the regressors, and the notes saying where each uplift came from."""
+    if not spec.events:
+        return frame, []
+    mult, said = yearly_uplift(spec.events, series, ds, y, ctx.future, width)
+    try:
+        learns = model_class(model).uses_regressors
+    except UnknownName:   # the last resort (a constant median) is no registered model
+        learns = False
+    if learns:
+        return frame, [f"{n} (learned by {model})" if "measured" in n else n for n in said]
+    return _uplifted(frame, mult), said
 
 
 def _robust(series: str, ds: np.ndarray, y: np.ndarray, spec: FitSpec, width: pd.Timedelta) -> tuple[np.ndarray, list[str]]:

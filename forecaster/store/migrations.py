@@ -46,10 +46,10 @@ def current_version(con: Any) -> int | None:
     """The newest version recorded in the file, or None for a file without a schema."""
     exists = con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
-    ).fetchone()[0]
+    ).fetchall()[0][0]   # fetchall: DuckDB 2 keeps a result half-read by fetchone open and refuses the next statement
     if not exists:
         return None
-    return con.execute("SELECT max(version) FROM schema_version").fetchone()[0]
+    return con.execute("SELECT max(version) FROM schema_version").fetchall()[0][0]
 
 
 def migrate(con: Any, utcnow: Callable[[], Any]) -> list[int]:
