@@ -62,6 +62,7 @@ def main() -> None:
                     help="generated: the sample traffic's events (default); real: NAB series, see bench/spikes_real.py")
     ap.add_argument("--every", type=int, default=1, help="real: days between as-of points")
     ap.add_argument("--only", help="real: substring filter on series names")
+    ap.add_argument("--folds", type=int, default=None, help="real: backtest folds per run (default: the fast preset's)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     if args.cases == "real":
@@ -135,7 +136,7 @@ def _real(args) -> None:
     from bench.spikes_real import run as run_real
 
     warnings.filterwarnings("ignore")
-    text, cases, reported, _ = run_real(args.every, args.model, args.only)
+    text, cases, reported, _ = run_real(args.every, args.model, args.only, args.folds)
     out = args.out or "spikes_real.md"
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / out).write_text(text)

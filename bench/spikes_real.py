@@ -2,8 +2,10 @@
 
 Series (hourly): NAB ``elb_request_count_8c0756``, ``ec2_network_in_257a54`` (5-min, summed to
 hours), ``nyc_taxi`` (30-min, summed), and two made from them, since none has a level change of
-its own: ``elb_shift`` (the ELB series doubled from its 9th day on: a level shift) and
-``taxi_ramp`` (NYC taxi multiplied by a ramp from 1 on 2014-10-01 to 2 on 2014-10-29, 2 after).
+its own: ``elb_shift`` (the ELB series doubled from its 9th day on: a level shift two days after
+the first run, unannounced, so the runs before it cannot cover it), ``taxi_shift`` (NYC taxi
+doubled from 2014-11-01: a level shift with two months of runs after it) and ``taxi_ramp`` (NYC
+taxi multiplied by a ramp from 1 on 2014-10-01 to 2 on 2014-10-29, 2 after).
 
 Runs: one as-of point a day at 00:00 (``--every`` days), from 7 days of history (ELB, EC2) or 8
 weeks (taxi) until 72 h before the end; each run is :func:`forecaster.forecast.fit.fit_series`
@@ -54,9 +56,11 @@ def real_series() -> dict[str, tuple[pd.DataFrame, pd.Timedelta, pd.DataFrame]]:
     elb_shift = elb.assign(y=np.where(elb.ds >= shift_at, 2 * elb.y, elb.y))
     t = (taxi.ds - pd.Timestamp("2014-10-01")) / pd.Timedelta("28D")
     taxi_ramp = taxi.assign(y=np.round(taxi.y * (1 + np.clip(t, 0, 1))))
+    taxi_shift = taxi.assign(y=np.where(taxi.ds >= pd.Timestamp("2014-11-01"), 2 * taxi.y, taxi.y))
     week, weeks8 = pd.Timedelta("7D"), pd.Timedelta("56D")
     return {"elb": (elb, week, elb), "ec2": (ec2, week, ec2), "taxi": (taxi, weeks8, taxi),
-            "elb_shift": (elb_shift, week, elb), "taxi_ramp": (taxi_ramp, weeks8, taxi)}
+            "elb_shift": (elb_shift, week, elb), "taxi_ramp": (taxi_ramp, weeks8, taxi),
+            "taxi_shift": (taxi_shift, weeks8, taxi)}
 
 
 def peak_hours(frame: pd.DataFrame) -> np.ndarray:
@@ -77,7 +81,7 @@ def peak_hours(frame: pd.DataFrame) -> np.ndarray:
         return np.isfinite(y) & (y > 2 * how) & (y > 2 * local)
 
 
-def run(every: int = 1, model: str = "auto", only: str | None = None) -> tuple[str, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def run(every: int = 1, model: str = "auto", only: str | None = None, folds: int | None = None) -> tuple[str, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     cases, reported, per_series = [], [], []
     t_total = 0.0
     for name, (frame, warmup, source) in real_series().items():
@@ -93,8 +97,8 @@ def run(every: int = 1, model: str = "auto", only: str | None = None) -> tuple[s
         for as_of in pd.date_range(first, last, freq=f"{every}D"):
             keep = (frame.ds < as_of) & (frame.ds >= as_of - HISTORY)
             hist = History(ds[keep.to_numpy()], y[keep.to_numpy()])
-            spec = FitSpec(horizon=HORIZON, step="1h", model=model, preset="fast", as_of=as_of, events=events,
-                           min_ratio=1.5, min_peak=5.0)
+            spec = FitSpec(horizon=HORIZON, step="1h", model=model, preset="fast", folds=folds, as_of=as_of,
+                           events=events, min_ratio=1.5, min_peak=5.0, **_excess(FitSpec))
             t0 = time.perf_counter()
             r = fit_series(f"real:{name}", hist, spec)
             t_total += time.perf_counter() - t0
@@ -137,6 +141,14 @@ def run(every: int = 1, model: str = "auto", only: str | None = None) -> tuple[s
     return _report(cases_df, rep, ser, every, model, t_total), cases_df, rep, ser
 
 
+def _excess(spec_class) -> dict:
+    """The run's default minimum spike excess (settings.spike_min_excess) where the code has one."""
+    from forecaster.config import Settings
+
+    fields = getattr(spec_class, "__dataclass_fields__", {})
+    return {"min_excess": Settings().spike_min_excess} if "min_excess" in fields else {}
+
+
 def _rates(cases: pd.DataFrame, rep: pd.DataFrame) -> dict:
     n_h = rep.hours.sum() if len(rep) else 0
     return {"spikes": len(rep), "spike precision": rep.real.mean() if len(rep) else float("nan"),
@@ -163,5 +175,5 @@ def _report(cases, rep, ser, every, model, seconds) -> str:
         header("Spikes, intervals and accuracy on real series (daily as-of runs, 72 h ahead)",
                f".venv/bin/python -m bench.bench_spikes --cases real --every {every} --model {model}"),
         f"- series: NAB elb, ec2, nyc_taxi; elb_shift (ELB x2 from day 9), taxi_ramp (taxi x1 -> x2 over "
-        f"October 2014); fit_series per run, fit+predict {seconds:.0f}s in all\n",
+        f"October 2014), taxi_shift (taxi x2 from 2014-11-01); fit_series per run, fit+predict {seconds:.0f}s in all\n",
         _md(pd.DataFrame(rows)), "\n### stated probability vs share of spikes real\n", calib])

@@ -5,7 +5,7 @@ same hour of the week over the last ``baseline_weeks`` weeks (NaN skipped, the h
 events that apply to the series left out: a weekly flash sale is a spike every week, not the
 shape) times the series' current **level**: the last ``LEVEL_HOURS`` of actuals over that shape
 on the same hours or the median daily ratio of the last week, whichever is larger, clipped to
-``LEVEL_CLIP`` (:func:`current_level`). A forecast that only carries the usual shape at
+``LEVEL_CLIP`` (:func:`current_level`), times the calendar's known dips (:func:`known_dips`). A forecast that only carries the usual shape at
 today's level (a seasonal profile scaled up on a ramp, a weekend level carried into Monday) is
 then *not* a spike; one that rises above it is. A step is in a spike when
 
@@ -190,6 +190,19 @@ def empirical_exceed_probability(yhat: np.ndarray, threshold: np.ndarray, residu
     return 1.0 - np.searchsorted(r, need, side="right") / len(r)
 
 
+def known_dips(events: list | None, series: str, ds: pd.DatetimeIndex, step: pd.Timedelta) -> np.ndarray:
+    """Per step, the product of the ``expected_uplift`` of calendar events below 1 (a holiday's dip)
+    that apply to ``series``: part of the expected traffic, so that a sale on a quiet holiday is
+    measured against the holiday, not against an ordinary day. 1 where none is."""
+    out = np.ones(len(ds))
+    for ev in events or ():
+        if ev.expected_uplift is None or ev.expected_uplift >= 1 or not ev.applies_to(series):
+            continue
+        for start, end in ev.occurrences(ds[0], ds[-1] + step):
+            out[np.asarray((ds < end) & (ds + step > start))] *= ev.expected_uplift
+    return out
+
+
 def exceed_probability(yhat: np.ndarray, hi80: np.ndarray, threshold: np.ndarray) -> np.ndarray:
     """P(actual > threshold) with actual ~ lognormal(median yhat, 90th percentile hi80), elementwise in [0, 1]."""
     yhat, hi80, threshold = (np.asarray(a, dtype=float) for a in (yhat, hi80, threshold))
@@ -244,6 +257,7 @@ def find_spikes(series: str, forecast: pd.DataFrame, history: pd.DataFrame, as_o
     hi80 = np.asarray(forecast["yhat_hi_80"], dtype=float)[order]
     mask = event_mask(events, series, history["ds"], step)
     base = baseline(history, ds, baseline_weeks, mask) * current_level(history, baseline_weeks, mask)
+    base = base * known_dips(events, series, ds, step)
     ratio_thr = np.maximum(min_ratio * base, base + min_excess)
     typical = float(np.nanmedian(base)) if np.isfinite(base).any() else 0.0
     lo80 = np.asarray(forecast["yhat_lo_80"], dtype=float)[order] if "yhat_lo_80" in forecast else yhat
