@@ -110,9 +110,9 @@ def show_forecast(con, settings, now: dt.datetime, events: Path, console: Consol
     rows = run(con, """
         SELECT series, start_ts, peak_ts, peak, ratio, probability, lead_time_hours, coalesce(event, '')
         FROM spikes WHERE run_id = ? ORDER BY ratio DESC LIMIT 10""", [summary.run_id])
-    t = Table(title=f"spikes ahead (top {len(rows)} of {summary.spikes}, by ratio to baseline)")
-    for c in ("series", "starts", "peak at", "peak/h", "x baseline", "P(exceed)", "lead h", "event"):
-        t.add_column(c, justify="right" if c in ("peak/h", "x baseline", "P(exceed)", "lead h") else "left")
+    t = Table(title=f"spikes ahead (top {len(rows)} of {summary.spikes}, by ratio to expected traffic)")
+    for c in ("series", "starts", "peak at", "peak/h", "x expected", "P(exceed)", "lead h", "event"):
+        t.add_column(c, justify="right" if c in ("peak/h", "x expected", "P(exceed)", "lead h") else "left")
     for s, start, peak_ts, peak, ratio, p, lead, ev in rows:
         t.add_row(s, f"{start:%a %d %H:%M}", f"{peak_ts:%a %d %H:%M}", f"{peak:,.0f}", f"{ratio:.1f}x",
                   f"{p:.0%}", f"{lead:.0f}", ev)
