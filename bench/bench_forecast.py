@@ -100,17 +100,42 @@ def _pss(p: psutil.Process) -> int:
 
 
 def cpu_seconds() -> tuple[float, float]:
-    """User + system CPU seconds of (this process, its children that have exited: the workers, and
-    Prophet's Stan processes under them, since a reaped child's time includes its own reaped ones)."""
+    """User + system CPU seconds of (this process, the processes under it: the workers, and Prophet's
+    Stan processes under them, since a reaped child's time includes its own reaped ones).
+
+    The workers are forked by multiprocessing's fork server, a child of this process that outlives
+    the run and reaps them: their time is in the server's children times, read from /proc."""
     me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return me.ru_utime + me.ru_stime, kids.ru_utime + kids.ru_stime
+    helpers = 0.0
+    for p in _helpers():
+        try:
+            t = p.cpu_times()
+            helpers += t.user + t.system + t.children_user + t.children_system
+        except psutil.Error:
+            pass
+    return me.ru_utime + me.ru_stime, kids.ru_utime + kids.ru_stime + helpers
+
+
+def _helpers() -> list[psutil.Process]:
+    """multiprocessing's long-lived helper processes under this one (fork server, resource tracker)."""
+    out = []
+    for p in psutil.Process().children():
+        try:
+            if any("multiprocessing.forkserver" in a or "multiprocessing.resource_tracker" in a for a in p.cmdline()):
+                out.append(p)
+        except psutil.Error:
+            pass
+    return out
 
 
 def _wait_children(timeout_s: float = 30.0) -> None:
-    """Wait until the run's worker processes have exited and their pool has reaped them, so that
-    their CPU time is in RUSAGE_CHILDREN (reaping them here would race the pool's own join)."""
+    """Wait until the run's worker processes have exited and were reaped, so that their CPU time is
+    counted (reaping them here would race the pool's own join); the fork server stays."""
     deadline = time.monotonic() + timeout_s
-    while psutil.Process().children(recursive=True) and time.monotonic() < deadline:
+    while time.monotonic() < deadline:
+        helpers = {p.pid for p in _helpers()}
+        if not [p for p in psutil.Process().children(recursive=True) if p.pid not in helpers]:
+            break
         time.sleep(0.1)
 
 

@@ -16,11 +16,12 @@ asking for an unknown one raises :class:`~forecaster.errors.UnknownName` listing
 
 from __future__ import annotations
 
-from typing import Callable, Generic, Iterator, TypeVar, overload
+from typing import Any, Callable, Generic, Iterator, TypeVar, overload
 
 from .errors import DuplicateName, UnknownName
 
 T = TypeVar("T")
+_NOTHING: Any = object()
 
 
 class Registry(Generic[T]):
@@ -36,14 +37,14 @@ class Registry(Generic[T]):
     @overload
     def register(self, name: str, item: T) -> T: ...
 
-    def register(self, name: str, *item: T) -> T | Callable[[T], T]:
+    def register(self, name: str, item: T = _NOTHING) -> T | Callable[[T], T]:
         """Register ``item`` as ``name`` and return it; without ``item``, a decorator that does."""
-        if not item:
+        if item is _NOTHING:
             return lambda it: self.register(name, it)
         if name in self._items:
             raise DuplicateName(self.kind, name)
-        self._items[name] = item[0]
-        return item[0]
+        self._items[name] = item
+        return item
 
     def unregister(self, name: str) -> None:
         """Forget ``name`` (absent: nothing to do); for entries declared by configuration and re-declared."""

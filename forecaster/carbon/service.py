@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from typing import Any
 
 import pandas as pd
 
@@ -46,8 +47,8 @@ def _g(frame: pd.DataFrame) -> float:
 def _rows(frame: pd.DataFrame, by: str) -> list[dict]:
     rows = summarize(frame, by, "g_co2e", "g_co2e", digits=None)
     if by == "route" and len(frame):
-        sci = {f"{r.api}|{r.stage}|{r.route}|{r.region}": r.sci_g_per_request
-               for r in sci_by_route(frame).itertuples()}
+        sci: dict[str, Any] = {f"{r.api}|{r.stage}|{r.route}|{r.region}": r.sci_g_per_request
+                               for r in sci_by_route(frame).itertuples()}
         for r in rows:
             v = sci.get(r["key"])
             r["g_co2e_per_request"] = None if v is None or pd.isna(v) else float(v)
@@ -56,17 +57,17 @@ def _rows(frame: pd.DataFrame, by: str) -> list[dict]:
 
 def _sci(frame: pd.DataFrame) -> list[dict]:
     s = sci_by_route(frame)
-    return [{"key": f"{r.api}|{r.stage}|{r.route}|{r.region}", "requests": float(r.requests),
-             "kwh": float(r.kwh), "operational_g": float(r.operational_g), "embodied_g": float(r.embodied_g),
-             "sci_g_per_request": None if pd.isna(r.sci_g_per_request) else float(r.sci_g_per_request)}
-            for r in s.itertuples()]
+    return [{"key": f"{r['api']}|{r['stage']}|{r['route']}|{r['region']}", "requests": float(r["requests"]),
+             "kwh": float(r["kwh"]), "operational_g": float(r["operational_g"]), "embodied_g": float(r["embodied_g"]),
+             "sci_g_per_request": None if pd.isna(r["sci_g_per_request"]) else float(r["sci_g_per_request"])}
+            for r in s.to_dict("records")]
 
 
 def carbon_report(traffic: pd.DataFrame, coefficients: Coefficients, grid: GridIntensity, settings: Settings,
                   start: dt.datetime, end: dt.datetime, forecasts: pd.DataFrame | None = None,
                   as_of: dt.datetime | None = None, horizon_hours: int = 72) -> CarbonReport:
     """History in [start, end) and, given forecasts, the next ``horizon_hours`` after ``as_of``."""
-    ts = pd.to_datetime(traffic["ts"]) if len(traffic) else pd.Series([], dtype="datetime64[ns]")
+    ts: pd.Series = pd.to_datetime(traffic["ts"]) if len(traffic) else pd.Series([], dtype="datetime64[ns]")
     window = traffic[(ts >= start) & (ts < end)] if len(traffic) else traffic
     history = carbon_traffic(window, coefficients, grid, settings) if len(window) else \
         pd.DataFrame(columns=CARBON_COLUMNS)

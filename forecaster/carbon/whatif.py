@@ -9,6 +9,7 @@ ms), then price and footprint baseline and scenario with the same functions as e
 from __future__ import annotations
 
 import dataclasses
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -90,16 +91,18 @@ def shift_to_clean_hours(traffic: pd.DataFrame, route_key: str, share: float, in
     m = route_mask(traffic, route_key)
     src = traffic[m].copy()
     src["_w"] = pd.to_datetime(src["ts"]).dt.floor(window)
-    rows = []
-    for (region, w0), g in src.groupby(["region", "_w"], sort=True):
+    rows: list[pd.DataFrame] = []
+    for (region, w), g in src.groupby(["region", "_w"], sort=True):
+        w0 = pd.Timestamp(cast(Any, w))   # a group key: the floored timestamp
         w1 = w0 + pd.Timedelta(window)
-        best_ts = inputs.grid.hours_by_intensity(region, w0.to_pydatetime(), w1.to_pydatetime())[0][0]
+        best_ts = inputs.grid.hours_by_intensity(str(region), w0.to_pydatetime(), w1.to_pydatetime())[0][0]
         moved = {c: float((g[c].astype(float) * share).round().sum()) for c in VOLUME_COLUMNS}
         stay = g.drop(columns="_w").copy()
         for c in VOLUME_COLUMNS:
             stay[c] = g[c].astype(float) - (g[c].astype(float) * share).round()
         rows.append(stay)
-        rows.append(pd.DataFrame([{**g.iloc[0].drop("_w").to_dict(), "ts": pd.Timestamp(best_ts), **moved}]))
+        row: dict[Any, Any] = {**g.iloc[0].drop("_w").to_dict(), "ts": pd.Timestamp(best_ts), **moved}
+        rows.append(pd.DataFrame([row]))
     scenario = pd.concat([traffic[~m], *rows], ignore_index=True)
     flags = () if inputs.grid.by_timestamp or inputs.grid.by_hour_of_day else ("no_hourly_intensity",)
     return _compare(f"shift {share:.0%} of {route_key} to the cleanest hour per {window}",

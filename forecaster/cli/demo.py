@@ -66,6 +66,9 @@ def register(app: typer.Typer) -> None:
         now = dt.datetime.fromisoformat(as_of)
         console = Console()
         console.rule(f"[bold]forecaster demo[/] — {samples_dir} -> {settings.db}, as of {now:%Y-%m-%d %H:%M} UTC")
+        from ..forecast.workers import models_of, prestart
+
+        prestart(models_of(settings.forecast_model, settings.forecast_preset))  # workers get ready while logs load
         with open_store(settings.db, settings) as con:
             console.rule("1. ingest")
             report = ingest(con, [str(samples_dir / n) for n in DEMO_LOGS], settings)

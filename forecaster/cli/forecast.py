@@ -78,8 +78,8 @@ def register(app: typer.Typer) -> None:
         for col in ("series", "start", "peak at", "peak", "ratio", "probability", "lead h", "reason", "event"):
             t.add_column(col, justify="right" if col in ("peak", "ratio", "probability", "lead h") else "left")
         for r in frame.itertuples():
-            t.add_row(r.series, str(r.start_ts), str(r.peak_ts), f"{r.peak:,.0f}", _num(r.ratio, "x"),
-                      f"{r.probability:.0%}", f"{r.lead_time_hours:.0f}", r.reason, r.event or "")
+            t.add_row(str(r.series), str(r.start_ts), str(r.peak_ts), f"{r.peak:,.0f}", _num(r.ratio, "x"),
+                      f"{r.probability:.0%}", f"{r.lead_time_hours:.0f}", str(r.reason), str(r.event or ""))
         Console().print(t)
         if frame.empty:
             Console().print("no spikes ahead")

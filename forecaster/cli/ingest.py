@@ -7,7 +7,7 @@ from typing import List, Optional
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from ..ingest import IngestReport, ingest
@@ -34,7 +34,7 @@ def register(app: typer.Typer) -> None:
             else:
                 with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
                               TimeRemainingColumn(), console=console, transient=True) as bar:
-                    tasks: dict[str, int] = {}
+                    tasks: dict[str, TaskID] = {}
 
                     def progress(uri: str, done: int, total: int | None) -> None:
                         if uri not in tasks:

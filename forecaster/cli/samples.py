@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
+from typing import Any, List, Optional
 
 import typer
 from rich.console import Console
@@ -68,7 +68,7 @@ def register(app: typer.Typer) -> None:
         from ..samples.writers import all_writers
 
         catalog = default_catalog()
-        rows = [{"format": w.name, "file": w.file_name, "description": w.description,
+        rows: list[dict[str, Any]] = [{"format": w.name, "file": w.file_name, "description": w.description,
                  "apis": [a.name for a in catalog if w.aggregated or w.name in a.formats]}
                 for w in all_writers().values()]
         if as_json:

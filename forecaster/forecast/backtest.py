@@ -12,6 +12,7 @@ rel_mae divides by its MAE on the same steps, MASE by its in-sample MAE.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -19,7 +20,8 @@ import pandas as pd
 from ..errors import InsufficientHistory
 from .metrics import DEFAULT_METRICS, Scored, compute
 from .models import get_model
-from .models.common import WEEK, Arrays, Prepared, periods, prepare, season_steps
+from .models.naive import SeasonalNaive
+from .models.common import WEEK, Arrays, HistoryLike, Prepared, periods, prepare, season_steps
 
 MIN_TRAIN = pd.Timedelta("3D")
 
@@ -57,7 +59,7 @@ class Fold:
         return self.train_data.ds[-1]
 
 
-def make_folds(history: pd.DataFrame, horizon: int, folds: int = 3, step: pd.Timedelta | None = None,
+def make_folds(history: HistoryLike, horizon: int, folds: int = 3, step: pd.Timedelta | None = None,
                seed: int = 0, regressors: pd.DataFrame | None = None, spacing: int | None = None,
                min_train: pd.Timedelta = MIN_TRAIN) -> list[Fold]:
     """The folds of a rolling-origin evaluation, most recent first; raises InsufficientHistory if none fits."""
@@ -74,7 +76,7 @@ def make_folds(history: pd.DataFrame, horizon: int, folds: int = 3, step: pd.Tim
             break
         train_data = Prepared(ds=data.ds[:start], y=data.y[:start], step=data.step)
         bench_name = benchmark_model(start, data.step)
-        bench = get_model(bench_name, step=data.step, seed=seed).fit(train_data).point_forecast(horizon)
+        bench = cast(SeasonalNaive, get_model(bench_name, step=data.step, seed=seed).fit(train_data)).point_forecast(horizon)
         last_train, last_test = ds[start - 1], ds[end - 1]
         out.append(Fold(i, train_data, ds[start:end], data.y[start:end],
                         _window(regressors, reg_ds, None, last_train),

@@ -110,7 +110,7 @@ def residual_quantiles(forecasts: Mapping | pd.DataFrame, step: pd.Timedelta, n_
     for b in np.unique(bands):
         part = np.sort(r[bands == b])
         h_to = int(h.max()) if b == last else int((b + 1) * band)
-        row = {"h_from": int(b * band + 1), "h_to": h_to, "n": int(part.size)}
+        row: dict[str, float] = {"h_from": int(b * band + 1), "h_to": h_to, "n": int(part.size)}
         for level in levels:
             tail = (100 - level) / 200.0
             row[f"q_lo_{level}"] = conformal_quantile(part, tail)
@@ -151,7 +151,7 @@ def backtest_coverage(backtest: Mapping | pd.DataFrame, step: pd.Timedelta,
     yhat = _column(backtest, "yhat").astype(float)
     observed = np.isfinite(y)
     folds = np.unique(fold)
-    hits = {lv: {m: [] for m in METHODS} for lv in levels}
+    hits: dict[int, dict[str, list[np.ndarray]]] = {lv: {m: [] for m in METHODS} for lv in levels}
     for f in folds:
         this, rest = fold == f, fold != f
         keep = this & observed

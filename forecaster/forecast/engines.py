@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import logging
-import multiprocessing
 import time
 from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from ..registry import Registry
 from ..errors import SeriesTimeout
@@ -43,11 +42,12 @@ def _serial(tasks: Iterable[Task], spec: FitSpec) -> Iterator[Outcome]:
         yield sid, hist, fit_series(sid, hist, spec)
 
 
-def _bounded(submit: Callable[[Task], cf.Future], tasks: Iterable[Task], limit: int, workers: int,
-             backstop_s: float) -> Iterator[Outcome]:
+def _bounded(submit: Callable[[Any], cf.Future], tasks: Iterable[tuple[str, Any]], limit: int, workers: int,
+             backstop_s: float) -> Iterator[tuple[str, Any, Any]]:
     """Keep at most ``limit`` tasks in flight (memory stays flat for any number of series); a task
     not back after ``backstop_s`` is given up as timed out, so a hung worker never stalls the run."""
-    it, inflight, hung = iter(tasks), {}, 0
+    it, hung = iter(tasks), 0
+    inflight: dict[cf.Future, tuple[tuple[str, Any], float]] = {}
     while True:
         while len(inflight) < limit and hung < workers:
             task = next(it, None)
@@ -110,7 +110,7 @@ def batch_size(n_series: int, workers: int) -> int:
     return max(1, min(BATCH_SERIES, -(-n_series // (4 * max(workers, 1)))))
 
 
-def _unbatched(outcomes: Iterable[tuple[str, list[Task], "list[SeriesResult] | BaseException"]]) -> Iterator[Outcome]:
+def _unbatched(outcomes: Iterable[tuple[str, Any, Any]]) -> Iterator[Outcome]:
     """Per-series outcomes of batch outcomes; a failed batch fails each of its series (they fall back)."""
     for _label, batch, res in outcomes:
         if isinstance(res, BaseException):
@@ -122,50 +122,19 @@ def _unbatched(outcomes: Iterable[tuple[str, list[Task], "list[SeriesResult] | B
 
 
 def _local(tasks: Iterable[Task], spec: FitSpec, opts: EngineOptions) -> Iterator[Outcome]:
-    """``concurrent.futures.ProcessPoolExecutor`` with ``workers`` processes (in-process when 1);
-    series go in batches of :func:`batch_size`."""
+    """``workers`` local processes (``forecaster.forecast.workers``; in-process when 1), one batch of
+    :func:`batch_size` series at a time each; a batch not back within its deadline (its series'
+    own deadlines plus slack) times out and its worker is replaced."""
     if opts.workers <= 1:
         yield from _serial(tasks, spec)
         return
-    # fork: workers start in milliseconds and never re-run the caller's __main__; they touch no DuckDB
-    ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
-    if ctx.get_start_method() == "fork":
-        _import_models(spec)
-    pools = [cf.ProcessPoolExecutor(opts.workers, mp_context=ctx)]
+    from .workers import Workers, context, extension_models, models_of, preload_of
 
-    def submit(task: Batch) -> cf.Future:
-        try:
-            return pools[-1].submit(fit_batch, task[1], spec)
-        except cf.process.BrokenProcessPool:
-            if len(pools) > 3:
-                raise
-            log.warning("process pool broken (a worker died); starting a new one")
-            pools.append(cf.ProcessPoolExecutor(opts.workers, mp_context=ctx))
-            return pools[-1].submit(fit_batch, task[1], spec)
-
-    try:
-        yield from _unbatched(_bounded(submit, batches(tasks, opts.batch, opts.total, opts.workers), 2 * opts.workers, opts.workers,
-                                       _backstop(spec, opts.batch)))
-    finally:
-        for pool in pools:
-            pool.shutdown(wait=False, cancel_futures=True)
-            for proc in list((getattr(pool, "_processes", None) or {}).values()):  # hung workers: no public stop
-                if proc.is_alive():
-                    proc.terminate()
-
-
-def _import_models(spec: FitSpec) -> None:
-    """Import the model stack (statsmodels, scipy, and Prophet when the run may fit it) here, once,
-    so that forked workers inherit it instead of each paying ~3 s of CPU for the same imports on
-    its first series (Prophet is otherwise imported on its first fit)."""
-    from . import backtest, models, selection  # noqa: F401
-
-    wanted = [spec.model] if spec.model != "auto" else list(selection.PRESETS.get(spec.preset, ()))
-    if "prophet" in wanted:
-        try:
-            import prophet  # noqa: F401
-        except ImportError as e:  # the model's own fit reports it, per series, as a failed candidate
-            log.info("prophet not importable before fork: %s", e)
+    wanted = models_of(spec.model, spec.preset)
+    with Workers(opts.workers, extension_models(wanted), context(preload_of(wanted))) as pool:
+        outcomes = pool.map(fit_batch, batches(tasks, opts.batch, opts.total, opts.workers),
+                            lambda b: (b[1], spec), deadline_s=opts.batch * spec.timeout_s + 30.0)
+        yield from _unbatched((label, batch, res) for (label, batch), res in outcomes)
 
 
 def _dask(tasks: Iterable[Task], spec: FitSpec, opts: EngineOptions) -> Iterator[Outcome]:

@@ -163,7 +163,7 @@ def parse_events(rows: Iterable[dict[str, Any]]) -> tuple[list[Event], list[str]
             recurring = None
         if recurring is not None and recurring not in RECURRENCES:
             bad("recurring", f"{recurring!r} is not one of {', '.join(RECURRENCES)}")
-        if errs:
+        if errs or start is None or end is None:   # a missing start or end is among the errors
             problems.extend(errs)
             continue
         events.append(Event(name, start, end, routes, regions, uplift, recurring))

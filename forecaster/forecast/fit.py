@@ -157,6 +157,7 @@ def _validated(ds: np.ndarray, y: np.ndarray, width: pd.Timedelta) -> Prepared |
 
 
 def _fit_predict(data, ctx: SeriesContext, spec: FitSpec, width: pd.Timedelta):
+    scores: pd.DataFrame | None
     if spec.model == "auto":
         from .selection import fit_predict_auto
 

@@ -25,7 +25,7 @@ from ..errors import BadInput, NotFound, UnknownName
 from .events import Calendar
 from .fit import FORECAST_COLS, FitSpec, History, SeriesResult, _why, fallback_result
 from .series import STEPS, data_resolution, load_series, step_delta, steps_in
-from ..store.db import one, run, transaction, utcnow
+from ..store.db import one, run, scalar, transaction, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +117,7 @@ def _extend(parts: dict[str, list[np.ndarray]], cols: dict[str, np.ndarray]) -> 
         parts.setdefault(c, []).append(v)
 
 
-def _concat(arrays: list[np.ndarray]) -> np.ndarray:
+def _concat(arrays: list[np.ndarray]) -> np.ndarray | pd.Series:
     """Concatenate column pieces; pieces of different kinds (a cutoff that is None for a failed
     candidate next to timestamps) are joined as objects, which DuckDB casts on insert."""
     if len({a.dtype for a in arrays}) > 1:
@@ -134,7 +134,7 @@ class _Tally:
         self.by_model: dict[str, dict[str, list[float]]] = {}
 
     def add(self, r: SeriesResult) -> None:
-        acc = {m: None for m in METRICS}
+        acc: dict[str, float | None] = {m: None for m in METRICS}
         if r.scores is not None and len(r.scores["model"]):
             names = np.asarray(r.scores["model"], dtype=object)
             present = [m for m in METRICS if m in r.scores]
@@ -192,6 +192,10 @@ def run_forecast(con: duckdb.DuckDBPyConnection, settings, horizon: str | None =
     p = _params(settings, horizon, step, model, as_of, routes, events, engine, scheduler, preset, folds, seed, workers)
     if kind not in ("forecast", "backtest"):
         raise UnknownName("run kind", kind, ["backtest", "forecast"])
+    if p["engine"] == "local" and p["workers"] > 1:
+        from .workers import models_of, prestart
+
+        prestart(models_of(p["model"], p["preset"]))  # the fork server imports while the series load
     run_id = f"{kind[:2]}-{utcnow():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     started = utcnow()
     run(con, "INSERT INTO runs (run_id, kind, params, started, status) VALUES (?, ?, ?, ?, 'running')",
@@ -246,6 +250,7 @@ def _execute(con, settings, run_id: str, kind: str, p: dict, dask_processes: boo
                        f"{' matching ' + str(p['routes']) if p['routes'] else ''}; ingest logs first")
     width = step_delta(p["step"])
     lo = frame.first_ds
+    assert lo is not None and frame.cutoff is not None  # there is traffic
     calendar = Calendar.build(p["events"], settings.holiday_country, lo, frame.cutoff + p["horizon_steps"] * width)
     spec = FitSpec(horizon=p["horizon_steps"], step=p["step"], model=p["model"], preset=p["preset"], folds=p["folds"],
                    seed=p["seed"], timeout_s=settings.forecast_timeout_s, as_of=p["as_of"] or frame.cutoff,
@@ -274,7 +279,7 @@ def _execute(con, settings, run_id: str, kind: str, p: dict, dask_processes: boo
             run_id=run_id, kind=kind, status="ok", series=n, step=p["step"], horizon_steps=spec.horizon,
             as_of=None if p["as_of"] is None else str(p["as_of"]), cutoff=str(frame.cutoff), engine=p["engine"],
             workers=opts.workers, model=p["model"],
-            models=dict(sorted(pd.Series([r["model"] for r in tally.rows]).value_counts().items())),
+            models=dict(sorted((str(k), int(v)) for k, v in pd.Series([r["model"] for r in tally.rows]).value_counts().items())),
             fallbacks=sum(r["fallback"] for r in tally.rows), accuracy=tally.accuracy(), by_model=tally.models(),
             spikes=sum(r["spikes"] for r in tally.rows) if kind == "forecast" else 0,
             seconds=round(seconds, 3), series_per_second=round(n / seconds, 2) if seconds > 0 else 0.0,
@@ -297,7 +302,7 @@ def load_spikes(con: duckdb.DuckDBPyConnection, run_id: str | None = None, min_r
     run_id = run_id or latest_run_id(con)
     if run_id is None:
         raise NotFound("no finished forecast run yet; run `forecaster forecast` first")
-    if one(con, "SELECT count(*) FROM runs WHERE run_id = ?", [run_id])[0] == 0:
+    if scalar(con, "SELECT count(*) FROM runs WHERE run_id = ?", [run_id]) == 0:
         raise NotFound(f"no run {run_id!r}")
     frame = con.execute("""
         SELECT series, start_ts, end_ts, peak_ts, peak, baseline, ratio, threshold, probability, lead_time_hours,

@@ -32,7 +32,7 @@ from .conformal import IntervalChoice, calibrate, residual_quantiles
 from ..errors import InsufficientHistory, UnknownName
 from .models import get_model
 from .models.base import SlowRule, model_class
-from .models.common import prepare
+from .models.common import HistoryLike, prepare
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ def preset_models(preset: str) -> tuple[str, ...]:
         raise UnknownName("preset", preset, list(PRESETS)) from None
 
 
-def choose_model(history: pd.DataFrame, candidates: tuple[str, ...] | list[str], horizon: int, folds: int = 3,
+def choose_model(history: HistoryLike, candidates: tuple[str, ...] | list[str], horizon: int, folds: int = 3,
                  step: pd.Timedelta | None = None, seed: int = 0,
                  regressors: pd.DataFrame | None = None) -> Choice:
     """Backtest each candidate and pick the lowest mean rel_mae; seasonal naive is the floor and fallback."""
@@ -98,7 +98,9 @@ def choose_model(history: pd.DataFrame, candidates: tuple[str, ...] | list[str],
     except InsufficientHistory as e:
         return Choice(FLOOR, pd.DataFrame(), f"{FLOOR}: history too short to backtest ({e})")
     span = data.ds[-1] - data.ds[0] + data.step
-    records, forecasts, skipped = [], {}, []
+    records: list[dict] = []
+    forecasts: dict[str, dict] = {}
+    skipped: list[str] = []
     per_fold: dict[str, dict[int, float]] = {}
     names = list(dict.fromkeys([FLOOR, *candidates]))
     for name in [n for n in names if slow_rule(n) is None] + [n for n in names if slow_rule(n) is not None]:
@@ -239,7 +241,7 @@ def _report_stored_coverage(choice: Choice) -> None:
             choice.scores.loc[rows, column] = [by_fold.get(int(f), np.nan) if f == f else np.nan for f in folds]
 
 
-def fit_predict_auto(history: pd.DataFrame, horizon: int, step: pd.Timedelta | None = None,
+def fit_predict_auto(history: HistoryLike, horizon: int, step: pd.Timedelta | None = None,
                      preset: str = "fast", folds: int | None = None, seed: int = 0,
                      regressors: pd.DataFrame | None = None,
                      future_regressors: pd.DataFrame | None = None) -> tuple[pd.DataFrame, Choice]:

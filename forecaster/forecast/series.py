@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import BadInput, NotFound, UnknownName
-from ..store.db import one, run
+from ..store.db import run, scalar
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +156,7 @@ def data_cutoff(con: duckdb.DuckDBPyConnection, step: str, as_of: dt.datetime | 
     width = step_delta(step)
     if as_of is not None:
         return pd.Timestamp(as_of).floor(width)
-    last = one(con, "SELECT max(ts) FROM traffic_1m")[0]
+    last = scalar(con, "SELECT max(ts) FROM traffic_1m")
     if last is None:
         return None
     return (pd.Timestamp(last) + pd.Timedelta(minutes=1)).floor(width)

@@ -71,7 +71,7 @@ def build_context(events: tuple[Event, ...] | list[Event], series: str, ds: np.n
     """:func:`series_context` without the cache."""
     history = pd.DatetimeIndex(np.asarray(ds, dtype="datetime64[ns]"))
     future = pd.date_range(history[-1] + step, periods=horizon, freq=step)
-    regs = regressors(list(events), series, history.append(future), step)
+    regs = regressors(list(events), series, pd.DatetimeIndex(history.append(future)), step)
     if regs is None:
         return SeriesContext(future, None, None, None)
     n = len(history)  # regressors are built on history + future, in order: the origin is row n

@@ -81,7 +81,7 @@ def hour_of_day(ds: pd.DatetimeIndex | pd.Series | np.ndarray) -> np.ndarray:
     return _hours(ds) % 24
 
 
-def baseline(history: pd.DataFrame, future_ds: pd.DatetimeIndex | pd.Series, weeks: int = 4,
+def baseline(history: pd.DataFrame | Mapping[str, np.ndarray], future_ds: pd.DatetimeIndex | pd.Series, weeks: int = 4,
              exclude: np.ndarray | None = None) -> np.ndarray:
     """Median of the history at each future step's hour of the week, over the last ``weeks`` weeks.
 
@@ -167,7 +167,7 @@ def _medians(y: np.ndarray, keys: np.ndarray, wanted: np.ndarray) -> np.ndarray:
     return out
 
 
-def event_mask(events: list | None, series: str, ds: pd.Series | pd.DatetimeIndex, step: pd.Timedelta) -> np.ndarray | None:
+def event_mask(events: list | None, series: str, ds: pd.Series | pd.DatetimeIndex | np.ndarray, step: pd.Timedelta) -> np.ndarray | None:
     """True where a step of ``ds`` overlaps an event that applies to ``series``."""
     if not events:
         return None
@@ -238,7 +238,8 @@ def capacity_for(series: str, limits: Mapping[str, float]) -> float | None:
     return float(limits[max(globs, key=len)]) if globs else None
 
 
-def find_spikes(series: str, forecast: pd.DataFrame, history: pd.DataFrame, as_of: pd.Timestamp,
+def find_spikes(series: str, forecast: pd.DataFrame | Mapping[str, np.ndarray],
+                history: pd.DataFrame | Mapping[str, np.ndarray], as_of: pd.Timestamp,
                 step: pd.Timedelta, min_ratio: float = 1.5, min_peak: float = 0.0,
                 capacity_rps: float | None = None, events: list | None = None,
                 baseline_weeks: int = 4, min_excess: float = 0.0,

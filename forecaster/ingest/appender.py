@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import duckdb
 
-from ..store.db import one, run
+from ..store.db import one, relation, run
 
 ROW_GROUP_ROWS = 122_880     # DuckDB's default row group size
 _PENDING_TABLE = "_ingest_pending"
@@ -39,7 +39,7 @@ class Appender:
             self._insert_from(parsed, keep)
             return
         if whole:
-            cut = parsed.query("_p", f"SELECT line_no FROM _p WHERE {keep} ORDER BY line_no "
+            cut = relation(parsed, "_p", f"SELECT line_no FROM _p WHERE {keep} ORDER BY line_no "
                                      f"LIMIT 1 OFFSET {whole}").fetchall()[0][0]
             self._insert_from(parsed, f"({keep}) AND line_no < {cut}")
             keep = f"({keep}) AND line_no >= {cut}"
@@ -73,10 +73,10 @@ class Appender:
         self._table = False
 
     def _insert_from(self, parsed: duckdb.DuckDBPyRelation, where: str) -> None:
-        parsed.query("_p", f"{self._select} FROM _p WHERE {where}").insert_into("requests")
+        relation(parsed, "_p", f"{self._select} FROM _p WHERE {where}").insert_into("requests")
 
     def _copy_aside(self, parsed: duckdb.DuckDBPyRelation, where: str) -> None:
         if not self._table:
             run(self.con, f"CREATE OR REPLACE TEMP TABLE {_PENDING_TABLE} AS SELECT * FROM requests LIMIT 0")
             self._table = True
-        parsed.query("_p", f"INSERT INTO {_PENDING_TABLE} {self._select} FROM _p WHERE {where}").fetchall()
+        relation(parsed, "_p", f"INSERT INTO {_PENDING_TABLE} {self._select} FROM _p WHERE {where}").fetchall()

@@ -144,10 +144,10 @@ def load_chunk(con, state: SourceLoad, chunk: Chunk, fmt: LogFormat, ctx: Normal
         dropped = dedupe.mark_committed(con, state.committed, parsed, lo, hi)
         dropped += dedupe.mark_repeats(con, parsed, stored, state.seen)
         state.dropped = state.dropped or dropped > 0
-    keep = "reason IS NULL" + (f" AND line_no NOT IN (SELECT line_no FROM {dedupe.DROP_TABLE})" if state.dropped else "")
-    state.appender.append(parsed, keep, n_good - dropped)
+    where = "reason IS NULL" + (f" AND line_no NOT IN (SELECT line_no FROM {dedupe.DROP_TABLE})" if state.dropped else "")
+    state.appender.append(parsed, where, n_good - dropped)
     state.minutes.add(rollups.chunk_minutes(parsed, "reason IS NULL"))
-    rollups.fold_chunk(parsed, keep)
+    rollups.fold_chunk(parsed, where)
     sr.rows_loaded += n_good - dropped
     sr.rows_duplicate += dropped
     sr.requests_counted += n_good - dropped

@@ -162,7 +162,7 @@ def expand_cwlogs(uri: str, settings: Any, con: Any = None) -> Iterator[Source]:
             last, at_last = ts, {eid}
         elif ts == last:
             at_last.add(eid)
-    if not stats["events"]:
+    if not stats["events"] or last is None:
         spool.close()
         log.info("%s: no new events (from %s ms, %d already read)", uri, start, stats["already_read"])
         return

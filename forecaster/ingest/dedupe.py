@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from ..store.db import one, run
+from ..store.db import run, scalar
 
 DROP_TABLE = "_ingest_drop"
 _IDS_TABLE = "_ingest_ids"
@@ -78,7 +78,7 @@ def mark_committed(con, committed, parsed, lo, hi) -> int:
     """Put the good rows of ``parsed`` whose id an earlier source committed (within [lo, hi]) in the
     drop table; returns how many rows that is."""
     span = f"ts BETWEEN TIMESTAMP '{lo.isoformat()}' AND TIMESTAMP '{hi.isoformat()}'"
-    if one(committed, f"SELECT count(*) FROM (SELECT 1 FROM requests WHERE {span} LIMIT 1)")[0] == 0:
+    if scalar(committed, f"SELECT count(*) FROM (SELECT 1 FROM requests WHERE {span} LIMIT 1)") == 0:
         return 0   # nothing committed in this time span: the usual case, one zone-map probe
     ids = parsed.query("_p", "SELECT request_id FROM _p WHERE reason IS NULL").to_arrow_table()
     dups = committed.from_arrow(ids).query(

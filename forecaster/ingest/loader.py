@@ -19,7 +19,7 @@ import duckdb
 
 from ..config import Settings
 from ..errors import BadInput, ForecasterError
-from ..store.db import one, run, transaction, utcnow
+from ..store.db import one, run, scalar, transaction, utcnow
 from .chunks import StreamStats, iter_chunks, prefetch
 from .formats import LogFormat, all_formats, get_format
 from .formats.custom import register_custom_formats
@@ -153,7 +153,7 @@ def load_source(
 
 
 def _load_in_transaction(con, src: Source, settings: Settings, fmt: str, templates, progress, sr: SourceReport) -> None:
-    sid = one(con, "SELECT coalesce(max(source_id), 0) + 1 FROM sources")[0]
+    sid = scalar(con, "SELECT coalesce(max(source_id), 0) + 1 FROM sources")
     sr.source_id = sid
     stats = StreamStats()
     max_line = settings.ingest_max_line_kb * 1024
@@ -218,7 +218,5 @@ def apply_retention(con: duckdb.DuckDBPyConnection, settings: Settings) -> int:
     days = settings.retention_raw_days
     if not days:
         return 0
-    n = one(con, 
-        "DELETE FROM requests WHERE ts < (SELECT max(ts) FROM requests) - to_days(?)", [days]
-    )[0]
+    n = scalar(con, "DELETE FROM requests WHERE ts < (SELECT max(ts) FROM requests) - to_days(?)", [days])
     return n

@@ -18,7 +18,7 @@ from __future__ import annotations
 import duckdb
 import numpy as np
 
-from ..store.db import one, run
+from ..store.db import relation, run, scalar
 
 _KEY = ("api", "stage", "route", "region", "ts")
 
@@ -75,14 +75,14 @@ def ensure_macros(con: duckdb.DuckDBPyConnection) -> None:
 
 def fold_chunk(rel: duckdb.DuckDBPyRelation, where: str) -> None:
     """Add the rows of ``rel`` (requests columns, as ``_p``) that pass ``where`` to ``traffic_1m``."""
-    rel.query("_p", f"INSERT INTO traffic_1m {_AGGREGATE.format(rel='_p', where=where)} {_MERGE}").fetchall()
+    relation(rel, "_p", f"INSERT INTO traffic_1m {_AGGREGATE.format(rel='_p', where=where)} {_MERGE}").fetchall()
 
 
 def fold_counts_chunk(rel: duckdb.DuckDBPyRelation, where: str) -> int:
     """Add pre-aggregated count rows (``requests`` weight each) to ``traffic_1m``, as that many log
     lines would; returns how many requests they stand for. No percentiles, so any chunking is exact."""
-    n = rel.query("_p", f"SELECT coalesce(sum(requests), 0)::BIGINT FROM _p WHERE {where}").fetchall()[0][0]
-    rel.query("_p", f"INSERT INTO traffic_1m {_AGGREGATE_COUNTS.format(rel='_p', where=where)} {_MERGE}").fetchall()
+    n = relation(rel, "_p", f"SELECT coalesce(sum(requests), 0)::BIGINT FROM _p WHERE {where}").fetchall()[0][0]
+    relation(rel, "_p", f"INSERT INTO traffic_1m {_AGGREGATE_COUNTS.format(rel='_p', where=where)} {_MERGE}").fetchall()
     return int(n)
 
 
@@ -107,7 +107,7 @@ class MinuteLedger:
 
 def chunk_minutes(rel: duckdb.DuckDBPyRelation, where: str) -> np.ndarray:
     """The distinct minutes (epoch seconds) of the rows of ``rel`` passing ``where``."""
-    out = rel.query("_p", f"SELECT DISTINCT epoch(date_trunc('minute', ts))::BIGINT AS m FROM _p WHERE {where}")
+    out = relation(rel, "_p", f"SELECT DISTINCT epoch(date_trunc('minute', ts))::BIGINT AS m FROM _p WHERE {where}")
     return np.asarray(out.fetchnumpy()["m"], dtype=np.int64)
 
 
@@ -147,7 +147,7 @@ def fold_source(con: duckdb.DuckDBPyConnection, source_id: int) -> int:
     The reference the chunked fold is tested against (and a way to rebuild a source's rollups).
     """
     ensure_macros(con)
-    n = one(con, "SELECT count(*) FROM requests WHERE source_id = ?", [source_id])[0]
+    n = scalar(con, "SELECT count(*) FROM requests WHERE source_id = ?", [source_id])
     if n:
         run(con, f"INSERT INTO traffic_1m {_AGGREGATE.format(rel='requests', where=f'source_id = {int(source_id)}')} {_MERGE}")
     return n

@@ -78,14 +78,14 @@ def load_route_map(path: Path | str) -> list[RouteTemplate]:
         entries = doc.get("routes") if isinstance(doc, dict) else doc
         if not isinstance(entries, list):
             raise BadInput(f"route map {p}: expected an OpenAPI spec or a list of routes, got {type(doc).__name__}")
-        for i, e in enumerate(entries):
-            parts = str(e).split(None, 1)
+        for i, entry in enumerate(entries):
+            parts = str(entry).split(None, 1)
             if len(parts) == 1 and parts[0].startswith("/"):
                 templates.append(RouteTemplate("ANY", parts[0]))
             elif len(parts) == 2 and parts[1].startswith("/") and (parts[0].upper() in HTTP_METHODS or parts[0].upper() == "ANY"):
                 templates.append(RouteTemplate(parts[0].upper(), parts[1]))
             else:
-                problems.append(f"entry {i + 1}: expected 'METHOD /path/{{param}}', got {e!r}")
+                problems.append(f"entry {i + 1}: expected 'METHOD /path/{{param}}', got {entry!r}")
     if problems:
         raise BadInput(f"route map {p}: " + "; ".join(problems))
     # Most specific first: more literal characters, fewer parameters.

@@ -117,7 +117,7 @@ def _open(client, bucket: str, key: str, etag: str, src: Source) -> BinaryIO:
     except BotoCoreError as e:
         raise ObjectReadError(f"{src.uri}: cannot open: {type(e).__name__}: {e}") from None
     raw = io.BufferedReader(_BodyReader(body, src.uri, src.size), buffer_size=1 << 20)
-    return decode_stream(raw, src.uri, src.extra)  # type: ignore[arg-type]
+    return decode_stream(raw, src.uri, src.extra)
 
 
 class _BodyReader(io.RawIOBase):

@@ -14,7 +14,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Iterator
+from typing import Any, BinaryIO, Callable, Iterator, cast
 
 from ..errors import SourceError, UnknownName
 from ..registry import Registry
@@ -90,7 +90,7 @@ def sniff(stream: BinaryIO, n: int) -> tuple[bytes, BinaryIO]:
         if not more:
             break
         head += more
-    return head, io.BufferedReader(_Prefixed(head, stream), buffer_size=1 << 20)  # type: ignore[return-value]
+    return head, io.BufferedReader(_Prefixed(head, stream), buffer_size=1 << 20)
 
 
 class _Layers(io.RawIOBase):
@@ -145,7 +145,7 @@ def decode_stream(raw: BinaryIO, uri: str = "", info: dict[str, Any] | None = No
         counts: dict[str, int] = {}
         if info is not None:
             info["cwrecords"] = counts
-        return cwrecords.unpack(_Layers(stream, below) if below else stream, uri, counts)
+        return cwrecords.unpack(cast(BinaryIO, _Layers(stream, below)) if below else stream, uri, counts)
     return _Layers(stream, below) if below else stream  # type: ignore[return-value]
 
 

@@ -160,7 +160,7 @@ def parse_catalog(data: dict[str, Any], origin: str = "<dict>") -> Catalog:
             problems.append(f"{where}: bad tiers {r['tiers']!r}: {e}")
             continue
         bounds = [t.upto for t in tiers]
-        if bounds[-1] is not None or any(b is None for b in bounds[:-1]) or bounds[:-1] != sorted(set(bounds[:-1])):
+        if bounds[-1] is not None or any(b is None for b in bounds[:-1]) or bounds[:-1] != sorted({b for b in bounds[:-1] if b is not None}):
             problems.append(f"{where}: tiers need increasing 'upto' bounds and no bound on the last, got {bounds}")
             continue
         if any(t.usd_per_unit < 0 for t in tiers):

@@ -12,6 +12,7 @@ import dataclasses
 import datetime as dt
 import functools
 import logging
+from typing import Any
 from collections import defaultdict
 from decimal import Decimal
 
@@ -98,10 +99,10 @@ def price_usage(lines: pd.DataFrame, catalog: Catalog, free_tier: bool, window: 
 
 def _pools(lines: pd.DataFrame, catalog: Catalog, window: Window | None) -> dict[tuple, dict]:
     pools: dict[tuple, dict] = {}
-    groups = lines.groupby(["price_key", "region", "month", "pool_scope"], sort=True).indices
+    groups: dict[Any, Any] = lines.groupby(["price_key", "region", "month", "pool_scope"], sort=True).indices
     for (key, region, month, scope), idx in groups.items():
         idx = [int(i) for i in idx]
-        first = lines.loc[idx[0]]
+        first = lines.loc[idx[0]].to_dict()
         fixed = first["fixed_per_hour"] is not None and not pd.isna(first["fixed_per_hour"])
         weights = lines["weight"].iloc[idx].astype(object).tolist()
         price: Price | None
@@ -135,7 +136,7 @@ def _free_units(pools: dict[tuple, dict], catalog: Catalog) -> dict[tuple, Decim
     for pkey, p in pools.items():
         group = p["price"].free_group if p["price"] is not None else None
         total = totals.get((group, pkey[2])) if group else None
-        if total:
+        if total and group:   # total is only set for a group
             out[pkey] = catalog.free_tier[group] * p["quantity"] / total
     return out
 

@@ -56,7 +56,7 @@ def forecast_traffic(forecasts: pd.DataFrame, ratios: pd.DataFrame, start: dt.da
     rows = []
     f = forecasts[(pd.to_datetime(forecasts["ds"]) >= start) & (pd.to_datetime(forecasts["ds"]) < end)]
     for series, g in f.groupby("series", sort=True):
-        key = parse_series(series)
+        key = parse_series(str(series))
         if key is None:
             continue
         hourly = g.assign(ts=pd.to_datetime(g["ds"]).dt.floor("h")).groupby("ts")["yhat"].sum()

@@ -37,15 +37,16 @@ class CostReport:
     def to_dict(self, by: str = "route") -> dict:
         out = {"from": self.start.isoformat(), "to": self.end.isoformat(),
                "total_usd": _usd(self.history), "rows": summarize(self.history, by, "usd_micros", "usd", 1e-6)}
-        if self.forecast is not None:
-            end = self.as_of + dt.timedelta(hours=self.horizon_hours)
-            out["forecast"] = {"from": self.as_of.isoformat(), "to": end.isoformat(),
+        as_of = self.as_of   # set whenever there is a forecast or a projection
+        if self.forecast is not None and as_of is not None:
+            horizon_end = as_of + dt.timedelta(hours=self.horizon_hours)
+            out["forecast"] = {"from": as_of.isoformat(), "to": horizon_end.isoformat(),
                                "total_usd": _usd(self.forecast),
                                "rows": summarize(self.forecast, by, "usd_micros", "usd", 1e-6)}
-        if self.projected is not None:
+        if self.projected is not None and as_of is not None:
             p = self.projected
             out["projection"] = {
-                "month": f"{self.as_of:%Y-%m}", "as_of": self.as_of.isoformat(), "total_usd": _usd(p),
+                "month": f"{as_of:%Y-%m}", "as_of": as_of.isoformat(), "total_usd": _usd(p),
                 **{f"{k}_usd": _usd(p[p["kind"] == k]) for k in ("actual", "forecast", "run_rate")},
                 "rows": summarize(p, by, "usd_micros", "usd", 1e-6)}
             out["alerts"] = [a.to_dict() | {"message": a.message} for a in self.alerts]
@@ -72,7 +73,9 @@ def cost_history(traffic: pd.DataFrame, catalog: Catalog, settings: Settings, st
     if not len(traffic):
         return pd.DataFrame(columns=COST_COLUMNS)
     first = pd.Timestamp(traffic["ts"].min()).floor("h").to_pydatetime()
-    priced = cost_traffic(traffic, catalog, settings, Window(first, as_of or actuals_end(traffic)))
+    until = as_of or actuals_end(traffic)
+    assert until is not None  # traffic is not empty
+    priced = cost_traffic(traffic, catalog, settings, Window(first, until))
     ts = pd.to_datetime(priced["ts"])
     return priced[(ts >= start) & (ts < end)].reset_index(drop=True)
 
@@ -89,7 +92,7 @@ def cost_projection(traffic: pd.DataFrame, forecasts: pd.DataFrame, catalog: Cat
     fc_all, projected = [], None
     m0, m1 = month_bounds(as_of)
     while m0 < horizon_end:
-        ts = pd.to_datetime(traffic["ts"]) if len(traffic) else pd.Series([], dtype="datetime64[ns]")
+        ts: pd.Series = pd.to_datetime(traffic["ts"]) if len(traffic) else pd.Series([], dtype="datetime64[ns]")
         actual = traffic[(ts >= m0) & (ts < m1)]
         fc = forecast_traffic(forecasts, ratios, max(as_of, m0), min(horizon_end, m1))
         # run-rate from where this month's forecast stops (or from as_of when there is none)

@@ -6,6 +6,8 @@ costs (summed exactly in integer micro-dollars) and carbon (grams).
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 
 from ..errors import UnknownName
@@ -42,7 +44,7 @@ def summarize(frame: pd.DataFrame, by: str, value: str, out_name: str, scale: fl
         group_key(frame, by)   # still validates ``by``
         return []
     f = frame.assign(_key=group_key(frame, by).values)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for key, g in f.groupby("_key", sort=True):
         comps = g.groupby("component")[value].sum()
         flags = sorted({x for s in g["flags"].fillna("") for x in str(s).split(",") if x})

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 from decimal import Decimal
-from typing import Callable
+from typing import Any, Callable, cast
 
 import numpy as np
 import pandas as pd
@@ -70,9 +70,9 @@ def _lines(t: pd.DataFrame, component: str, price_key, weight, unit: str, unit_s
     out["component"] = component
     out["price_key"] = price_key
     out["weight"] = np.asarray(weight, dtype="int64")
-    out["unit_scale"] = unit_scale
+    out["unit_scale"] = cast(Any, unit_scale)   # a Decimal scalar (pandas' stubs list no Decimal)
     out["unit"] = unit
-    out["fixed_per_hour"] = fixed_per_hour
+    out["fixed_per_hour"] = cast(Any, fixed_per_hour)
     out["pool_scope"] = pool_scope if pool_scope is not None else ""
     out["flags"] = flags
     if "tflags" in t.columns:   # flags the traffic itself carries (forecast, run_rate, no_history...)
@@ -159,7 +159,7 @@ def _lambda_provisioned(t: pd.DataFrame, ctx: UsageContext) -> pd.DataFrame:
     lam = _lambda_rows(t, ctx)
     parts = []
     for (a, s, r), g in lam.groupby(["api", "stage", "route"], sort=True):
-        setup = ctx.setups[(a, s, r)]
+        setup = ctx.setups[(str(a), str(s), str(r))]
         if setup.provisioned <= 0:
             continue
         per_hour = Decimal(setup.provisioned) * setup.memory_gb * 3600   # GB-s per hour enabled

@@ -13,7 +13,7 @@ import zlib
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import BinaryIO, Callable, cast
 
 import numpy as np
 import pandas as pd
@@ -24,6 +24,7 @@ from .expand import expand, series_load
 from .text import write_lines
 from .traffic import Series, buckets, expected_counts, generate_counts, series_of
 from .writers import Pools, SampleWriter, all_writers, get_writer
+from .writers.base import Render
 from .writers.counts import HEADER as COUNTS_HEADER, counts_lines
 
 log = logging.getLogger(__name__)
@@ -75,7 +76,8 @@ def line_scale(start: pd.Timestamp, end: pd.Timestamp, step: str, lines: int, ca
 def _open(path: Path, gz: bool, stack: ExitStack) -> BinaryIO:
     raw = stack.enter_context(open(path, "wb"))
     if gz:
-        return stack.enter_context(gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6))
+        return cast(BinaryIO, stack.enter_context(gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0,
+                                                                compresslevel=6)))
     return raw
 
 
@@ -165,7 +167,7 @@ def _write_group(apis: tuple[str, ...], ws: list[SampleWriter], counts: pd.DataF
             rng = np.random.default_rng(np.random.SeedSequence([seed, 3, key, int(i)]))
             b = expand(rows[sel], sid[sel], load[sel], step_ms, series, rng)
             for w, fh, fr in zip(ws, handles, reports):
-                body = w.render(b, pools)
+                body = cast(Render, w.render)(b, pools)   # ws are the rendering writers
                 fr.bytes += write_lines(fh, body)
                 fr.lines += len(body)
     for fr in reports:

@@ -155,7 +155,7 @@ def generate_counts(start: str | pd.Timestamp, end: str | pd.Timestamp, step: st
     n5 = np.empty_like(req)
     extra: dict[tuple[str, str, str], np.ndarray] = {}
     for (api, reg, kind), grp in eps.groupby(["api", "region", "kind"]):
-        extra[(api, reg, kind)] = _episode_share(times, step, grp)
+        extra[(str(api), str(reg), str(kind))] = _episode_share(times, step, grp)
     zero = np.zeros(len(times))
     for i, s in enumerate(series):
         p5 = np.clip(s.route.p_5xx + extra.get((s.api.name, s.region, "5xx"), zero), 0, 0.95)

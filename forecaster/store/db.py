@@ -6,7 +6,7 @@ import contextlib
 import datetime as dt
 import logging
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import duckdb
 
@@ -79,3 +79,18 @@ def one(con: duckdb.DuckDBPyConnection, query: str, params: list | None = None) 
     """The first row of a query (or None), with the result drained."""
     rows = con.execute(query, params or []).fetchall()
     return rows[0] if rows else None
+
+
+def scalar(con: duckdb.DuckDBPyConnection, query: str, params: list | None = None) -> Any:
+    """The first column of the first row of a query (None when there is no row), with the result drained."""
+    row = one(con, query, params)
+    return row[0] if row is not None else None
+
+
+def relation(rel: duckdb.DuckDBPyRelation, name: str, query: str) -> duckdb.DuckDBPyRelation:
+    """``rel.query(name, query)``: ``query`` run over ``rel`` (named ``name`` in it), as a relation
+    (DuckDB types the result as optional: statements that return nothing give None)."""
+    out = rel.query(name, query)
+    if out is None:
+        raise RuntimeError(f"query over {name} returned no relation: {query[:120]}")
+    return out

@@ -44,9 +44,10 @@ def latest_version() -> int:
 
 def current_version(con: Any) -> int | None:
     """The newest version recorded in the file, or None for a file without a schema."""
+    # fetchall, not fetchone: DuckDB (2.x) wants each result drained before the next statement
     exists = con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
-    ).fetchall()[0][0]   # fetchall: DuckDB 2 keeps a result half-read by fetchone open and refuses the next statement
+    ).fetchall()[0][0]
     if not exists:
         return None
     return con.execute("SELECT max(version) FROM schema_version").fetchall()[0][0]

@@ -30,22 +30,28 @@ ROUTES = [("shop", "prod", "GET /products", "us-east-1", 100.0), ("shop", "prod"
 EVENTS_CSV = "name,start,end,routes,expected_uplift\nMega sale,{s},{e},shop:*,4\n"
 
 
-# ---- test models (registered once; forked workers inherit the registry) --------------------
+# ---- test models (registered once; module-level classes, so they reach the worker processes) ----
 
 class _Fails(SeasonalNaive):
+    def __init__(self, step=None, seed=0):
+        super().__init__("test_always_fails", pd.Timedelta("7D"), step, seed)
+
     def fit(self, history, regressors=None):
         raise RuntimeError("boom: this model always fails")
 
 
 class _Sleeps(SeasonalNaive):
+    def __init__(self, step=None, seed=0):
+        super().__init__("test_sleeps", pd.Timedelta("7D"), step, seed)
+
     def fit(self, history, regressors=None):
         time.sleep(30)
         return self
 
 
 if "test_always_fails" not in model_names():
-    register_model("test_always_fails")(lambda step=None, seed=0: _Fails("test_always_fails", pd.Timedelta("7D"), step))
-    register_model("test_sleeps")(lambda step=None, seed=0: _Sleeps("test_sleeps", pd.Timedelta("7D"), step))
+    register_model("test_always_fails")(_Fails)
+    register_model("test_sleeps")(_Sleeps)
 
 
 def counts(days: int = DAYS, seed: int = 0) -> pd.DataFrame:
@@ -149,24 +155,22 @@ def test_failing_model_falls_back_and_is_recorded(settings):
 
 
 def test_slow_model_times_out_and_falls_back(settings):
+    """The model sleeps 30 s: only the per-series alarm makes it fall back (timings: bench/bench_deadlines.py)."""
     con = connect(settings.db)
-    t = time.perf_counter()
     s = run_forecast(con, settings.model_copy(update={"forecast_timeout_s": 0.5}), model="test_sleeps", workers=1,
                      routes="GET /products")
-    assert time.perf_counter() - t < 10
     assert s.fallbacks == 1 and "SeriesTimeout" in s.per_series[0]["reason"]
     con.close()
 
 
 def test_engine_gives_up_on_a_hung_worker():
-    """The parent-side deadline (for threads, where no alarm can interrupt the fit)."""
+    """The parent-side deadline (for threads, where no alarm can interrupt the fit): the slow task is
+    given up (its sleep would have returned None); timings: bench/bench_deadlines.py."""
     with cf.ThreadPoolExecutor(2) as pool:
         def submit(task):
             return pool.submit(time.sleep, 1.5 if task[0] == "slow" else 0)
         tasks = [("slow", None), ("a", None), ("b", None)]
-        t = time.perf_counter()
         out = {sid: res for sid, _h, res in _bounded(submit, tasks, limit=2, workers=2, backstop_s=0.3)}
-        assert time.perf_counter() - t < 1.2
     assert isinstance(out["slow"], SeriesTimeout) and out["a"] is None and out["b"] is None
 
 

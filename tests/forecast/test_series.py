@@ -110,8 +110,8 @@ def test_steps_and_horizon_errors():
         steps_in("90m", "1h")
 
 
-def test_thousand_routes_fast(tmp_path):
-    import time
+def test_thousand_routes(tmp_path):
+    """Every route and aggregate of 1,000 routes (the speed is bench/bench_deadlines.py's)."""
     c = connect(tmp_path / "big.duckdb")
     run(c, """
         INSERT INTO traffic_1m
@@ -119,12 +119,9 @@ def test_thousand_routes_fast(tmp_path):
                1 + (r + m) % 7, 0, 0, 0, 0, 0, NULL, NULL, NULL, 0, 0, 0
         FROM range(1000) t(r), range(7 * 24 * 2) u(m)
     """)
-    t = time.perf_counter()
     s = load_series(c, "1h", as_of=dt.datetime(2026, 10, 8))
-    took = time.perf_counter() - t
     assert len(s) == 1000 + 5 + 5 + 1 + 1
     assert len(s.get("total")) == 7 * 24
-    assert took < 5, took
 
 
 def test_series_come_sorted_by_id_then_time_as_array_views(con):

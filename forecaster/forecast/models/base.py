@@ -30,6 +30,7 @@ from ...registry import Registry
 
 if TYPE_CHECKING:
     from ..backtest import Fold
+    from .common import HistoryLike
 
 FORECAST_COLUMNS = ("ds", "yhat", "yhat_lo_80", "yhat_hi_80", "yhat_lo_95", "yhat_hi_95")
 
@@ -67,6 +68,8 @@ class ForecastModel:
       every series (auto selection gates it); None for the cheap ones.
     - ``components``: the registered models this one combines; when they were backtested on the
       same folds, :meth:`derived_backtest` builds this model's backtest from theirs without a fit.
+    - ``preload``: modules its fit imports that are slow to import (statsmodels, Prophet); worker
+      processes import them before they fork when a run may use the model.
 
     Fast paths (class attributes, each with its method):
 
@@ -84,6 +87,7 @@ class ForecastModel:
     uses_regressors: ClassVar[bool] = False
     slow: ClassVar[SlowRule | None] = None
     components: ClassVar[tuple[str, ...]] = ()
+    preload: ClassVar[tuple[str, ...]] = ()
     predicts_arrays: ClassVar[bool] = False
     forecasts_folds: ClassVar[bool] = False
 
@@ -95,7 +99,7 @@ class ForecastModel:
         if any(m in own for m in ("fit", "predict", "predict_arrays")) and "forecasts_folds" not in own:
             cls.forecasts_folds = False
 
-    def fit(self, history: pd.DataFrame, regressors: pd.DataFrame | None = None) -> ForecastModel:
+    def fit(self, history: HistoryLike, regressors: pd.DataFrame | None = None) -> ForecastModel:
         raise NotImplementedError(f"{type(self).__name__} must implement fit()")
 
     def predict(self, horizon: int, levels: tuple[int, ...] = (80, 95),

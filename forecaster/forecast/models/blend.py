@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from .base import Arrays, ForecastModel, register_model
-from .common import aligned_arrays, finish_arrays, future_index
+from .common import HistoryLike, aligned_arrays, finish_arrays, future_index
 from .naive import SeasonalNaive, SeasonalNaiveWeekly
 from .profile import UPLIFT_SUFFIX, SeasonalProfile
 
@@ -71,9 +71,9 @@ class SeasonalBlend(ForecastModel):
         self._profile: SeasonalProfile | None = None
         self._regressors: pd.DataFrame | None = None
 
-    def fit(self, history: pd.DataFrame, regressors: pd.DataFrame | None = None) -> "SeasonalBlend":
+    def fit(self, history: HistoryLike, regressors: pd.DataFrame | None = None) -> "SeasonalBlend":
         profile = SeasonalProfile(step=self.step, seed=self.seed).fit(history, regressors)  # raises on < 1 day
-        self._naive = SeasonalNaiveWeekly(step=self.step, seed=self.seed).fit(profile._data)
+        self._naive = SeasonalNaiveWeekly(step=self.step, seed=self.seed).fit(profile._fitted())
         self._profile, self._regressors = profile, regressors
         return self
 
@@ -81,7 +81,7 @@ class SeasonalBlend(ForecastModel):
                        future_regressors: pd.DataFrame | None = None) -> Arrays:
         if self._naive is None or self._profile is None:
             raise RuntimeError("seasonal_blend: call fit() before predict()")
-        data = self._profile._data
+        data = self._profile._fitted()
         index = future_index(data.ds[-1], data.step, horizon)
         naive = self._naive.predict_arrays(horizon, levels)
         profile = self._profile.predict_arrays(horizon, levels, future_regressors)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from statistics import NormalDist
+from typing import Union
 
 import numpy as np
 import pandas as pd
@@ -43,7 +44,11 @@ def infer_step(ds: pd.Series | pd.DatetimeIndex) -> pd.Timedelta:
     return pd.Timedelta(diffs.mode().iloc[0])
 
 
-def prepare(history: pd.DataFrame, step: pd.Timedelta | None) -> Prepared:
+#: what a model's ``fit`` takes: a frame (ds, y), or a history :func:`prepare` already validated
+HistoryLike = Union[pd.DataFrame, Prepared]
+
+
+def prepare(history: HistoryLike, step: pd.Timedelta | None) -> Prepared:
     """Validate ``history`` (columns ds, y) and put it on a regular grid at ``step``.
 
     Missing steps become NaN (no data), never zero. Raises InsufficientHistory when no value is observed.
@@ -187,7 +192,7 @@ def merge_regressors(*frames: pd.DataFrame | None) -> pd.DataFrame | None:
     return frame.drop_duplicates("ds", keep="last")
 
 
-def finish_arrays(index: pd.DatetimeIndex, yhat: np.ndarray, bounds: dict[int, tuple[np.ndarray, np.ndarray]],
+def finish_arrays(index: pd.DatetimeIndex | np.ndarray, yhat: np.ndarray, bounds: dict[int, tuple[np.ndarray, np.ndarray]],
                   levels: tuple[int, ...]) -> Arrays:
     """The output columns: clipped at 0, intervals nested (wider level outside narrower) around yhat."""
     yhat = point_values(yhat)

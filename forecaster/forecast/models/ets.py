@@ -13,15 +13,18 @@ with expm1. Regressors are ignored.
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 import pandas as pd
 
 from .base import Arrays, ForecastModel, Training, register_model
-from .common import (Prepared, finish_arrays, interpolated, periods, prepare, require,
+from .common import (HistoryLike, Prepared, finish_arrays, interpolated, periods, prepare, require,
                      start_predict)
 from .common import z as z_of
 
-TRANSFORMS = {
+Transform = Callable[[np.ndarray], np.ndarray]
+TRANSFORMS: dict[str, tuple[Transform, Transform]] = {   # name -> (forward, back)
     "log1p": (np.log1p, np.expm1),
     "none": (lambda v: v, lambda v: v),
 }
@@ -165,7 +168,7 @@ def ets_filter(z: np.ndarray, alpha: float, beta: float, gamma: float, phi: floa
     """
     m = seasonal_periods or 1
     level, slope, initial = initial_states(z, seasonal_periods)
-    ring = [float(v) for v in initial] if seasonal_periods else [0.0]   # ring[t % m] holds s[t - m]
+    ring = [float(v) for v in initial] if seasonal_periods and initial is not None else [0.0]   # ring[t % m] holds s[t - m]
     beta_star, gamma_star = beta / alpha, (gamma / (1 - alpha) if seasonal_periods else 0.0)
     lv, b, sse = float(level), float(slope), 0.0
     for i, y in enumerate(z.tolist()):
@@ -202,7 +205,7 @@ class ETS(ForecastModel):
         self.window = pd.Timedelta(window) if window is not None else None
         self._data: Prepared | None = None
 
-    def fit(self, history: pd.DataFrame, regressors: pd.DataFrame | None = None) -> "ETS":
+    def fit(self, history: HistoryLike, regressors: pd.DataFrame | None = None) -> "ETS":
         data = prepare(history, self.step)
         daily, _ = periods(data.step)
         require(data, max(2 * daily, 10), self.name, f"2 daily seasons at {data.step}")

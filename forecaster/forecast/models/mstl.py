@@ -13,10 +13,9 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from statsmodels.tsa.seasonal import MSTL as StatsmodelsMSTL
 
 from .base import Arrays, ForecastModel, SlowRule, register_model
-from .common import (DAY, Prepared, finish_arrays, interpolated, periods, prepare, require,
+from .common import (HistoryLike, DAY, Prepared, finish_arrays, interpolated, periods, prepare, require,
                      start_predict)
 from .ets import bounded, ets_kernel
 
@@ -26,12 +25,13 @@ class MSTL(ForecastModel):
     name = "mstl"
     predicts_arrays = True
     slow = SlowRule(folds=1, min_history=14 * DAY)
+    preload = ("statsmodels.tsa.seasonal",)
 
     def __init__(self, step: pd.Timedelta | None = None, seed: int = 0, iterate: int = 1):
         self.step, self.seed, self.iterate = step, seed, iterate
         self._data: Prepared | None = None
 
-    def fit(self, history: pd.DataFrame, regressors: pd.DataFrame | None = None) -> "MSTL":
+    def fit(self, history: HistoryLike, regressors: pd.DataFrame | None = None) -> "MSTL":
         data = prepare(history, self.step)
         daily, weekly = periods(data.step)
         require(data, max(2 * daily, 10), self.name, f"2 daily seasons at {data.step}")
@@ -50,6 +50,8 @@ class MSTL(ForecastModel):
         if self.periods:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
+                from statsmodels.tsa.seasonal import MSTL as StatsmodelsMSTL  # ~1.5 s to import: when used
+
                 result = StatsmodelsMSTL(z, periods=self.periods, iterate=self.iterate).fit()
             seasonal = np.asarray(result.seasonal, dtype=float).reshape(len(z), -1)
             adjusted = z - seasonal.sum(axis=1)

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from .base import Arrays, ForecastModel, register_model
-from .common import (DAY, WEEK, Prepared, finish_arrays, future_index, point_values, prepare,
+from .common import (HistoryLike, DAY, WEEK, Prepared, finish_arrays, future_index, point_values, prepare,
                      season_steps)
 
 
@@ -26,7 +26,7 @@ class SeasonalNaive(ForecastModel):
         self._data: Prepared | None = None
         self.period = 1
 
-    def fit(self, history: pd.DataFrame, regressors: pd.DataFrame | None = None) -> "SeasonalNaive":
+    def fit(self, history: HistoryLike, regressors: pd.DataFrame | None = None) -> "SeasonalNaive":
         self._data = prepare(history, self.step)
         self.period = effective_period(self._data.n, self._data.step, self.season)
         return self

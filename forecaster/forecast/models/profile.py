@@ -28,7 +28,7 @@ import pandas as pd
 
 from ...errors import InsufficientHistory
 from .base import Arrays, ForecastModel, register_model
-from .common import (Prepared, aligned_arrays, finish_arrays, future_index,
+from .common import (HistoryLike, Prepared, aligned_arrays, finish_arrays, future_index,
                      merge_regressors, periods, prepare)
 
 UPLIFT_SUFFIX = "_uplift"
@@ -55,7 +55,7 @@ class SeasonalProfile(ForecastModel):
         self._data: Prepared | None = None
         self._regressors: pd.DataFrame | None = None
 
-    def fit(self, history: pd.DataFrame, regressors: pd.DataFrame | None = None) -> "SeasonalProfile":
+    def fit(self, history: HistoryLike, regressors: pd.DataFrame | None = None) -> "SeasonalProfile":
         data = prepare(history, self.step)
         daily, weekly = periods(data.step)
         if data.n >= weekly:
@@ -120,7 +120,7 @@ class SeasonalProfile(ForecastModel):
                 warnings.simplefilter("ignore", RuntimeWarning)
                 out = np.nanmean(vals, axis=1)
         fallback = np.nanmedian(self._masked) if np.isfinite(self._masked).any() else np.nanmedian(
-            self._data.y)
+            self._fitted().y)
         return np.where(np.isfinite(out), out, fallback)
 
     def _level(self, data: Prepared, active: np.ndarray, daily: int, end: int | None = None) -> float:

@@ -23,7 +23,7 @@ import pandas as pd
 
 from . import prophet_speed
 from .base import ForecastModel, SlowRule, register_model
-from .common import (DAY, Prepared, align_regressors, constant_forecast, finish, future_index,
+from .common import (HistoryLike, DAY, Prepared, align_regressors, constant_forecast, finish, future_index,
                      merge_regressors, periods, prepare, require, z)
 from .profile import UPLIFT_SUFFIX
 
@@ -48,6 +48,7 @@ class ProphetModel(ForecastModel):
     name = "prophet"
     uses_regressors = True   # events as Prophet regressors; applies the uplift of one-off events
     slow = SlowRule(folds=1, min_history=14 * DAY)
+    preload = ("prophet",)
 
     def __init__(self, step: pd.Timedelta | None = None, seed: int = 0, country: str | None = "US",
                  uncertainty_samples: int = 200, changepoint_prior_scale: float = 0.05):
@@ -55,7 +56,7 @@ class ProphetModel(ForecastModel):
         self.uncertainty_samples, self.changepoint_prior_scale = uncertainty_samples, changepoint_prior_scale
         self._data: Prepared | None = None
 
-    def fit(self, history: pd.DataFrame, regressors: pd.DataFrame | None = None) -> "ProphetModel":
+    def fit(self, history: HistoryLike, regressors: pd.DataFrame | None = None) -> "ProphetModel":
         from prophet import Prophet  # heavy import (Stan); only when this model is used
 
         quiet_prophet_logs()

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
 from ...errors import ConfigError
+
+if TYPE_CHECKING:
+    from ...config import CustomFormat
 from .base import CANONICAL, LogFormat, all_formats, json_select, regex_select, register, ts_any, ts_strptime, unregister
 from .detect import json_share, regex_share
 
 _declared: set[str] = set()
 
 
-def register_custom_formats(formats: Mapping[str, object]) -> None:
+def register_custom_formats(formats: Mapping[str, CustomFormat]) -> None:
     """(Re-)register the config's custom formats; a name clashing with a built-in is refused."""
     problems = []
     for name in list(_declared):
