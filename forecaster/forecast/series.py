@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import BadInput, NotFound, UnknownName
-from ..store.db import run, scalar
+from ..store.db import one, run, scalar
 
 log = logging.getLogger(__name__)
 

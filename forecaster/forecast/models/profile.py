@@ -158,7 +158,7 @@ class SeasonalProfile(ForecastModel):
     def _levels_at(self, t: np.ndarray, lag: int) -> np.ndarray:
         """The level known ``lag`` steps before each step of ``t`` (actuals over profile in the
         ``level_days`` before it; 1 where there is no season to compare with)."""
-        data = self._data
+        data = self._fitted()
         y = np.where(np.isfinite(data.y) & ~self._active, data.y, 0.0)
         prof_all = np.zeros(data.n)
         start = self.period
