@@ -1,9 +1,11 @@
-"""Engines: where :func:`forecaster.fit.fit_series` runs — in this process, a local process pool, or Dask.
+"""Engines: where :func:`forecaster.forecast.fit.fit_series` runs — in this process, local worker
+processes (``forecaster.forecast.workers``: started from a fork server, stopped by their handles),
+or Dask.
 
-Series go to workers in batches (one pickle round trip and one future per batch, not per series)
-that shrink toward the end of the run; at most two batches per worker are in flight (memory stays
-flat for any number of series), and a batch not back after a backstop deadline is given up as
-timed out, so a hung worker never stalls the run. Engines only decide *where* the work runs, so
+Series go to workers in batches (one pickle round trip per batch, not per series) that shrink
+toward the end of the run; at most two batches per worker are in flight (memory stays flat for any
+number of series), and a batch not back after its deadline is given up as timed out (a local
+worker is then terminated and replaced), so a hung worker never stalls the run. Engines only decide *where* the work runs, so
 ``local`` and ``dask`` give identical results under the same seed.
 """
 

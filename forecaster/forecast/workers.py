@@ -198,6 +198,11 @@ class Workers:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @property
+    def processes(self) -> list[Any]:
+        """The worker processes now serving (a stopped worker's replacement included)."""
+        return [w.process for w in self._workers]
+
     def _start(self) -> _Worker:
         parent, child = self.ctx.Pipe()
         proc = self.ctx.Process(target=_serve, args=(child, self.models), daemon=True,  # type: ignore[attr-defined]

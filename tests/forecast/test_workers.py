@@ -50,7 +50,7 @@ def test_map_returns_every_result():
 def test_a_dead_worker_fails_its_task_only_and_is_replaced():
     with Workers(2) as pool:
         out = dict(pool.map(behave, ["a", "die", "b", "raise", "c", "d"], lambda t: (t,), deadline_s=60))
-        assert all(w.process.is_alive() for w in pool._workers)
+        assert all(p.is_alive() for p in pool.processes)
     assert isinstance(out.pop("die"), WorkerDied)
     assert isinstance(out.pop("raise"), ValueError)
     assert out == {"a": "a", "b": "b", "c": "c", "d": "d"}
@@ -58,10 +58,10 @@ def test_a_dead_worker_fails_its_task_only_and_is_replaced():
 
 def test_a_hung_worker_is_terminated_and_its_task_times_out():
     with Workers(2) as pool:
-        before = [w.process for w in pool._workers]
+        before = pool.processes
         dict(pool.map(behave, ["warm", "up"], lambda t: (t,), deadline_s=60))  # both workers started
         out = dict(pool.map(behave, ["hang", "a", "b"], lambda t: (t,), deadline_s=2))
-        stopped = [p for p in before if p not in [w.process for w in pool._workers]]
+        stopped = [p for p in before if p not in pool.processes]
     assert isinstance(out["hang"], SeriesTimeout) and out["a"] == "a" and out["b"] == "b"
     assert len(stopped) == 1 and not stopped[0].is_alive() and stopped[0].exitcode == -15  # SIGTERM
 
@@ -91,7 +91,7 @@ def test_extension_models_are_those_defined_outside_forecaster():
 @pytest.mark.parametrize("workers", [2])
 def test_closing_stops_every_worker(workers):
     pool = Workers(workers).__enter__()
-    procs = [w.process for w in pool._workers]
+    procs = pool.processes
     pool.close()
     assert all(not p.is_alive() for p in procs)
 
