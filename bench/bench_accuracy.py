@@ -3,6 +3,7 @@
 Series (hourly, 72 h horizon, the last 72 h of each window held out):
 - NAB ``elb_request_count_8c0756`` and ``ec2_network_in_257a54`` (5-min, summed to hours; 2 origins each),
 - NAB ``nyc_taxi`` (30-min, summed to hours; 10 origins, 8 weeks of history each, holidays included),
+- ``taxi_shift``: NYC taxi doubled from 2014-11-01 (a level shift made from a real series), 3 origins after it,
 - generated routes from ``forecaster.samples.traffic.generate_counts`` (28 days of history, the
   weekly flash sale given as a regressor).
 
@@ -38,6 +39,8 @@ HORIZON = 72
 STEP = pd.Timedelta("1h")
 TAXI_ORIGINS = ("2014-09-15", "2014-10-06", "2014-10-27", "2014-11-17", "2014-11-26", "2014-12-08",
                 "2014-12-23", "2014-12-30", "2015-01-12", "2015-01-25")
+#: NYC taxi doubled from SHIFT_AT: test windows 3, 10 and 24 days after the shift
+SHIFT_AT, SHIFT_ORIGINS = pd.Timestamp("2014-11-01"), ("2014-11-04", "2014-11-11", "2014-11-25")
 GENERATED_START, GENERATED_DAYS = pd.Timestamp("2026-01-08"), 31  # test window holds a Thursday flash sale
 HOLDOUT_TAXI_ORIGINS = ("2014-09-01", "2014-09-24", "2014-10-16", "2014-11-06", "2014-12-02", "2014-12-15",
                         "2015-01-05", "2015-01-18")
@@ -103,6 +106,10 @@ def nab_cases(taxi_origins: tuple[str, ...] = TAXI_ORIGINS, aws_offset: pd.Timed
     for origin in taxi_origins:
         train, test = split(taxi, pd.Timestamp(origin), pd.Timedelta("56D"))
         cases.append(Case(f"{prefix}_taxi_{origin}", "nab", train, test, anomaly=overlaps(test, windows)))
+    shifted = taxi.assign(y=np.where(taxi.ds >= SHIFT_AT, 2 * taxi.y, taxi.y))
+    for origin in SHIFT_ORIGINS:   # a level shift made from a real series (none of them has one)
+        train, test = split(shifted, pd.Timestamp(origin), pd.Timedelta("56D"))
+        cases.append(Case(f"{prefix}_taxi_shift_{origin}", "nab", train, test, anomaly=overlaps(test, windows)))
     return cases
 
 

@@ -10,7 +10,7 @@ event (``--leads``, hours before its start), as the scheduler would.
   event was reported with lead_time_hours >= 24 (target >= 90%). Routes that do not exist yet
   at the as-of point (the launch's new ``POST /preorders``) cannot be forecast and are not counted.
 - precision: share of reported spikes that overlap a real upward event on that series, +-1 h
-  (target >= 80%).
+  (target >= 80%); hour precision: share of the hours inside reported spikes that are event hours.
 
 Route series only (aggregates feel an event diluted). Writes ``bench/out/spikes.md``.
 """
@@ -34,6 +34,7 @@ from forecaster.store.db import connect, run
 START, END = pd.Timestamp("2026-10-20"), pd.Timestamp("2026-12-06")
 MIN_HISTORY = pd.Timedelta(days=21)
 TOL = pd.Timedelta(hours=1)
+H1 = pd.Timedelta(hours=1)
 
 
 def build_db(path: Path, seed: int) -> tuple[Path, pd.DataFrame]:
@@ -57,9 +58,18 @@ def main() -> None:
     ap.add_argument("--leads", default="26,44,62", help="hours between as-of and event start")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--out", default="spikes.md")
+    ap.add_argument("--out", default=None, help="report name (default spikes.md, real: spikes_real.md)")
+    ap.add_argument("--cases", default="generated", choices=["generated", "real"],
+                    help="generated: the sample traffic's events (default); real: NAB series, see bench/spikes_real.py")
+    ap.add_argument("--every", type=int, default=1, help="real: days between as-of points")
+    ap.add_argument("--only", help="real: substring filter on series names")
+    ap.add_argument("--folds", type=int, default=None, help="real: backtest folds per run (default: the fast preset's)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
+    if args.cases == "real":
+        _real(args)
+        return
+    args.out = args.out or "spikes.md"
     leads = [int(x) for x in args.leads.split(",")]
     tmp = Path(tempfile.mkdtemp())
     db = tmp / "bench.duckdb"
@@ -93,13 +103,18 @@ def main() -> None:
                 real = any(e.applies_to(r.series) and any(s0 - TOL < r.end_ts and r.start_ts < s1 + TOL
                                                           for s0, s1 in e.occurrences(r.start_ts - pd.Timedelta("7D"), r.end_ts + pd.Timedelta("7D")))
                            for e in upward)
-                reported.append({"run_as_of": as_of, "series": r.series, "start": r.start_ts, "ratio": r.ratio,
+                hours = pd.date_range(r.start_ts, r.end_ts - pd.Timedelta("1h"), freq="1h")
+                on = sum(any(e.applies_to(r.series) and any(s0 <= h < s1 for s0, s1 in e.occurrences(h - pd.Timedelta("7D"), h + H1))
+                             for e in upward) for h in hours)
+                reported.append({"run_as_of": as_of, "series": r.series, "start": r.start_ts, "end": r.end_ts,
+                                 "hours": len(hours), "event_hours": int(on), "ratio": r.ratio,
                                  "probability": r.probability, "lead_h": r.lead_time_hours, "event": r.event, "real": real})
             print(f"{name} {ev_start} lead {lead}h: {s.series} series, {s.spikes} spikes, {s.seconds:.1f}s", flush=True)
     con.close()
     cases_df, rep = pd.DataFrame(cases), pd.DataFrame(reported)
     recall = cases_df.found.mean() if len(cases_df) else float("nan")
     precision = rep.real.mean() if len(rep) else float("nan")
+    hour_precision = rep.event_hours.sum() / rep.hours.sum() if len(rep) and rep.hours.sum() else float("nan")
     lines = [header("Spike detection ahead of known events", f".venv/bin/python -m bench.bench_spikes --model {args.model} "
                     f"--leads {args.leads} --seed {args.seed}"),
              f"- traffic: generate_counts({START.date()}..{END.date()}, 1h, seed={args.seed}), "
@@ -108,6 +123,8 @@ def main() -> None:
              f"**recall (event spikes found >= 24 h ahead): {recall:.1%}** of {len(cases_df)} (event, series, as-of) cases "
              f"(target >= 90%)\n",
              f"**precision (reported spikes on a real event): {precision:.1%}** of {len(rep)} spikes (target >= 80%)\n",
+             f"**hour precision (hours inside reported spikes that are event hours): {hour_precision:.1%}** of "
+             f"{int(rep.hours.sum()) if len(rep) else 0} hours\n",
              "### recall per event and lead\n", _md(cases_df.groupby(["event", "lead_h"]).found.agg(["mean", "count"]).reset_index()),
              "\n### spikes not on an event (up to 20)\n", _md(rep[~rep.real].head(20)) if len(rep) else "none\n",
              "\n### missed cases (up to 20)\n", _md(cases_df[~cases_df.found].head(20)) if len(cases_df) else "none\n"]
@@ -116,8 +133,26 @@ def main() -> None:
     stem = Path(args.out).stem   # every case and spike, to study thresholds without rerunning
     cases_df.to_csv(OUT / f"{stem}_cases.csv", index=False)
     rep.to_csv(OUT / f"{stem}_reported.csv", index=False)
-    print(f"recall {recall:.1%} ({len(cases_df)} cases), precision {precision:.1%} ({len(rep)} spikes); "
+    print(f"recall {recall:.1%} ({len(cases_df)} cases), precision {precision:.1%} ({len(rep)} spikes), "
+          f"hour precision {hour_precision:.1%}; "
           f"wrote {OUT / args.out}")
+
+
+def _real(args) -> None:
+    """The real-series benchmark (``bench/spikes_real.py``): report plus the case-by-case CSVs."""
+    import warnings
+
+    from bench.spikes_real import run as run_real
+
+    warnings.filterwarnings("ignore")
+    text, cases, reported, _ = run_real(args.every, args.model, args.only, args.folds)
+    out = args.out or "spikes_real.md"
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / out).write_text(text)
+    stem = Path(out).stem
+    cases.to_csv(OUT / f"{stem}_cases.csv", index=False)
+    reported.to_csv(OUT / f"{stem}_reported.csv", index=False)
+    print(text)
 
 
 def _md(frame: pd.DataFrame) -> str:

@@ -219,6 +219,10 @@ class Settings(BaseSettings):
     spike_min_peak: float = Field(
         5.0, ge=0, description="requests per step a spike's forecast must reach (ignores noise on near-idle routes)"
     )
+    spike_min_excess: float = Field(
+        30.0, ge=0, description="requests per step a spike must rise above the route's expected traffic (a quiet route's small burst is not a spike)"
+    )
+    forecast_max_horizon: str = Field("14d", description="the longest --horizon accepted (a duration: 14d, 336h)")
     spike_capacity_rps: dict[str, float] = Field(
         default_factory=dict,
         description="known capacity or throttle limit (requests/s) per series id or glob, e.g. 'route:shop|prod|*' or 'region:us-east-1'",

@@ -116,9 +116,9 @@ def show_forecast(con, summary, console: Console) -> None:
 
     print_run(summary, limit=12)
     rows = results.top_spikes(con, summary.run_id, 10)
-    t = Table(title=f"spikes ahead (top {len(rows)} of {summary.spikes}, by ratio to baseline)")
-    for c in ("series", "starts", "peak at", "peak/h", "x baseline", "P(exceed)", "lead h", "event"):
-        t.add_column(c, justify="right" if c in ("peak/h", "x baseline", "P(exceed)", "lead h") else "left")
+    t = Table(title=f"spikes ahead (top {len(rows)} of {summary.spikes}, by ratio to expected traffic)")
+    for c in ("series", "starts", "peak at", "peak/h", "x expected", "P(exceed)", "lead h", "event"):
+        t.add_column(c, justify="right" if c in ("peak/h", "x expected", "P(exceed)", "lead h") else "left")
     for r in rows:
         t.add_row(r["series"], f"{r['start_ts']:%a %d %H:%M}", f"{r['peak_ts']:%a %d %H:%M}", f"{r['peak']:,.0f}",
                   f"{r['ratio']:.1f}x", f"{r['probability']:.0%}", f"{r['lead_time_hours']:.0f}", r["event"])

@@ -117,6 +117,11 @@ def print_summary(s: RunSummary, limit: int = 40) -> None:
                   f"80% coverage {_num(a.get('coverage_80'), pct=True)}, 95% coverage {_num(a.get('coverage_95'), pct=True)}")
     console.print(f"models: {', '.join(f'{k} {v}' for k, v in s.models.items())}; fallbacks {s.fallbacks}; "
                   f"spikes {s.spikes}; {s.seconds:.1f}s ({s.series_per_second:.1f} series/s, {s.engine} x{s.workers})")
+    notes = getattr(s, "notes", None) or []
+    for note in notes[:limit // 4 or 1]:
+        console.print(f"note: {note}")
+    if len(notes) > (limit // 4 or 1):
+        console.print(f"... and {len(notes) - (limit // 4 or 1)} more notes (--json for all)")
 
 
 def _num(v, suffix: str = "", pct: bool = False, digits: int = 2) -> str:

@@ -49,6 +49,7 @@ class IntervalChoice:
 
     methods: dict[int, str] = field(default_factory=dict)  # level -> "own" | "conformal" | "union"
     coverage: dict[int, dict[str, float]] = field(default_factory=dict)  # level -> method -> backtest coverage
+    fold_coverage: dict[int, dict[int, float]] = field(default_factory=dict)  # level -> fold -> the chosen one's
 
     @property
     def calibrated(self) -> bool:
@@ -139,7 +140,7 @@ def _hits(y: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
 
 
 def backtest_coverage(backtest: Mapping | pd.DataFrame, step: pd.Timedelta,
-                      levels: tuple[int, ...]) -> dict[int, dict[str, float]]:
+                      levels: tuple[int, ...], per_fold: dict | None = None) -> dict[int, dict[str, float]]:
     """Out-of-sample coverage of each candidate interval on the backtest, per level.
 
     own: each fold's forecast interval; conformal: leave-one-fold-out (quantiles of the other
@@ -163,20 +164,36 @@ def backtest_coverage(backtest: Mapping | pd.DataFrame, step: pd.Timedelta,
                                            len(folds) - 1, levels)
         conf = conformal_bounds(yhat[keep], h[keep], quantiles, levels) if not quantiles.empty else None
         for lv in levels:
-            hits[lv]["own"].append(_hits(y[keep], *own[lv]))
+            found = {"own": _hits(y[keep], *own[lv])}
             if conf is not None:
-                hits[lv]["conformal"].append(_hits(y[keep], *conf[lv]))
-                hits[lv]["union"].append(_hits(y[keep], *union_bounds(own[lv], conf[lv])))
+                found["conformal"] = _hits(y[keep], *conf[lv])
+                found["union"] = _hits(y[keep], *union_bounds(own[lv], conf[lv]))
+            for m, hit in found.items():
+                hits[lv][m].append(hit)
+                if per_fold is not None:
+                    per_fold.setdefault((lv, m), {})[int(f)] = float(hit.mean())
     return {lv: {m: float(np.concatenate(v).mean()) if v else float("nan") for m, v in by.items()}
             for lv, by in hits.items()}
 
 
-def choose_intervals(coverage: dict[int, dict[str, float]], n_folds: int) -> dict[int, str]:
-    """Per level, the candidate whose backtest coverage is closest to the level (ties: union, own,
-    conformal); the union when the conformal candidate could not be scored (a single fold)."""
+def choose_intervals(coverage: dict[int, dict[str, float]], n_folds: int,
+                     per_fold: dict | None = None) -> dict[int, str]:
+    """Per level, the candidate whose backtest coverage is closest to the level, checked per regime:
+    with ``per_fold`` (``(level, method) -> {fold: coverage}``) a candidate also pays for how far its
+    worst fold falls short of the level (a ramp or a level shift makes one fold a regime of its own,
+    and pooled coverage would hide that it under-covers there); under-covering the level counts twice
+    (an interval too narrow misleads a decision more than one too wide). Ties: union, own, conformal. The
+    union when the conformal candidate could not be scored (a single fold)."""
     out = {}
     for level, cov in coverage.items():
-        scored = [(abs(cov[m] - level / 100.0), i, m) for i, m in enumerate(METHODS) if np.isfinite(cov.get(m, np.nan))]
+        target = level / 100.0
+
+        def score(m: str) -> float:
+            folds = (per_fold or {}).get((level, m), {})
+            worst = min(folds.values()) if folds else cov[m]
+            return abs(cov[m] - target) + max(0.0, target - cov[m]) + max(0.0, target - worst)
+
+        scored = [(score(m), i, m) for i, m in enumerate(METHODS) if np.isfinite(cov.get(m, np.nan))]
         if n_folds < 2 or not any(m == "conformal" for _, _, m in scored):
             out[level] = "union" if n_folds >= 1 else "own"
         else:
@@ -197,9 +214,12 @@ def calibrate(forecast: pd.DataFrame, backtest: Mapping | pd.DataFrame | None, s
     quantiles = residual_quantiles(backtest, step, n_folds, levels)
     if quantiles.empty:
         return forecast, IntervalChoice({lv: "own" for lv in levels}), quantiles
-    coverage = backtest_coverage(backtest, step, levels)
-    methods = choose_intervals(coverage, n_folds)
+    folds_cov: dict = {}
+    coverage = backtest_coverage(backtest, step, levels, folds_cov)
+    methods = choose_intervals(coverage, n_folds, folds_cov)
     choice = IntervalChoice(methods, coverage)
+    for lv, m in methods.items():   # with one fold the union is chosen unscored: its own stands in
+        choice.fold_coverage[lv] = folds_cov.get((lv, m)) or folds_cov.get((lv, "own"), {})
     if not choice.calibrated:
         return forecast, choice, quantiles
     yhat = np.asarray(forecast["yhat"], dtype=float)

@@ -21,13 +21,16 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from ..errors import ForecasterError, ModelError, SeriesTimeout
+from ..errors import ForecasterError, ModelError, SeriesTimeout, UnknownName
 from .events import Event
 from .models.base import model_class
 from .models.common import Arrays, Prepared, constant_arrays, prepare_arrays
 from .series import step_delta
 from .series_context import SeriesContext, series_context
-from .spikes import Spike, capacity_for, find_spikes
+from .conformal import log_residuals
+from .robust import damp_outliers
+from .uplift import yearly_uplift
+from .spikes import Spike, capacity_for, event_mask, find_spikes
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +53,7 @@ class FitSpec:
     events: tuple[Event, ...] = ()
     min_ratio: float = 1.5
     min_peak: float = 0.0
+    min_excess: float = 0.0      # requests per step a spike must rise above the expected traffic
     capacity_rps: tuple[tuple[str, float], ...] = ()   # (series id or glob, requests/s): settings.spike_capacity_rps
 
 
@@ -74,6 +78,7 @@ class SeriesResult:
     scores: Arrays | None
     spikes: list[Spike]
     seconds: float
+    notes: tuple[str, ...] = ()   # what was done to the history or the forecast (damped outliers, event uplifts)
 
 
 def fit_series(series: str, history: History | pd.DataFrame, spec: FitSpec) -> SeriesResult:
@@ -82,23 +87,54 @@ def fit_series(series: str, history: History | pd.DataFrame, spec: FitSpec) -> S
     width = step_delta(spec.step)
     ds, y = _columns(history)
     ctx = series_context(spec.events, series, ds, spec.horizon, width)
+    y, notes = _robust(series, ds, y, spec, width)
     data = _validated(ds, y, width)
+    residuals = None
     try:
         with _deadline(spec.timeout_s, series):
-            frame, model, reason, scores = _fit_predict(data, ctx, spec, width)
+            frame, model, reason, scores, residuals = _fit_predict(data, ctx, spec, width)
         fallback = False
     except Exception as e:  # noqa: BLE001 - any model failure falls back, by design; the reason is kept
         frame, model, reason, scores = _safe_fallback(data, ds, y, ctx, spec, width, f"{spec.model} failed: {_why(e)}")
         fallback = True
-    return _result(series, ds, y, ctx, spec, width, frame, model, reason, fallback, scores, t0)
+    frame, said = _yearly(series, ds, y, ctx, spec, width, frame, model)
+    return _result(series, ds, y, ctx, spec, width, frame, model, reason, fallback, scores, t0, notes + said, residuals)
 
 
-def _result(series, ds, y, ctx, spec: FitSpec, width, frame, model, reason, fallback, scores, t0) -> SeriesResult:
+def _yearly(series, ds, y, ctx: SeriesContext, spec: FitSpec, width, frame: Arrays, model: str) -> tuple[Arrays, list[str]]:
+    """The forecast lifted by the measured uplift of yearly events (``forecaster.forecast.uplift``)
+    when the model ignored the regressors, and the notes saying where each uplift came from."""
+    if not spec.events:
+        return frame, []
+    mult, said = yearly_uplift(spec.events, series, ds, y, ctx.future, width)
+    try:
+        learns = model_class(model).uses_regressors
+    except UnknownName:   # the last resort (a constant median) is no registered model
+        learns = False
+    if learns:
+        return frame, [f"{n} (learned by {model})" if "measured" in n else n for n in said]
+    return _uplifted(frame, mult), said
+
+
+def _robust(series: str, ds: np.ndarray, y: np.ndarray, spec: FitSpec, width: pd.Timedelta) -> tuple[np.ndarray, list[str]]:
+    """The history with its outliers damped (``forecaster.forecast.robust``; calendar events kept), and the note."""
+    try:
+        protected = event_mask(list(spec.events), series, pd.DatetimeIndex(ds), width) if len(ds) else None
+        damped, note = damp_outliers(ds, y, width, protected)
+    except (ValueError, TypeError) as e:  # a history that does not even validate: the models say why
+        log.info("%s: outliers not checked: %s", series, e)
+        return y, []
+    return damped, [note] if note else []
+
+
+def _result(series, ds, y, ctx, spec: FitSpec, width, frame, model, reason, fallback, scores, t0,
+            notes=(), residuals=None) -> SeriesResult:
     as_of = spec.as_of if spec.as_of is not None else ctx.future[0]
     spikes = find_spikes(series, frame, {"ds": ds, "y": y}, as_of, width, spec.min_ratio, spec.min_peak,
-                         capacity_rps=capacity_for(series, dict(spec.capacity_rps)), events=list(spec.events))
+                         capacity_rps=capacity_for(series, dict(spec.capacity_rps)), events=list(spec.events),
+                         min_excess=spec.min_excess, residuals=residuals)
     return SeriesResult(series, model, reason, fallback, frame, _score_arrays(scores), spikes,
-                        time.perf_counter() - t0)
+                        time.perf_counter() - t0, tuple(notes))
 
 
 def _columns(history: History | pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -129,16 +165,27 @@ def _fit_predict(data, ctx: SeriesContext, spec: FitSpec, width: pd.Timedelta):
                                          ctx.hist_regs, ctx.fut_regs)
         arrays = {c: frame[c].to_numpy() for c in FORECAST_COLS if c in frame.columns}
         model, reason, scores = choice.model, choice.reason, choice.scores
+        residuals = _residuals(choice.backtest)
     else:
         from .models import get_model
 
         m = get_model(spec.model, step=width, seed=spec.seed)
         arrays = m.fit(data, ctx.hist_regs).forecast_arrays(spec.horizon, (80, 95), ctx.fut_regs)
         model, reason, scores = spec.model, "model named by the caller", _named_scores(data, ctx.hist_regs, spec, width)
+        residuals = None
     arrays = _checked(arrays, ctx.future)
     if not model_class(model).uses_regressors:  # the model ignored the events: apply their expected uplift here
         arrays = _uplifted(arrays, ctx.uplift)
-    return arrays, model, reason, scores
+    return arrays, model, reason, scores, residuals
+
+
+def _residuals(backtest) -> np.ndarray | None:
+    """The finite out-of-sample log residuals of the chosen model's backtest (None without one)."""
+    if backtest is None:
+        return None
+    r = log_residuals(np.asarray(backtest["y"], dtype=float), np.asarray(backtest["yhat"], dtype=float))
+    r = r[np.isfinite(r)]
+    return r if r.size else None
 
 
 def _fallback(data, ctx: SeriesContext, spec: FitSpec, width, reason: str):
@@ -236,5 +283,6 @@ def fallback_result(series: str, history: History | pd.DataFrame, spec: FitSpec,
     width = step_delta(spec.step)
     ds, y = _columns(history)
     ctx = series_context(spec.events, series, ds, spec.horizon, width)
+    y, notes = _robust(series, ds, y, spec, width)
     frame, model, why, scores = _safe_fallback(_validated(ds, y, width), ds, y, ctx, spec, width, reason)
-    return _result(series, ds, y, ctx, spec, width, frame, model, why, True, scores, t0)
+    return _result(series, ds, y, ctx, spec, width, frame, model, why, True, scores, t0, notes)

@@ -22,7 +22,7 @@ from .engines import ENGINES, EngineOptions, batch_size
 from ..errors import BadInput, NotFound, UnknownName
 from .events import Calendar
 from .fit import FORECAST_COLS, FitSpec, History, SeriesResult, _why, fallback_result
-from .series import load_series, step_delta, steps_in
+from .series import STEPS, data_resolution, load_series, step_delta, steps_in
 from ..store import forecasts as results
 from ..store import runs
 from ..store.db import Connection, transaction, utcnow
@@ -50,6 +50,7 @@ class RunSummary:
     accuracy: dict[str, float | None] = field(default_factory=dict)   # mean over series of the chosen model's backtests
     by_model: dict[str, dict[str, float | None]] = field(default_factory=dict)  # every backtested model
     spikes: int = 0
+    notes: list[str] = field(default_factory=list)   # "series: what was done" (damped outliers, event uplifts)
     seconds: float = 0.0
     series_per_second: float = 0.0
     per_series: list[dict[str, Any]] = field(default_factory=list)
@@ -124,6 +125,7 @@ class _Tally:
 
     def __init__(self) -> None:
         self.rows: list[dict[str, Any]] = []
+        self.notes: list[str] = []
         self.by_model: dict[str, dict[str, list[float]]] = {}
 
     def add(self, r: SeriesResult) -> None:
@@ -143,7 +145,8 @@ class _Tally:
         self.rows.append({"series": r.series, "model": r.model, "fallback": r.fallback, "reason": r.reason, **acc,
                           "peak": float(yhat[k]) if yhat is not None else None,
                           "peak_ts": str(pd.Timestamp(r.forecast["ds"][k])) if yhat is not None else None,
-                          "spikes": len(r.spikes), "seconds": round(r.seconds, 4)})
+                          "spikes": len(r.spikes), "seconds": round(r.seconds, 4), "notes": list(r.notes)})
+        self.notes.extend(f"{r.series}: {n}" for n in r.notes)
 
     def accuracy(self) -> dict[str, float | None]:
         return {m: _nanmean(np.array([np.nan if row[m] is None else row[m] for row in self.rows], dtype=float))
@@ -214,6 +217,10 @@ def _params(settings, horizon, step, model, as_of, routes, events, engine, sched
     if p["as_of"] is not None and p["as_of"].tzinfo is not None:
         p["as_of"] = p["as_of"].tz_convert("UTC").tz_localize(None)
     p["horizon_steps"] = steps_in(p["horizon"], step)
+    longest = steps_in(settings.forecast_max_horizon, step)
+    if p["horizon_steps"] > longest:
+        raise BadInput(f"horizon {p['horizon']} is {p['horizon_steps']} steps of {step}; the longest accepted is "
+                       f"forecast_max_horizon = {settings.forecast_max_horizon} ({longest} steps)")
     ENGINES.get(p["engine"])  # an unknown engine raises UnknownName before any work
     if p["model"] != "auto":
         from .models import model_names
@@ -224,6 +231,12 @@ def _params(settings, horizon, step, model, as_of, routes, events, engine, sched
 
 
 def _execute(con, settings, run_id: str, kind: str, p: dict, dask_processes: bool, t0: float) -> RunSummary:
+    resolution = data_resolution(con, None if p["as_of"] is None else pd.Timestamp(p["as_of"]))
+    if resolution is not None and step_delta(p["step"]) < resolution:
+        coarse = [name for name, w in STEPS.items() if w >= resolution]
+        raise BadInput(f"--step {p['step']} is finer than the data: every timestamp in traffic_1m falls on a "
+                       f"{resolution} boundary, so {p['step']} buckets would read most of each {resolution} as "
+                       f"missing; use --step {' or '.join(coarse)}")
     frame = load_series(con, p["step"], p["as_of"], p["routes"], settings.forecast_history_days)
     if len(frame) == 0:
         raise BadInput(f"no traffic in traffic_1m before {p['as_of'] or 'now'}"
@@ -235,6 +248,7 @@ def _execute(con, settings, run_id: str, kind: str, p: dict, dask_processes: boo
     spec = FitSpec(horizon=p["horizon_steps"], step=p["step"], model=p["model"], preset=p["preset"], folds=p["folds"],
                    seed=p["seed"], timeout_s=settings.forecast_timeout_s, as_of=p["as_of"] or frame.cutoff,
                    events=tuple(calendar.events), min_ratio=settings.spike_min_ratio, min_peak=settings.spike_min_peak,
+                   min_excess=settings.spike_min_excess,
                    capacity_rps=tuple(sorted(settings.spike_capacity_rps.items())))
     n = len(frame)
     opts = EngineOptions(workers=p["workers"], scheduler=p["scheduler"], dask_processes=dask_processes,
@@ -262,7 +276,7 @@ def _execute(con, settings, run_id: str, kind: str, p: dict, dask_processes: boo
             fallbacks=sum(r["fallback"] for r in tally.rows), accuracy=tally.accuracy(), by_model=tally.models(),
             spikes=sum(r["spikes"] for r in tally.rows) if kind == "forecast" else 0,
             seconds=round(seconds, 3), series_per_second=round(n / seconds, 2) if seconds > 0 else 0.0,
-            per_series=tally.rows)
+            per_series=tally.rows, notes=tally.notes)
         summary.models = {str(k): int(v) for k, v in summary.models.items()}
         runs.finish(con, run_id, summary.to_dict())
     return summary

@@ -162,6 +162,26 @@ def data_cutoff(con: Connection, step: str, as_of: dt.datetime | None) -> pd.Tim
     return (pd.Timestamp(last) + pd.Timedelta(minutes=1)).floor(width)
 
 
+#: distinct timestamps needed before the data's resolution is judged (fewer: any step is accepted)
+MIN_RESOLUTION_ROWS = 24
+
+
+def data_resolution(con: Connection, cutoff: pd.Timestamp | None = None) -> pd.Timedelta | None:
+    """The coarsest step of :data:`STEPS` that every timestamp in ``traffic_1m`` (before ``cutoff``)
+    falls on: hourly counts ingested as minute rows are one row an hour, and a finer forecast step
+    would read 11 missing buckets of every 12 as gaps. None when every minute is possible, or
+    there are fewer than ``MIN_RESOLUTION_ROWS`` distinct timestamps to tell."""
+    widths = sorted(STEPS.values(), reverse=True)
+    n, on_grid = traffic.grid_fit(con, [int(w.total_seconds()) for w in widths],
+                                  None if cutoff is None else cutoff.to_pydatetime())
+    if n < MIN_RESOLUTION_ROWS:
+        return None
+    for width, fits in zip(widths, on_grid):
+        if fits:
+            return width
+    return None
+
+
 def load_series(con: Connection, step: str = "1h", as_of: dt.datetime | None = None,
                 routes: list[str] | str | None = None, history_days: float | None = None) -> SeriesFrame:
     """Read ``traffic_1m`` into regular series at ``step`` (see module doc for gaps and ``as_of``).

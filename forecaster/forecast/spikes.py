@@ -1,29 +1,34 @@
-"""Spikes in the forecast window (pure): where the forecast rises well above usual traffic.
+"""Spikes in the forecast window (pure): where the forecast rises above the route's expected shape and level.
 
-Baseline: for each forecast step, the median of the history at the same hour of the week over
-the last ``baseline_weeks`` weeks (NaN = no data is skipped), leaving out the hours of calendar
-events that apply to the series (a weekly flash sale is a spike every week, not the baseline).
-A step is in a spike when
+Expected traffic (the spike baseline): for each forecast step, the median of the history at the
+same hour of the week over the last ``baseline_weeks`` weeks (NaN skipped, the hours of calendar
+events that apply to the series left out: a weekly flash sale is a spike every week, not the
+shape) times the series' current **level**: the last ``LEVEL_HOURS`` of actuals over that shape
+on the same hours or the median daily ratio of the last week, whichever is larger, clipped to
+``LEVEL_CLIP`` (:func:`current_level`), times the calendar's known dips (:func:`known_dips`). A forecast that only carries the usual shape at
+today's level (a seasonal profile scaled up on a ramp, a weekend level carried into Monday) is
+then *not* a spike; one that rises above it is. A step is in a spike when
 
-- ``yhat > min_ratio x baseline`` and ``yhat`` reaches both ``min_peak`` and the series' typical
-  level (the median of its baseline over the horizon): 1.5x a quiet night hour that stays below
-  ordinary daytime traffic strains nothing, and it is where forecasts and baselines disagree most
-  (on ``bench/bench_spikes.py``, auto: precision 78% -> 88%, recall unchanged), or
+- ``yhat > min_ratio x expected``, ``yhat - expected >= min_excess`` (an absolute volume: a quiet
+  route's burst of 20 requests is not a spike), the lower 80% bound above the expected traffic
+  (the model itself is confident the step is unusual), ``yhat >= min_peak`` and ``yhat`` reaches
+  the series' typical level (the median of the expected traffic over the horizon), or
 - ``yhat_hi_80 > capacity`` when a capacity/throttle limit (requests per second) is given.
 
-Adjacent flagged steps merge into one spike.
+Adjacent flagged steps merge into one spike: start, peak hour and end point at the flagged hours
+only, never the whole horizon. ``ratio`` is ``peak / max(expected, 1)``: always finite.
 
-Probability: the chance that the actual exceeds the spike's threshold, at the likeliest step of
-the spike. The forecast at a step is taken as **lognormal** with its median at ``yhat`` and its
-90th percentile at ``yhat_hi_80`` (the 80% interval's upper bound); counts are positive and
-right-skewed, which a lognormal respects and a normal does not. When the interval has no width
-the probability is 0 or 1.
+Probability: the chance that the actual exceeds the spike's threshold at the likeliest step. With
+the backtest's out-of-sample log residuals (``log1p(y) - log1p(yhat)`` of the chosen model, what
+calibrates its intervals) it is the share of those residuals that would carry ``yhat`` over the
+threshold: calibrated against backtests by construction. Without them (a named model, a
+fallback) the forecast is taken as lognormal with median ``yhat`` and 90th percentile
+``yhat_hi_80``. Lead time: from the as-of point to the spike's start, never negative.
 """
 
 from __future__ import annotations
 
 import fnmatch
-import math
 from dataclasses import asdict, dataclass
 from statistics import NormalDist
 from typing import Mapping
@@ -33,6 +38,9 @@ import pandas as pd
 
 _N = NormalDist()
 Z90 = _N.inv_cdf(0.90)   # yhat_hi_80 is the 90th percentile
+LEVEL_HOURS = 48          # actuals that set the current level of the expected shape
+LEVEL_CLIP = (0.25, 4.0)
+MIN_RESIDUALS = 20        # backtest residuals needed to state an empirical probability  # how far the current level may move the shape (a route that died or tripled)
 
 SPIKE_COLUMNS = ("series", "start_ts", "end_ts", "peak_ts", "peak", "baseline", "ratio", "threshold",
                  "probability", "lead_time_hours", "reason", "event")
@@ -45,11 +53,11 @@ class Spike:
     end_ts: pd.Timestamp          # exclusive: the end of the last step in the spike
     peak_ts: pd.Timestamp
     peak: float                   # yhat at the peak, requests per step
-    baseline: float               # baseline at the peak, requests per step
-    ratio: float                  # peak / baseline (inf when the baseline is 0)
+    baseline: float               # expected traffic (shape x level) at the peak, requests per step
+    ratio: float                  # peak / max(baseline, 1): finite
     threshold: float              # requests per step the peak is compared with
     probability: float            # P(actual > threshold) at the likeliest step, lognormal
-    lead_time_hours: float        # start - as_of
+    lead_time_hours: float        # start - as_of, at least 0
     reason: str
     event: str | None
 
@@ -95,10 +103,50 @@ def baseline(history: pd.DataFrame | Mapping[str, np.ndarray], future_ds: pd.Dat
     rds = ds_all[recent]
     fds = np.asarray(future_ds, dtype="datetime64[ns]")
     y = y_all[recent]
+    return _shape(y, rds, fds)
+
+
+def _shape(y: np.ndarray, rds: np.ndarray, fds: np.ndarray) -> np.ndarray:
+    """Hour-of-week medians of ``y`` (at ``rds``) looked up at ``fds``; hour of day, then the whole
+    window's median where an hour of the week has no value."""
     by_week = _medians(y, hour_of_week(rds), hour_of_week(fds))
     by_day = _medians(y, hour_of_day(rds), hour_of_day(fds))
     out = np.where(np.isfinite(by_week), by_week, by_day)
     return np.where(np.isfinite(out), out, float(np.median(y)))
+
+
+def current_level(history, weeks: int = 4, exclude: np.ndarray | None = None, hours: int = LEVEL_HOURS) -> float:
+    """The series' level now relative to its seasonal shape (:func:`baseline`), clipped to ``LEVEL_CLIP``;
+    1 when it cannot be told.
+
+    The larger of two ratios of actuals to the shape: over the last ``hours`` (follows a level shift
+    or a ramp at once) and the median of the last 7 days' daily ratios (a one- or two-day dip, a
+    storm or an outage, does not make the next ordinary day look like a spike)."""
+    y_all = np.asarray(history["y"], dtype=float)
+    ds_all = np.asarray(history["ds"], dtype="datetime64[ns]")
+    keep = np.isfinite(y_all)
+    if exclude is not None:
+        keep &= ~np.asarray(exclude, dtype=bool)
+    if keep.sum() < 2 * hours or len(ds_all) == 0:
+        return 1.0
+    end = ds_all.max()
+    recent = keep & (ds_all > end - np.timedelta64(7, "D"))
+    window = keep & (ds_all > end - np.timedelta64(7 * weeks, "D"))
+    if not recent.any():
+        return 1.0
+    shape = _shape(y_all[window], ds_all[window], ds_all[recent])
+    actual, when = y_all[recent], ds_all[recent]
+    last = when > end - np.timedelta64(hours, "h")
+    ratios = []
+    if shape[last].sum() > 0:
+        ratios.append(actual[last].sum() / shape[last].sum())
+    age = ((end - when) // np.timedelta64(1, "D")).astype(np.int64)
+    daily = [actual[age == d].sum() / shape[age == d].sum() for d in np.unique(age) if shape[age == d].sum() > 0]
+    if daily:
+        ratios.append(float(np.median(daily)))
+    if not ratios:
+        return 1.0
+    return float(np.clip(max(ratios), *LEVEL_CLIP))
 
 
 def _medians(y: np.ndarray, keys: np.ndarray, wanted: np.ndarray) -> np.ndarray:
@@ -132,6 +180,27 @@ def event_mask(events: list | None, series: str, ds: pd.Series | pd.DatetimeInde
             for start, end in ev.occurrences(ds[0], ds[-1] + step):
                 mask |= np.asarray((ds < end) & (ds + step > start))
     return mask
+
+
+def empirical_exceed_probability(yhat: np.ndarray, threshold: np.ndarray, residuals: np.ndarray) -> np.ndarray:
+    """P(actual > threshold) as the share of backtest log residuals ``r`` with
+    ``expm1(log1p(yhat) + r) > threshold``, elementwise (``residuals`` sorted or not)."""
+    r = np.sort(np.asarray(residuals, dtype=float))
+    need = np.log1p(np.clip(np.asarray(threshold, dtype=float), 0, None)) - np.log1p(np.clip(np.asarray(yhat, dtype=float), 0, None))
+    return 1.0 - np.searchsorted(r, need, side="right") / len(r)
+
+
+def known_dips(events: list | None, series: str, ds: pd.DatetimeIndex, step: pd.Timedelta) -> np.ndarray:
+    """Per step, the product of the ``expected_uplift`` of calendar events below 1 (a holiday's dip)
+    that apply to ``series``: part of the expected traffic, so that a sale on a quiet holiday is
+    measured against the holiday, not against an ordinary day. 1 where none is."""
+    out = np.ones(len(ds))
+    for ev in events or ():
+        if ev.expected_uplift is None or ev.expected_uplift >= 1 or not ev.applies_to(series):
+            continue
+        for start, end in ev.occurrences(ds[0], ds[-1] + step):
+            out[np.asarray((ds < end) & (ds + step > start))] *= ev.expected_uplift
+    return out
 
 
 def exceed_probability(yhat: np.ndarray, hi80: np.ndarray, threshold: np.ndarray) -> np.ndarray:
@@ -173,10 +242,13 @@ def find_spikes(series: str, forecast: pd.DataFrame | Mapping[str, np.ndarray],
                 history: pd.DataFrame | Mapping[str, np.ndarray], as_of: pd.Timestamp,
                 step: pd.Timedelta, min_ratio: float = 1.5, min_peak: float = 0.0,
                 capacity_rps: float | None = None, events: list | None = None,
-                baseline_weeks: int = 4) -> list[Spike]:
+                baseline_weeks: int = 4, min_excess: float = 0.0,
+                residuals: np.ndarray | None = None) -> list[Spike]:
     """Spikes of one series' forecast (see module doc). ``forecast`` and ``history`` are frames or
     mappings of column arrays (what the forecast run passes). ``events``:
-    :class:`forecaster.events.Event` list used to name the event overlapping each spike."""
+    :class:`forecaster.events.Event` list used to name the event overlapping each spike.
+    ``min_excess``: requests per step the forecast must rise above the expected traffic.
+    ``residuals``: the chosen model's backtest log residuals (the probability's calibration)."""
     f_ds = np.asarray(forecast["ds"], dtype="datetime64[ns]")
     if len(f_ds) == 0:
         return []
@@ -184,10 +256,13 @@ def find_spikes(series: str, forecast: pd.DataFrame | Mapping[str, np.ndarray],
     ds = pd.DatetimeIndex(f_ds[order])
     yhat = np.asarray(forecast["yhat"], dtype=float)[order]
     hi80 = np.asarray(forecast["yhat_hi_80"], dtype=float)[order]
-    base = baseline(history, ds, baseline_weeks, event_mask(events, series, history["ds"], step))
-    ratio_thr = min_ratio * base
+    mask = event_mask(events, series, history["ds"], step)
+    base = baseline(history, ds, baseline_weeks, mask) * current_level(history, baseline_weeks, mask)
+    base = base * known_dips(events, series, ds, step)
+    ratio_thr = np.maximum(min_ratio * base, base + min_excess)
     typical = float(np.nanmedian(base)) if np.isfinite(base).any() else 0.0
-    by_ratio = (yhat > ratio_thr) & (yhat >= max(min_peak, typical)) & np.isfinite(yhat)
+    lo80 = np.asarray(forecast["yhat_lo_80"], dtype=float)[order] if "yhat_lo_80" in forecast else yhat
+    by_ratio = ((yhat > ratio_thr) & (lo80 > base) & (yhat >= max(min_peak, typical)) & np.isfinite(yhat))
     step_s = step.total_seconds()
     cap_thr = np.full(len(ds), np.inf) if capacity_rps is None else np.full(len(ds), capacity_rps * step_s)
     by_cap = hi80 > cap_thr
@@ -202,24 +277,27 @@ def find_spikes(series: str, forecast: pd.DataFrame | Mapping[str, np.ndarray],
         while j + 1 < n and flagged[j + 1]:
             j += 1
         spikes.append(_one(series, ds, yhat, hi80, base, ratio_thr, cap_thr, by_cap, i, j, as_of, step,
-                           min_ratio, capacity_rps, events))
+                           min_ratio, capacity_rps, events, residuals))
         i = j + 1
     return spikes
 
 
 def _one(series, ds, yhat, hi80, base, ratio_thr, cap_thr, by_cap, i, j, as_of, step, min_ratio,
-         capacity_rps, events) -> Spike:
+         capacity_rps, events, residuals=None) -> Spike:
     window = slice(i, j + 1)
     k = i + int(np.argmax(yhat[window]))
     capacity = bool(by_cap[window].any())
     threshold = np.where(by_cap[window], cap_thr[window], ratio_thr[window])
-    probs = exceed_probability(yhat[window], hi80[window], threshold)
+    if residuals is not None and len(residuals) >= MIN_RESIDUALS:
+        probs = empirical_exceed_probability(yhat[window], threshold, residuals)
+    else:
+        probs = exceed_probability(yhat[window], hi80[window], threshold)
     b = float(base[k])
-    ratio = float(yhat[k] / b) if b > 0 else math.inf
+    ratio = float(yhat[k] / max(b, 1.0))
     if capacity:
         reason = f"80% upper bound {hi80[window].max() / step.total_seconds():.3g} rps exceeds throttle {capacity_rps:.3g} rps"
     else:
-        reason = f"{ratio:.1f}x baseline" if math.isfinite(ratio) else f"{yhat[k]:.0f} vs a baseline of 0"
+        reason = f"{ratio:.1f}x expected ({yhat[k]:.0f} vs {b:.0f} per step)"
     start, end = ds[i], ds[j] + step
     event = None
     if events:
@@ -227,7 +305,8 @@ def _one(series, ds, yhat, hi80, base, ratio_thr, cap_thr, by_cap, i, j, as_of, 
         event = event_at(events, series, start, end)
     return Spike(series=series, start_ts=start, end_ts=end, peak_ts=ds[k], peak=float(yhat[k]), baseline=b,
                  ratio=ratio, threshold=float(threshold[k - i]), probability=float(probs.max()),
-                 lead_time_hours=(start - pd.Timestamp(as_of)) / pd.Timedelta(hours=1), reason=reason, event=event)
+                 lead_time_hours=max(0.0, (start - pd.Timestamp(as_of)) / pd.Timedelta(hours=1)), reason=reason,
+                 event=event)
 
 
 def spikes_frame(spikes: list[Spike]) -> pd.DataFrame:

@@ -29,6 +29,17 @@ def last_minute(con: Connection) -> dt.datetime | None:
     return row[0] if row else None
 
 
+def grid_fit(con: Connection, widths_s: list[int], before: dt.datetime | None = None) -> tuple[int, list[bool]]:
+    """How many distinct minutes ``traffic_1m`` holds (before ``before``), and for each width (in
+    seconds) whether every one of them falls on that width's grid."""
+    checks = ", ".join(f"bool_and(epoch(ts)::BIGINT % {int(w)} = 0)" for w in widths_s)
+    row = one(con, f"SELECT count(*), {checks} FROM (SELECT DISTINCT ts FROM traffic_1m WHERE ? IS NULL OR ts < ?)",
+              [before, before])
+    if row is None:
+        return 0, [False] * len(widths_s)
+    return int(row[0]), [bool(x) for x in row[1:]]
+
+
 def span(con: Connection, before: dt.datetime | None = None) -> tuple[dt.datetime | None, dt.datetime | None]:
     """(first minute, last minute) in the rollups, only minutes before ``before`` when given."""
     if before is not None:

@@ -53,9 +53,9 @@ def test_adjacent_steps_merge_and_lead_time_is_from_as_of():
     assert s.start_ts == AS_OF + 30 * H and s.end_ts == AS_OF + 33 * H
     assert s.lead_time_hours == 30
     assert s.peak_ts in (AS_OF + 30 * H, AS_OF + 31 * H) and s.ratio == pytest.approx(3.0)
-    assert s.reason == "3.0x baseline" and s.threshold == pytest.approx(1.5 * s.baseline)
+    assert s.reason == "3.0x expected (450 vs 150 per step)" and s.threshold == pytest.approx(1.5 * s.baseline)
     assert 0.99 < s.probability <= 1.0
-    assert spikes[1].reason == "1.8x baseline"
+    assert spikes[1].reason.startswith("1.8x expected")
     frame = spikes_frame(spikes)
     assert list(frame.columns)[:3] == ["series", "start_ts", "end_ts"] and len(frame) == 2
 
