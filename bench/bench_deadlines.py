@@ -74,7 +74,8 @@ def alarm_run(d: Path) -> float:
         register_model("bench_sleeps")(_Sleeps)
     con = connect(d / "one.duckdb")
     run(con, """
-        INSERT INTO traffic_1m SELECT TIMESTAMP '2026-10-01' + to_hours(h), 'shop', 'prod', 'GET /p', 'us-east-1', 'rest',
+        INSERT INTO traffic_1m (ts, api, stage, route, region, api_type, requests, status_4xx, status_5xx, bytes_out, latency_n, latency_ms_sum, latency_p50_ms, latency_p95_ms, latency_p99_ms, integration_n, integration_ms_sum, billed_ms_sum)
+        SELECT TIMESTAMP '2026-10-01' + to_hours(h), 'shop', 'prod', 'GET /p', 'us-east-1', 'rest',
                10, 0, 0, 0, 0, 0, NULL, NULL, NULL, 0, 0, 0 FROM range(14 * 24) t(h)
     """)
     settings = Settings(db=d / "one.duckdb", forecast_timeout_s=0.5, holiday_country=None)

@@ -214,7 +214,8 @@ def hourly_db(tmp_path):
     path = tmp_path / "h.duckdb"
     con = connect(path)
     con.register("_c", frame)
-    run(con, """INSERT INTO traffic_1m SELECT ts, api, stage, route, region, 'rest', requests, 0, 0, 0, 0, 0,
+    run(con, """INSERT INTO traffic_1m (ts, api, stage, route, region, api_type, requests, status_4xx, status_5xx, bytes_out, latency_n, latency_ms_sum, latency_p50_ms, latency_p95_ms, latency_p99_ms, integration_n, integration_ms_sum, billed_ms_sum)
+        SELECT ts, api, stage, route, region, 'rest', requests, 0, 0, 0, 0, 0,
                 NULL, NULL, NULL, 0, 0, 0 FROM _c""")
     con.unregister("_c")
     con.close()
