@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     retention_raw_days: int | None = Field(
         None, ge=0, description="keep raw requests this many days (None: forever, 0: rollups only)"
     )
+    ingest_tail_wait_s: float = Field(
+        86400, ge=0, description="an unfinished last line of a file modified less than this many seconds ago waits for the next load (0: load it as is)"
+    )
     route_map: Path | None = Field(None, description="route-map or OpenAPI file used to template paths")
     custom_formats: dict[str, CustomFormat] = Field(default_factory=dict, description="extra log formats")
     default_region: str = Field("us-east-1", description="region for logs that carry none")

@@ -20,7 +20,7 @@ from .chunks import Chunk, StreamStats
 from .appender import Appender
 from .dedupe import SeenIds
 from .formats import LogFormat, all_formats
-from .normalize import NormalizeContext, normalized_sql
+from .normalize import OCCURRENCES_TABLE, NormalizeContext, normalized_sql
 from .rollups import MinuteLedger
 
 
@@ -82,6 +82,7 @@ class SourceLoad:
         self.seen = SeenIds()            # hashes of the ids stored so far (once any line carried its own id)
         self.logged = False              # some row carried the log's own request id
         self.dropped = False             # some row was dropped as a duplicate (the drop table is in use)
+        self.occurrences = False         # the content-id occurrence table exists (stdin)
         self.minutes = MinuteLedger()
         dedupe.create_tables(con)
         rollups.ensure_macros(con)
@@ -93,6 +94,7 @@ class SourceLoad:
         rollups.refold_minutes(con, self.committed, self.source_id, self.minutes.split)
         self.appender.drop_table()
         dedupe.drop_tables(con)
+        run(con, f"DROP TABLE IF EXISTS {OCCURRENCES_TABLE}")
 
     def close(self) -> None:
         self.committed.close()
@@ -123,6 +125,9 @@ def load_chunk(con, state: SourceLoad, chunk: Chunk, fmt: LogFormat, ctx: Normal
             "raw": pa.array([r[1] for r in rejects], pa.string()),
             "reason": pa.array([r[2] for r in rejects], pa.string())}))
         sr.rows_rejected += len(rejects)
+    if ctx.content_ids and not state.occurrences:
+        run(con, f"CREATE OR REPLACE TEMP TABLE {OCCURRENCES_TABLE} (h VARCHAR PRIMARY KEY, n BIGINT)")
+        state.occurrences = True
     parsed = con.from_arrow(table).query("_chunk", normalized_sql(fmt, "_chunk", ctx, with_line=False)).materialize()
     n_bad, n_good, n_logged, lo, hi = parsed.query("_p", _STATS).fetchall()[0]
     if n_bad:
@@ -135,6 +140,8 @@ def load_chunk(con, state: SourceLoad, chunk: Chunk, fmt: LogFormat, ctx: Normal
         sr.requests_counted += rollups.fold_counts_chunk(parsed, "reason IS NULL")
         sr.rows_loaded += n_good
         return
+    if ctx.content_ids:
+        _count_occurrences(con, parsed)
     dropped = 0
     if n_logged or state.logged:
         stored = state.appender.stored_ids_sql()
@@ -151,6 +158,13 @@ def load_chunk(con, state: SourceLoad, chunk: Chunk, fmt: LogFormat, ctx: Normal
     sr.rows_loaded += n_good - dropped
     sr.rows_duplicate += dropped
     sr.requests_counted += n_good - dropped
+
+
+def _count_occurrences(con, parsed) -> None:
+    """Remember how often each line's content came (its id says which occurrence it is)."""
+    parsed.query("_p", f"""INSERT INTO {OCCURRENCES_TABLE} SELECT _content_hash, count(*) FROM _p
+                           WHERE _content_hash IS NOT NULL GROUP BY 1
+                           ON CONFLICT (h) DO UPDATE SET n = n + EXCLUDED.n""").fetchall()
 
 
 def _reject_bad(con, parsed, table: pa.Table, sid: int, keep: int) -> None:

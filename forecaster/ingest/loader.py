@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+import zlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Callable
@@ -18,8 +19,10 @@ from typing import Any, BinaryIO, Callable
 import duckdb
 
 from ..config import Settings
-from ..errors import BadInput, ForecasterError
-from ..store.db import one, run, transaction, utcnow
+from ..errors import BadInput, ForecasterError, SourceError
+from ..store import requests as store_requests
+from ..store import sources as store_sources
+from ..store.db import run, transaction, utcnow
 from .chunks import StreamStats, iter_chunks, prefetch
 from .formats import LogFormat, all_formats, get_format
 from .formats.custom import register_custom_formats
@@ -27,6 +30,7 @@ from .appender import ROW_GROUP_ROWS
 from .chunkload import SourceLoad, detect_format, first_content_line, has_content, reject_oversize
 from .chunkload import load_chunk as _load_chunk  # a module global, so tests can interrupt a load
 from .normalize import NormalizeContext
+from .resume import find_resume, stored_key
 from .routes import RouteTemplate, load_route_map
 from .sources import Source, expand
 
@@ -106,16 +110,11 @@ def ingest(
 
 
 def _seen_before(con: duckdb.DuckDBPyConnection, src: Source) -> int | None:
-    if src.quick_key is None and src.etag is None:
-        return None
     if src.etag is not None:
-        row = one(con, "SELECT source_id FROM sources WHERE uri = ? AND etag = ? LIMIT 1", [src.uri, src.etag])
-    else:
-        row = one(con, 
-            "SELECT source_id FROM sources WHERE uri = ? AND size_bytes = ? AND mtime = ? LIMIT 1",
-            [src.uri, src.size, src.mtime],
-        )
-    return row[0] if row else None
+        return store_sources.seen_object(con, src.uri, src.etag)
+    if src.quick_key is not None:
+        return store_sources.seen_file(con, src.uri, src.size, src.mtime)
+    return None
 
 
 def load_source(
@@ -141,7 +140,7 @@ def load_source(
     except _AlreadyLoaded as e:
         sr = SourceReport(uri=src.uri, status="skipped", source_id=e.source_id,
                           note=f"same bytes already loaded as source {e.source_id}")
-    except (OSError, duckdb.Error, ForecasterError, ValueError) as e:
+    except (OSError, EOFError, zlib.error, duckdb.Error, ForecasterError, ValueError) as e:
         log.warning("source %s failed: %s", src.uri, e)
         sr = SourceReport(uri=src.uri, status="failed", note=f"{type(e).__name__}: {e}")
     cw = src.extra.get("cwrecords")
@@ -153,18 +152,27 @@ def load_source(
 
 
 def _load_in_transaction(con, src: Source, settings: Settings, fmt: str, templates, progress, sr: SourceReport) -> None:
-    sid = one(con, "SELECT coalesce(max(source_id), 0) + 1 FROM sources")[0]
+    sid = store_sources.next_id(con)
     sr.source_id = sid
-    stats = StreamStats()
     max_line = settings.ingest_max_line_kb * 1024
     log_format: LogFormat | None = None if fmt == "auto" else get_format(fmt)
+    resume = find_resume(con, src.open, resumable=src.resumable)
+    stream, prior = resume.stream, resume.prior
+    stats = StreamStats(sha256=resume.sha256) if resume.sha256 is not None else StreamStats()
+    if prior is not None and log_format is None and prior.format:
+        log_format = get_format(prior.format)
+        sr.format = log_format.name
     header: str | None = None   # for formats whose first line every chunk needs (CSV header)
-    ctx = NormalizeContext(source_id=sid, default_region=settings.default_region, route_templates=templates)
-    stream = src.open()
+    if prior is not None and log_format is not None and log_format.header:
+        header = _first_content_line(resume.head)
+    ctx = NormalizeContext(source_id=sid, default_region=settings.default_region, route_templates=templates,
+                           content_ids=not src.resumable)
     state = SourceLoad(con, sid)
+    hold_tail = (src.hold_tail and not src.extra.get("gzip")
+                 and (src.mtime is None or time.time() - src.mtime < settings.ingest_tail_wait_s))
     try:
         chunks = iter_chunks(stream, settings.ingest_chunk_mb << 20, stats, max_line_bytes=max(max_line, 1 << 20),
-                             align_lines=ROW_GROUP_ROWS)
+                             align_lines=ROW_GROUP_ROWS, hold_tail=hold_tail, first_line=resume.first_line)
         for chunk in prefetch(chunks):
             if log_format is None:
                 log_format = detect_format(chunk)
@@ -188,29 +196,51 @@ def _load_in_transaction(con, src: Source, settings: Settings, fmt: str, templat
         stream.close()
         state.close()
     sr.rows_rejected += reject_oversize(con, sid, stats, max_line, settings)
+    if stats.stream_error and not stats.bytes_read and not sr.rows_loaded:
+        raise SourceError(f"{src.uri}: nothing could be read: {stats.stream_error}")
     if stats.stream_error:
-        run(con, "INSERT INTO rejects VALUES (?, ?, NULL, ?)", [sid, stats.lines + 1, stats.stream_error])
+        run(con, "INSERT INTO rejects (source_id, line_no, raw, reason) VALUES (?, ?, NULL, ?)",
+            [sid, resume.first_line + stats.lines, stats.stream_error])
         sr.rows_rejected += 1
     sr.format = sr.format or (log_format.name if log_format else None)
     sr.bytes = stats.bytes_read
+    if prior is not None and stats.whole_bytes == 0 and not stats.stream_error:
+        raise _AlreadyLoaded(prior.source_id)       # nothing new past the earlier load's bytes
     checksum = stats.checksum
-    row = one(con, "SELECT source_id FROM sources WHERE checksum = ? LIMIT 1", [checksum])
-    if row is not None and stats.bytes_read and not stats.stream_error:   # a damaged or empty read is not "the same bytes"
-        raise _AlreadyLoaded(row[0])
-    src.extra["checksum"] = checksum
+    if prior is None and stats.whole_bytes and not stats.stream_error:   # a damaged or empty read is not "the same bytes"
+        same = store_sources.by_checksum(con, checksum)
+        if same is not None:
+            raise _AlreadyLoaded(same)
+    if stats.tail_bytes:
+        sr.note = f"unfinished last line ({stats.tail_bytes} bytes) left for the next load"
+    lines_total = resume.first_line - 1 + stats.lines
+    src.extra["resume"] = {
+        "checksum": checksum, "offset_bytes": resume.offset, "loaded_bytes": resume.offset + stats.whole_bytes,
+        "lines_total": lines_total, "head_sha256": stored_key(resume.head, lines_total),
+        "parent_id": prior.source_id if prior else None, "tail_bytes": stats.tail_bytes,
+    }
+    if prior is not None:
+        sr.note = (f"continues source {prior.source_id} after its {prior.loaded_bytes:,} bytes"
+                   + (f"; {sr.note}" if sr.note else ""))
     if settings.retention_raw_days == 0:
         run(con, "DELETE FROM requests WHERE source_id = ?", [sid])
 
 
+def _first_content_line(head: bytes) -> str | None:
+    for line in head.split(b"\n")[:-1]:
+        if line.strip():
+            return line.decode("utf-8", "replace") + "\n"
+    return None
+
+
 def _record_source(con, src: Source, sr: SourceReport) -> None:
-    run(con, 
-        """INSERT INTO sources (source_id, uri, size_bytes, mtime, checksum, etag, cursor, format, rows_loaded,
-               rows_rejected, rows_duplicate, lines_blank, requests_counted, loaded_at, seconds)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-        [sr.source_id, src.uri, src.size if src.size is not None else sr.bytes, src.mtime, src.extra.get("checksum"),
-         src.etag, src.cursor, sr.format, sr.rows_loaded, sr.rows_rejected, sr.rows_duplicate, sr.lines_blank,
-         sr.requests_counted, utcnow(), sr.seconds],
-    )
+    store_sources.insert(con, {
+        "source_id": sr.source_id, "uri": src.uri, "size_bytes": src.size if src.size is not None else sr.bytes,
+        "mtime": src.mtime, "etag": src.etag, "cursor": src.cursor, "format": sr.format,
+        "rows_loaded": sr.rows_loaded, "rows_rejected": sr.rows_rejected, "rows_duplicate": sr.rows_duplicate,
+        "lines_blank": sr.lines_blank, "requests_counted": sr.requests_counted, "loaded_at": utcnow(),
+        "seconds": sr.seconds, **src.extra.get("resume", {}),
+    })
 
 
 def apply_retention(con: duckdb.DuckDBPyConnection, settings: Settings) -> int:
@@ -218,7 +248,4 @@ def apply_retention(con: duckdb.DuckDBPyConnection, settings: Settings) -> int:
     days = settings.retention_raw_days
     if not days:
         return 0
-    n = one(con, 
-        "DELETE FROM requests WHERE ts < (SELECT max(ts) FROM requests) - to_days(?)", [days]
-    )[0]
-    return n
+    return store_requests.drop_older_than(con, days, utcnow())

@@ -35,6 +35,13 @@ class NormalizeContext:
     route_templates: tuple[RouteTemplate, ...] = ()
     default_api: str = "default"
     default_stage: str = "default"
+    # Lines without a logged id are keyed by their content (its hash and which occurrence of that
+    # exact line it is in the stream) instead of source + line number: for stdin, which has no
+    # identity, so the same lines piped twice (or overlapping windows of a log) count once.
+    content_ids: bool = False
+
+
+OCCURRENCES_TABLE = "_ingest_occurrences"   # content hash -> times seen in the chunks before (content_ids)
 
 
 def normalized_sql(fmt: LogFormat, lines_rel: str, ctx: NormalizeContext, with_line: bool = True) -> str:
@@ -92,11 +99,21 @@ def normalized_sql(fmt: LogFormat, lines_rel: str, ctx: NormalizeContext, with_l
            _t_bytes_out AS bytes_out,
            coalesce(region, {sql_str(ctx.default_region)}) AS region,
            client,
-           coalesce(request_id, '{ctx.source_id}:' || line_no) AS request_id,
-           request_id IS NOT NULL AS id_logged,
+           {_request_id(ctx)} AS request_id,
+           {'TRUE' if ctx.content_ids else 'request_id IS NOT NULL'} AS id_logged,
+           {'_content_hash' if ctx.content_ids else 'NULL::VARCHAR'} AS _content_hash,
            coalesce(_t_requests, 1) AS requests
     FROM (SELECT *, {route} AS _route
           FROM (SELECT *, {fmt.ts_sql("ts")} AS _ts, {typed}, upper(trim(method)) AS _method,
+                       {"md5(rtrim(line, chr(13) || chr(10))) AS _content_hash," if ctx.content_ids else ""}
                        CASE WHEN route IS NULL THEN {clean_path_sql("path")} END AS _path
                 FROM ({raw})))
     """
+
+
+def _request_id(ctx: NormalizeContext) -> str:
+    if not ctx.content_ids:
+        return f"coalesce(request_id, '{ctx.source_id}:' || line_no)"
+    seen = f"coalesce((SELECT o.n FROM {OCCURRENCES_TABLE} o WHERE o.h = _content_hash), 0)"
+    return (f"coalesce(request_id, 'line:' || _content_hash || ':' || "
+            f"({seen} + row_number() OVER (PARTITION BY _content_hash ORDER BY line_no)))")
