@@ -18,7 +18,9 @@ from .common import ConfigOption, DbOption, JsonOption, load_settings, print_jso
 def register(app: typer.Typer) -> None:
     @app.command("ingest")
     def ingest_cmd(
-        sources: List[str] = typer.Argument(..., help="files, directories, globs, .gz, '-' (stdin), s3://bucket/prefix, cwlogs://GROUP"),
+        sources: List[str] = typer.Argument(..., help="files, directories, globs, .gz, '-' (stdin), s3://bucket/prefix, cwlogs://GROUP. "
+                                  "stdin has no identity (no path to resume from): its lines without a request id "
+                                  "are keyed by their content, so the same lines piped twice count once"),
         db: Optional[Path] = DbOption,
         fmt: str = typer.Option("auto", "--format", help="log format name, or auto (detected per source)"),
         route_map: Optional[Path] = typer.Option(None, "--route-map", help="OpenAPI spec or route list to template paths"),
