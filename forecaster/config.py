@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     retention_raw_days: int | None = Field(
         None, ge=0, description="keep raw requests this many days (None: forever, 0: rollups only)"
     )
+    ingest_ts_window_days: int = Field(
+        36600, ge=1, description="timestamps older than this many days, or later than a day after now, are rejected"
+    )
     ingest_tail_wait_s: float = Field(
         86400, ge=0, description="an unfinished last line of a file modified less than this many seconds ago waits for the next load (0: load it as is)"
     )

@@ -81,7 +81,8 @@ class Chunk:
         if not keep.all():
             table = table.filter(pa.Array.from_buffers(pa.bool_(), n, [None, pa.py_buffer(np.packbits(keep, bitorder="little"))]))
         # Several record batches, so DuckDB's Arrow scan spreads the chunk over its threads.
-        return pa.Table.from_batches(table.to_batches(max_chunksize=batch_rows)), rejects, blank
+        # (A chunk may have no good line left: a last line that is blank, not UTF-8 or too long.)
+        return pa.Table.from_batches(table.to_batches(max_chunksize=batch_rows), schema=table.schema), rejects, blank
 
 
 @dataclass

@@ -9,6 +9,7 @@ is ever left behind, and a rerun gets the totals right.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 import zlib
@@ -165,8 +166,11 @@ def _load_in_transaction(con, src: Source, settings: Settings, fmt: str, templat
     header: str | None = None   # for formats whose first line every chunk needs (CSV header)
     if prior is not None and log_format is not None and log_format.header:
         header = _first_content_line(resume.head)
+    now = utcnow()
     ctx = NormalizeContext(source_id=sid, default_region=settings.default_region, route_templates=templates,
-                           content_ids=not src.resumable)
+                           content_ids=not src.resumable,
+                           ts_min=str(now - dt.timedelta(days=settings.ingest_ts_window_days))[:19],
+                           ts_max=str(now + dt.timedelta(days=1))[:19])
     state = SourceLoad(con, sid)
     hold_tail = (src.hold_tail and not src.extra.get("gzip")
                  and (src.mtime is None or time.time() - src.mtime < settings.ingest_tail_wait_s))

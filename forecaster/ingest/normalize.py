@@ -28,6 +28,18 @@ _NON_NEGATIVE = {
 }
 
 
+# Values that parse but cannot be true: each bound is named in the reject's reason.
+MAX_LATENCY_MS = 86_400_000.0          # a day
+MAX_REQUESTS_PER_ROW = 10**12          # a counts row; sums of many stay far inside BIGINT
+MAX_BYTES_OUT = 10**15                 # a petabyte in one response
+MAX_OFFSET_MINUTES = 14 * 60           # UTC offsets run from -12:00 to +14:00
+
+# The UTC offset written at the end of a timestamp text ('... -0700', '...T05:00:00+05:30'), in minutes.
+_OFFSET = (r"CASE WHEN contains({ts}, ':') AND regexp_matches({ts}, '[+-][0-9]{{2}}:?[0-9]{{2}}$') THEN "
+           r"TRY_CAST(regexp_extract({ts}, '([0-9]{{2}}):?[0-9]{{2}}$', 1) AS INTEGER) * 60 "
+           r"+ TRY_CAST(regexp_extract({ts}, '([0-9]{{2}})$', 1) AS INTEGER) END")
+
+
 @dataclass(frozen=True)
 class NormalizeContext:
     source_id: int
@@ -39,6 +51,9 @@ class NormalizeContext:
     # exact line it is in the stream) instead of source + line number: for stdin, which has no
     # identity, so the same lines piped twice (or overlapping windows of a log) count once.
     content_ids: bool = False
+    # Timestamps outside [ts_min, ts_max] are rejected (a window ending a day after now).
+    ts_min: str = "1970-01-01 00:00:00"
+    ts_max: str = "9999-12-31 00:00:00"
 
 
 OCCURRENCES_TABLE = "_ingest_occurrences"   # content hash -> times seen in the chunks before (content_ids)
@@ -62,8 +77,15 @@ def normalized_sql(fmt: LogFormat, lines_rel: str, ctx: NormalizeContext, with_l
         "WHEN route IS NOT NULL THEN route "
         f"WHEN _path IS NOT NULL AND _method IS NOT NULL THEN {derived} END"
     )
+    window = f"_ts BETWEEN TIMESTAMP '{ctx.ts_min}' AND TIMESTAMP '{ctx.ts_max}'"
+    offset = _OFFSET.format(ts="ts")
+    sane = [
+        f"(_t_{c} IS NULL OR (isfinite(_t_{c}) AND _t_{c} <= {MAX_LATENCY_MS}))" for c in ("latency_ms", "integration_latency_ms")
+    ] + [f"(_t_requests IS NULL OR _t_requests <= {MAX_REQUESTS_PER_ROW})",
+         f"(_t_bytes_out IS NULL OR _t_bytes_out <= {MAX_BYTES_OUT})"]
     good = " AND ".join(
-        ["parse_error IS NULL", "_ts IS NOT NULL", "_route IS NOT NULL",
+        ["parse_error IS NULL", "_ts IS NOT NULL", window, f"coalesce({offset}, 0) <= {MAX_OFFSET_MINUTES}",
+         "_route IS NOT NULL", *sane,
          "(_t_status IS NULL OR _t_status BETWEEN 100 AND 599)", "(_t_requests IS NULL OR _t_requests >= 0)"]
         + [f"({c} IS NULL OR _t_{c} IS NOT NULL)" for c in _TYPED]
         + [f"(_t_{c} IS NULL OR _t_{c} >= 0)" for c in _NON_NEGATIVE]
@@ -72,6 +94,11 @@ def normalized_sql(fmt: LogFormat, lines_rel: str, ctx: NormalizeContext, with_l
         "parse_error",
         "CASE WHEN parse_error IS NULL AND ts IS NULL THEN 'missing timestamp' END",
         "CASE WHEN parse_error IS NULL AND ts IS NOT NULL AND _ts IS NULL THEN 'bad timestamp: ' || left(ts, 40) END",
+        f"CASE WHEN parse_error IS NULL AND {offset} > {MAX_OFFSET_MINUTES} "
+        "THEN 'timestamp: UTC offset beyond ±14:00 in ' || left(ts, 40) END",
+        f"CASE WHEN parse_error IS NULL AND _ts IS NOT NULL AND NOT ({window}) "
+        f"THEN 'timestamp: expected {ctx.ts_min[:10]} .. {ctx.ts_max[:16]} (ingest_ts_window_days, up to a day "
+        "after now), got ' || left(ts, 40) END",
         "CASE WHEN parse_error IS NULL AND _route IS NULL THEN 'missing route (no route key, method or path)' END",
         "CASE WHEN parse_error IS NULL AND (_t_status < 100 OR _t_status > 599) "
         "THEN 'status: expected 100-599, got ' || _t_status END",
@@ -79,6 +106,15 @@ def normalized_sql(fmt: LogFormat, lines_rel: str, ctx: NormalizeContext, with_l
     ] + [
         f"CASE WHEN parse_error IS NULL AND _t_{c} < 0 THEN '{c}: expected {what} >= 0, got ' || {c} END"
         for c, what in _NON_NEGATIVE.items()
+    ] + [
+        f"CASE WHEN parse_error IS NULL AND _t_{c} >= 0 AND NOT (isfinite(_t_{c}) AND _t_{c} <= {MAX_LATENCY_MS}) "
+        f"THEN '{c}: expected a finite latency <= {MAX_LATENCY_MS:.0f} ms (a day), got ' || left({c}, 40) END"
+        for c in ("latency_ms", "integration_latency_ms")
+    ] + [
+        f"CASE WHEN parse_error IS NULL AND _t_requests > {MAX_REQUESTS_PER_ROW} "
+        f"THEN 'requests: expected a count <= {MAX_REQUESTS_PER_ROW}, got ' || requests END",
+        f"CASE WHEN parse_error IS NULL AND _t_bytes_out > {MAX_BYTES_OUT} "
+        f"THEN 'bytes_out: expected a byte count <= {MAX_BYTES_OUT}, got ' || bytes_out END",
     ] + [
         f"CASE WHEN parse_error IS NULL AND {c} IS NOT NULL AND _t_{c} IS NULL "
         f"THEN '{c}: expected {w}, got ' || left({c}, 40) END"

@@ -138,7 +138,8 @@ class _Layers(io.RawIOBase):
         return self._top.read1(n) if hasattr(self._top, "read1") else self._top.read(n)
 
     def peek(self, n: int = 1) -> bytes:
-        return self._top.peek(n)  # type: ignore[attr-defined]
+        peek = getattr(self._top, "peek", None)   # a damaged head is not buffered (see sniff)
+        return peek(n) if peek is not None else b""
 
     def close(self) -> None:
         if not self.closed:
