@@ -45,24 +45,31 @@ def first_content_line(chunk: Chunk) -> str | None:
     return None
 
 
-def detect_format(chunk: Chunk, sample: int = 50) -> LogFormat | None:
-    """The best-scoring format on the chunk's first non-blank, decodable lines (None if none fits)."""
+DETECT_SAMPLE = 600
+
+
+def detect_format(chunk: Chunk, sample: int = DETECT_SAMPLE) -> LogFormat | None:
+    """The format most sample lines match, the lines taken evenly from across the chunk (the whole
+    file when it is small), so a log opening with a run of fragments is still recognised.
+
+    None when no format matches half the sample, or a tenth of it and at least three lines.
+    """
+    n = len(chunk.lines)
+    idx = np.unique(np.linspace(0, n - 1, min(n, sample)).astype(np.int64)) if n else np.empty(0, np.int64)
     lines: list[str] = []
-    for b in chunk.lines.slice(0, min(len(chunk.lines), sample * 4)).to_pylist():
+    for b in chunk.lines.take(pa.array(idx)).to_pylist():
         try:
             s = b.decode("utf-8").rstrip("\r\n")
         except UnicodeDecodeError:
             continue
         if s.strip():
             lines.append(s)
-        if len(lines) >= sample:
-            break
     best, best_score = None, 0.0
     for f in all_formats().values():
         score = f.detect(lines)
         if score > best_score:
             best, best_score = f, score
-    return best if best_score >= 0.5 else None
+    return best if best_score >= 0.5 or (best_score >= 0.1 and best_score * len(lines) >= 3) else None
 
 
 class SourceLoad:

@@ -102,3 +102,15 @@ def test_a_future_row_moves_no_window_and_retention_keeps_real_rows(con, tmp_pat
              "VALUES ('2999-01-01', 'a', 'web', 's', 'GET /', 'r', 'x', 99, 1)")
     apply_retention(con, Settings(retention_raw_days=3650))
     assert run(con, "SELECT count(*) FROM requests WHERE ts < '2027-01-01'")[0][0] == 2
+
+
+def test_a_log_opening_with_600_fragments_is_still_detected(con, tmp_path):
+    """Today: 'cannot tell the log format from its first lines' and the source is lost."""
+    fragment = '"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36"\n'
+    combined = ('203.0.113.{i} - - [22/Nov/2026:05:{m:02d}:{s:02d} +0000] "GET /shop/item/{i} HTTP/1.1" 200 {i} '
+                '"-" "curl/8.0"\n')
+    lines = [fragment] * 600 + [combined.format(i=i, m=i // 60 % 60, s=i % 60) for i in range(400)]
+    p = tmp_path / "nginx.log"
+    p.write_text("".join(lines))
+    sr = ingest(con, [str(p)]).by_source[0]
+    assert (sr.status, sr.format, sr.rows_loaded, sr.rows_rejected) == ("loaded", "combined", 400, 600)
