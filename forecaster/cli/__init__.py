@@ -23,7 +23,7 @@ def _root() -> None:
 
 
 # Command modules, in help order. Each has register(app).
-COMMAND_MODULES = ("demo", "ingest", "samples", "forecast", "costs")
+COMMAND_MODULES = ("demo", "ingest", "sources", "samples", "forecast", "costs")
 
 
 def _load_commands() -> None:

@@ -144,6 +144,7 @@ def load_chunk(con, state: SourceLoad, chunk: Chunk, fmt: LogFormat, ctx: Normal
     if not n_good:
         return
     if fmt.aggregated:
+        rollups.keep_counts(parsed, "reason IS NULL", sid)   # so the source can be forgotten exactly
         sr.requests_counted += rollups.fold_counts_chunk(parsed, "reason IS NULL")
         sr.rows_loaded += n_good
         return

@@ -145,7 +145,7 @@ def forget(con, ids: Sequence[int]) -> dict[str, int]:
     return n
 
 
-def raw_rows_complete(con, ids: Sequence[int]) -> list[int]:
+def pruned_raw_rows(con, ids: Sequence[int]) -> list[int]:
     """The sources among ``ids`` whose raw requests are no longer all stored (retention removed some)."""
     marks = ", ".join("?" for _ in ids)
     rows = run(con, f"""SELECT s.source_id FROM sources s LEFT JOIN
