@@ -90,8 +90,8 @@ class SourceLoad:
         self.logged = False              # some row carried the log's own request id
         self.dropped = False             # some row was dropped as a duplicate (the drop table is in use)
         self.occurrences = False         # the content-id occurrence table exists (stdin)
+        self.dedupe_tables = False       # created with the first logged id (most small logs never need them)
         self.minutes = MinuteLedger()
-        dedupe.create_tables(con)
         rollups.ensure_macros(con)
 
     def finish(self, con: duckdb.DuckDBPyConnection) -> None:
@@ -100,8 +100,10 @@ class SourceLoad:
         self.appender.flush()
         rollups.refold_minutes(con, self.committed, self.source_id, self.minutes.split)
         self.appender.drop_table()
-        dedupe.drop_tables(con)
-        run(con, f"DROP TABLE IF EXISTS {OCCURRENCES_TABLE}")
+        if self.dedupe_tables:
+            dedupe.drop_tables(con)
+        if self.occurrences:
+            run(con, f"DROP TABLE IF EXISTS {OCCURRENCES_TABLE}")
 
     def close(self) -> None:
         self.committed.close()
@@ -152,6 +154,9 @@ def load_chunk(con, state: SourceLoad, chunk: Chunk, fmt: LogFormat, ctx: Normal
         _count_occurrences(con, parsed)
     dropped = 0
     if n_logged or state.logged:
+        if not state.dedupe_tables:
+            dedupe.create_tables(con)
+            state.dedupe_tables = True
         stored = state.appender.stored_ids_sql()
         if not state.logged:
             state.logged = True

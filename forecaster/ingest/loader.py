@@ -177,7 +177,8 @@ def _load_in_transaction(con, src: Source, settings: Settings, fmt: str, templat
     try:
         chunks = iter_chunks(stream, settings.ingest_chunk_mb << 20, stats, max_line_bytes=max(max_line, 1 << 20),
                              align_lines=ROW_GROUP_ROWS, hold_tail=hold_tail, first_line=resume.first_line)
-        for chunk in prefetch(chunks):
+        small = src.size is not None and src.size <= (settings.ingest_chunk_mb << 20) // 4
+        for chunk in (chunks if small else prefetch(chunks)):   # one chunk: no read-ahead thread to start
             if log_format is None:
                 log_format = detect_format(chunk)
                 if log_format is None and not has_content(chunk):
