@@ -185,8 +185,11 @@ def load_toml(path: Path) -> dict[str, Any]:
 
 
 def settings_from_file(path: Path | str, **overrides: Any) -> Settings:
-    """Settings from an explicit TOML file, with keyword overrides on top."""
+    """Settings from an explicit TOML file: defaults < the file < FORECASTER_* variables < keyword overrides."""
+    from pydantic_settings import EnvSettingsSource
+
     data = load_toml(Path(path))
+    data.update(EnvSettingsSource(Settings)())   # FORECASTER_* variables beat the file, as documented
     data.update({k: v for k, v in overrides.items() if v is not None})
     data["config_file"] = Path(path)
     return Settings(**data)

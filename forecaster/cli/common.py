@@ -26,6 +26,20 @@ def print_json(obj: Any) -> None:
     typer.echo(json.dumps(obj, default=str, indent=None, sort_keys=False))
 
 
+def parse_hours(value: str, name: str) -> int:
+    """'72', '72h' or '3d' -> hours (at least 1, at most 31 days)."""
+    from ..errors import BadInput
+
+    v = value.strip().lower()
+    try:
+        hours = int(v[:-1]) * 24 if v.endswith("d") else int(v[:-1] if v.endswith("h") else v)
+    except ValueError:
+        raise BadInput(f"{name}: expected hours or a duration like 72h or 3d, got {value!r}") from None
+    if not 1 <= hours <= 24 * 31:
+        raise BadInput(f"{name}: expected 1 hour to 31 days, got {value!r}")
+    return hours
+
+
 def require_db(db: Path) -> None:
     """Read-only commands never create a database: a path that does not exist is an error."""
     from ..errors import NotFound

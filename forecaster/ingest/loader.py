@@ -194,8 +194,8 @@ def _load_in_transaction(con, src: Source, settings: Settings, fmt: str, templat
                 header = first_content_line(chunk)
             _load_chunk(con, state, chunk, log_format, ctx, settings, sr, header)
             sr.rows_rejected += reject_oversize(con, sid, stats, max_line, settings)
-            if progress:
-                progress(src.uri, stats.bytes_read, src.size)
+            if progress:   # a .gz's size is of its compressed bytes: no total to measure decompressed ones against
+                progress(src.uri, stats.bytes_read, None if src.extra.get("gzip") else src.size)
         state.finish(con)
     finally:
         stream.close()
