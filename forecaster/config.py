@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     ingest_ts_window_days: int = Field(
         36600, ge=1, description="timestamps older than this many days, or later than a day after now, are rejected"
     )
+    ingest_ts_future_days: float = Field(
+        1.0, ge=0, description="rows dated more than this many days after now are rejected (the window's end)"
+    )
     ingest_tail_wait_s: float = Field(
         86400, ge=0, description="an unfinished last line of a file modified less than this many seconds ago waits for the next load (0: load it as is)"
     )

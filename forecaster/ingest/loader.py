@@ -170,7 +170,7 @@ def _load_in_transaction(con, src: Source, settings: Settings, fmt: str, templat
     ctx = NormalizeContext(source_id=sid, default_region=settings.default_region, route_templates=templates,
                            content_ids=not src.resumable,
                            ts_min=str(now - dt.timedelta(days=settings.ingest_ts_window_days))[:19],
-                           ts_max=str(now + dt.timedelta(days=1))[:19])
+                           ts_max=str(now + dt.timedelta(days=settings.ingest_ts_future_days))[:19])
     state = SourceLoad(con, sid)
     hold_tail = (src.hold_tail and not src.extra.get("gzip")
                  and (src.mtime is None or time.time() - src.mtime < settings.ingest_tail_wait_s))

@@ -97,8 +97,8 @@ def normalized_sql(fmt: LogFormat, lines_rel: str, ctx: NormalizeContext, with_l
         f"CASE WHEN parse_error IS NULL AND {offset} > {MAX_OFFSET_MINUTES} "
         "THEN 'timestamp: UTC offset beyond ±14:00 in ' || left(ts, 40) END",
         f"CASE WHEN parse_error IS NULL AND _ts IS NOT NULL AND NOT ({window}) "
-        f"THEN 'timestamp: expected {ctx.ts_min[:10]} .. {ctx.ts_max[:16]} (ingest_ts_window_days, up to a day "
-        "after now), got ' || left(ts, 40) END",
+        f"THEN 'timestamp: expected {ctx.ts_min[:10]} .. {ctx.ts_max[:16]} (ingest_ts_window_days, "
+        "ingest_ts_future_days), got ' || left(ts, 40) END",
         "CASE WHEN parse_error IS NULL AND _route IS NULL THEN 'missing route (no route key, method or path)' END",
         "CASE WHEN parse_error IS NULL AND (_t_status < 100 OR _t_status > 599) "
         "THEN 'status: expected 100-599, got ' || _t_status END",
