@@ -77,3 +77,15 @@ def test_short_keeps_both_ends():
     cut = short(key, 30)
     assert len(cut) == 30 and cut.startswith("route:sho") and cut.endswith("/reviews/{review_id}")
     assert short("/var/log/tomcat/tomcat-access.log.3", 20).endswith("access.log.3")
+
+
+@pytest.mark.parametrize("name, text", [("ev.yaml", "events: [ {name: x, start: 2026-11-27\n"),
+                                        ("ev.csv", b"name,start,end\n\xff\xfe,2026-11-27,2026-11-28\n")])
+def test_a_malformed_events_file_is_one_clear_error(tmp_path, name, text):
+    from forecaster.forecast.events import load_events
+
+    p = tmp_path / name
+    p.write_bytes(text if isinstance(text, bytes) else text.encode())
+    with pytest.raises(BadInput, match="cannot be read as") as e:
+        load_events(p)
+    assert "\n" not in str(e.value)
