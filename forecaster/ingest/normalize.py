@@ -124,16 +124,16 @@ def normalized_sql(fmt: LogFormat, lines_rel: str, ctx: NormalizeContext, with_l
     return f"""
     SELECT line_no, {'line, ' if with_line else ''}{reason} AS reason,
            _ts AS ts,
-           coalesce(api, {sql_str(ctx.default_api)}) AS api,
+           {_no_sep(f"coalesce(api, {sql_str(ctx.default_api)})")} AS api,
            coalesce(lower(api_type), {sql_str(fmt.api_type)}) AS api_type,
-           coalesce(stage, {sql_str(ctx.default_stage)}) AS stage,
-           _route AS route,
+           {_no_sep(f"coalesce(stage, {sql_str(ctx.default_stage)})")} AS stage,
+           {_no_sep("_route")} AS route,
            _method AS method,
            _t_status AS status,
            _t_latency_ms AS latency_ms,
            _t_integration_latency_ms AS integration_latency_ms,
            _t_bytes_out AS bytes_out,
-           coalesce(region, {sql_str(ctx.default_region)}) AS region,
+           {_no_sep(f"coalesce(region, {sql_str(ctx.default_region)})")} AS region,
            client,
            {_request_id(ctx)} AS request_id,
            {'TRUE' if ctx.content_ids else 'request_id IS NOT NULL'} AS id_logged,
@@ -153,3 +153,9 @@ def _request_id(ctx: NormalizeContext) -> str:
     seen = f"coalesce((SELECT o.n FROM {OCCURRENCES_TABLE} o WHERE o.h = _content_hash), 0)"
     return (f"coalesce(request_id, 'line:' || _content_hash || ':' || "
             f"({seen} + row_number() OVER (PARTITION BY _content_hash ORDER BY line_no)))")
+
+
+def _no_sep(expr: str) -> str:
+    """``expr`` with '|' percent-encoded: series and budget keys join api, stage, route and region
+    with '|', so a name holding one would make two keys collide ('a' + 'b|c' and 'a|b' + 'c')."""
+    return f"replace({expr}, '|', '%7C')"

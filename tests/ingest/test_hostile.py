@@ -114,3 +114,14 @@ def test_a_log_opening_with_600_fragments_is_still_detected(con, tmp_path):
     p.write_text("".join(lines))
     sr = ingest(con, [str(p)]).by_source[0]
     assert (sr.status, sr.format, sr.rows_loaded, sr.rows_rejected) == ("loaded", "combined", 400, 600)
+
+
+def test_names_holding_the_key_separator_do_not_collide(con, tmp_path):
+    """Today: api 'a' + stage 'b|c' and api 'a|b' + stage 'c' make the same series 'route:a|b|c|...'."""
+    from forecaster.forecast.series import route_series_id
+
+    p = tmp_path / "f.log"
+    p.write_text(good(1, apiId="a", stage="b|c") + good(2, apiId="a|b", stage="c"))
+    assert ingest(con, [str(p)]).rows_loaded == 2
+    keys = {route_series_id(*r) for r in run(con, "SELECT api, stage, route, region FROM traffic_1m")}
+    assert len(keys) == 2 and all(k.count("|") == 3 for k in keys)
