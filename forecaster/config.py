@@ -146,6 +146,15 @@ class Settings(BaseSettings):
     retention_raw_days: int | None = Field(
         None, ge=0, description="keep raw requests this many days (None: forever, 0: rollups only)"
     )
+    ingest_ts_window_days: int = Field(
+        36600, ge=1, description="timestamps older than this many days, or later than a day after now, are rejected"
+    )
+    ingest_ts_future_days: float = Field(
+        1.0, ge=0, description="rows dated more than this many days after now are rejected (the window's end)"
+    )
+    ingest_tail_wait_s: float = Field(
+        86400, ge=0, description="an unfinished last line of a file modified less than this many seconds ago waits for the next load (0: load it as is)"
+    )
     route_map: Path | None = Field(None, description="route-map or OpenAPI file used to template paths")
     custom_formats: dict[str, CustomFormat] = Field(default_factory=dict, description="extra log formats")
     default_region: str = Field("us-east-1", description="region for logs that carry none")
@@ -341,8 +350,11 @@ def load_toml(path: Path) -> dict[str, Any]:
 
 
 def settings_from_file(path: Path | str, **overrides: Any) -> Settings:
-    """Settings from an explicit TOML file, with keyword overrides on top."""
+    """Settings from an explicit TOML file: defaults < the file < FORECASTER_* variables < keyword overrides."""
+    from pydantic_settings import EnvSettingsSource
+
     data = load_toml(Path(path))
+    data.update(EnvSettingsSource(Settings)())   # FORECASTER_* variables beat the file, as documented
     data.update({k: v for k, v in overrides.items() if v is not None})
     data["config_file"] = Path(path)
     return Settings(**data)

@@ -23,7 +23,7 @@ def _root() -> None:
 
 
 # Command modules, in help order. Each has register(app).
-COMMAND_MODULES = ("demo", "run", "ingest", "samples", "forecast", "costs", "decide", "control", "dashboard", "serve", "keys")
+COMMAND_MODULES = ("demo", "run", "ingest", "sources", "samples", "forecast", "costs", "decide", "control", "dashboard", "serve", "keys")
 
 
 def _load_commands() -> None:
@@ -42,11 +42,28 @@ _load_commands()
 
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # prophet logs "ERROR prophet.plot: Importing plotly failed" on import when plotly's optional
+    # parts are missing; forecaster never plots through prophet, so the line is noise.
+    logging.getLogger("prophet.plot").setLevel(logging.CRITICAL)
+    from pydantic import ValidationError
+
     try:
-        app()
+        app()   # click's standalone mode: usage errors as one line, Ctrl-C as "Aborted!" (each source rolls back)
     except ForecasterError as e:
         typer.secho(f"error: {e}", err=True, fg=typer.colors.RED)
         sys.exit(2)
+    except ValidationError as e:      # a bad setting: config file, FORECASTER_* variable
+        typer.secho(f"error: {_one_line(e)}", err=True, fg=typer.colors.RED)
+        sys.exit(2)
+
+
+def _one_line(e) -> str:
+    """A pydantic validation error as one line: each bad setting, what came and what was expected."""
+    parts = []
+    for err in e.errors():
+        where = ".".join(str(x) for x in err.get("loc", ())) or "settings"
+        parts.append(f"setting {where}: {err.get('msg')} (got {err.get('input')!r})")
+    return "invalid settings: " + "; ".join(parts)
 
 
 if __name__ == "__main__":  # pragma: no cover

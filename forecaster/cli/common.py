@@ -24,3 +24,37 @@ def load_settings(config: Optional[Path] = None, db: Optional[Path] = None) -> S
 
 def print_json(obj: Any) -> None:
     typer.echo(json.dumps(obj, default=str, indent=None, sort_keys=False))
+
+
+def parse_hours(value: str, name: str) -> int:
+    """'72', '72h' or '3d' -> hours (at least 1, at most 31 days)."""
+    from ..errors import BadInput
+
+    v = value.strip().lower()
+    try:
+        hours = int(v[:-1]) * 24 if v.endswith("d") else int(v[:-1] if v.endswith("h") else v)
+    except ValueError:
+        raise BadInput(f"{name}: expected hours or a duration like 72h or 3d, got {value!r}") from None
+    if not 1 <= hours <= 24 * 31:
+        raise BadInput(f"{name}: expected 1 hour to 31 days, got {value!r}")
+    return hours
+
+
+def require_db(db: Path) -> None:
+    """Read-only commands never create a database: a path that does not exist is an error."""
+    from ..errors import NotFound
+
+    if str(db) != ":memory:" and not Path(db).exists():
+        raise NotFound(f"no database at {db}: expected an existing DuckDB file (load logs with "
+                       f"`forecaster ingest ... --db {db}` first)")
+
+
+def short(text: str, width: int) -> str:
+    """``text`` cut in the middle to ``width`` characters, keeping both ends (paths and keys differ
+    at their ends: '…/tomcat-access.log.3', 'route:shop|prod|GET /products/{id}')."""
+    if len(text) <= width:
+        return text
+    if width < 5:
+        return text[:width]
+    head = (width - 1) // 3
+    return text[:head] + "…" + text[len(text) - (width - 1 - head):]

@@ -13,13 +13,13 @@ from rich.table import Table
 
 from ..errors import BadInput
 from ..store import open_reader, open_store
-from .common import ConfigOption, DbOption, JsonOption, load_settings, print_json
+from .common import ConfigOption, DbOption, JsonOption, load_settings, parse_hours, print_json, require_db
 
 FromOption = typer.Option(None, "--from", help="window start, ISO date/time (UTC; default: month of the latest data)")
 ToOption = typer.Option(None, "--to", help="window end, exclusive (default: end of the latest data)")
 ByOption = typer.Option("route", "--by", help="group rows by route | api | region | component | kind")
 ForecastOption = typer.Option(False, "--forecast", help="add the next --horizon hours from the latest forecast run")
-HorizonOption = typer.Option(72, "--horizon", help="forecast hours to price", min=1, max=24 * 31)
+HorizonOption = typer.Option("72h", "--horizon", help="forecast time to price: hours (72), or a duration (72h, 3d), up to 31d")
 SaveOption = typer.Option(True, "--save/--no-save", help="store the lines in DuckDB (tables costs / carbon)")
 
 
@@ -45,15 +45,16 @@ def register(app: typer.Typer) -> None:
     @app.command("costs")
     def costs_cmd(
         start: Optional[str] = FromOption, end: Optional[str] = ToOption, forecast: bool = ForecastOption,
-        by: str = ByOption, horizon: int = HorizonOption, save: bool = SaveOption, as_json: bool = JsonOption,
+        by: str = ByOption, horizon: str = HorizonOption, save: bool = SaveOption, as_json: bool = JsonOption,
         db: Optional[Path] = DbOption, config: Optional[Path] = ConfigOption, as_of: Optional[str] = AsOfOption,
     ) -> None:
         """Every route in dollars: history, and with --forecast the next hours, month-end projection and budget alerts."""
         from ..pricing.store import report_from_db, write_report
         settings = load_settings(config, db)
+        require_db(settings.db)
         with open_store(settings.db, settings) as con:
             report, fc_run = report_from_db(con, settings, parse_ts(start, "--from"), parse_ts(end, "--to"),
-                                            forecast, horizon, parse_ts(as_of, "--as-of"))
+                                            forecast, parse_hours(horizon, "--horizon"), parse_ts(as_of, "--as-of"))
             out = report.to_dict(by)
             if save:
                 out["run_id"] = write_report(con, report, {"from": start, "to": end, "forecast": forecast}, fc_run)
@@ -75,14 +76,15 @@ def register(app: typer.Typer) -> None:
     @app.command("carbon")
     def carbon_cmd(
         start: Optional[str] = FromOption, end: Optional[str] = ToOption, forecast: bool = ForecastOption,
-        by: str = ByOption, horizon: int = HorizonOption, save: bool = SaveOption, as_json: bool = JsonOption,
+        by: str = ByOption, horizon: str = HorizonOption, save: bool = SaveOption, as_json: bool = JsonOption,
         db: Optional[Path] = DbOption, config: Optional[Path] = ConfigOption, as_of: Optional[str] = AsOfOption,
     ) -> None:
         """Every route in grams of CO2e (CCF methodology) and SCI per request; --forecast for the next hours."""
         from ..carbon.store import report_from_db, write_report
         settings = load_settings(config, db)
+        require_db(settings.db)
         with open_store(settings.db, settings) as con:
-            report = report_from_db(con, settings, parse_ts(start, "--from"), parse_ts(end, "--to"), forecast, horizon,
+            report = report_from_db(con, settings, parse_ts(start, "--from"), parse_ts(end, "--to"), forecast, parse_hours(horizon, "--horizon"),
                                     parse_ts(as_of, "--as-of"))
             out = report.to_dict(by)
             if save:
@@ -131,6 +133,7 @@ def _whatif_inputs(config, db, start, end):
     from ..carbon.whatif import Inputs
     from ..pricing.store import catalog_for, load_traffic
     settings = load_settings(config, db)
+    require_db(settings.db)
     with open_reader(settings.db, settings) as con:
         s, e, _ = window_for(con, parse_ts(start, "--from"), parse_ts(end, "--to"))
         traffic = load_traffic(con, s, e)

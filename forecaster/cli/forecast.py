@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..store import open_reader, open_store
-from .common import ConfigOption, DbOption, JsonOption, load_settings, print_json
+from .common import ConfigOption, DbOption, JsonOption, load_settings, print_json, require_db
 
 if TYPE_CHECKING:   # forecaster.forecast imports statsmodels and scipy (~1.4 s): only the commands that run it pay
     from ..forecast.run import RunSummary
@@ -66,6 +66,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """List the spikes a forecast run found, soonest first."""
         settings = load_settings(config, db)
+        require_db(settings.db)
         with open_reader(settings.db, settings) as con:
             from ..forecast.run import load_spikes
 
@@ -77,9 +78,12 @@ def register(app: typer.Typer) -> None:
         t = Table(title=f"spikes of run {rid}")
         for col in ("series", "start", "peak at", "peak", "ratio", "probability", "lead h", "reason", "event"):
             t.add_column(col, justify="right" if col in ("peak", "ratio", "probability", "lead h") else "left")
-        for r in frame.itertuples():
-            t.add_row(str(r.series), str(r.start_ts), str(r.peak_ts), f"{r.peak:,.0f}", _num(r.ratio, "x"),
-                      f"{r.probability:.0%}", f"{r.lead_time_hours:.0f}", str(r.reason), str(r.event or ""))
+        if not frame.empty:
+            frame = frame.sort_values(["start_ts", "series"], kind="stable")
+        for r in frame.itertuples():   # event is NaN on rows without one when a run mixes both
+            t.add_row(r.series, str(r.start_ts), str(r.peak_ts), f"{r.peak:,.0f}", _num(r.ratio, "x"),
+                      f"{r.probability:.0%}", f"{r.lead_time_hours:.0f}", str(r.reason),
+                      r.event if isinstance(r.event, str) else "")
         Console().print(t)
         if frame.empty:
             Console().print("no spikes ahead")
@@ -88,6 +92,7 @@ def register(app: typer.Typer) -> None:
 def _run(kind: str, db, horizon, step, model, as_of, routes, events, engine, scheduler, workers, preset, folds, seed,
          as_json, config) -> None:
     settings = load_settings(config, db)
+    require_db(settings.db)
     with open_store(settings.db, settings) as con:
         from ..forecast.run import run_forecast
 

@@ -12,13 +12,15 @@ from rich.table import Table
 
 from ..ingest import IngestReport, ingest
 from ..store import open_store
-from .common import ConfigOption, DbOption, JsonOption, load_settings, print_json
+from .common import ConfigOption, DbOption, JsonOption, load_settings, print_json, short
 
 
 def register(app: typer.Typer) -> None:
     @app.command("ingest")
     def ingest_cmd(
-        sources: List[str] = typer.Argument(..., help="files, directories, globs, .gz, '-' (stdin), s3://bucket/prefix, cwlogs://GROUP"),
+        sources: List[str] = typer.Argument(..., help="files, directories, globs, .gz, '-' (stdin), s3://bucket/prefix, cwlogs://GROUP. "
+                                  "stdin has no identity (no path to resume from): its lines without a request id "
+                                  "are keyed by their content, so the same lines piped twice count once"),
         db: Optional[Path] = DbOption,
         fmt: str = typer.Option("auto", "--format", help="log format name, or auto (detected per source)"),
         route_map: Optional[Path] = typer.Option(None, "--route-map", help="OpenAPI spec or route list to template paths"),
@@ -38,7 +40,7 @@ def register(app: typer.Typer) -> None:
 
                     def progress(uri: str, done: int, total: int | None) -> None:
                         if uri not in tasks:
-                            tasks[uri] = bar.add_task(Path(uri).name[:40], total=total)
+                            tasks[uri] = bar.add_task(short(Path(uri).name, 40), total=total)
                         bar.update(tasks[uri], completed=done)
 
                     report = ingest(con, sources, settings, fmt=fmt, route_map=route_map, progress=progress)
@@ -55,15 +57,19 @@ def print_summary(report: IngestReport, db: Path) -> None:
     t = Table(title=f"ingest into {db}", show_lines=False)
     for col in ("source", "status", "format", "loaded", "rejected", "duplicate", "seconds"):
         t.add_column(col, justify="right" if col in ("loaded", "rejected", "duplicate", "seconds") else "left")
+    width = max(16, console.width - 64)   # the other columns and the borders take ~64
+    notes = []
     for s in report.by_source:
-        t.add_row(_short(s.uri), s.status + (f" ({s.note})" if s.note and s.status != "loaded" else ""),
-                  s.format or "-", f"{s.rows_loaded:,}", f"{s.rows_rejected:,}", f"{s.rows_duplicate:,}", f"{s.seconds:.2f}")
+        t.add_row(short(s.uri, width), s.status, s.format or "-", f"{s.rows_loaded:,}", f"{s.rows_rejected:,}",
+                  f"{s.rows_duplicate:,}", f"{s.seconds:.2f}")
+        if s.note and s.status != "loaded":
+            notes.append(f"{s.status}: {s.uri}: {s.note}")
     console.print(t)
+    for n in notes:   # whole, under the table, rather than folded into a narrow column
+        console.print(n, soft_wrap=True, markup=False, highlight=False)
     console.print(
         f"{report.sources} source(s): {report.rows_loaded:,} rows loaded, {report.rows_rejected:,} rejected "
         f"(see table rejects), {report.rows_duplicate:,} duplicate, in {report.seconds:.2f}s"
     )
 
 
-def _short(uri: str, n: int = 48) -> str:
-    return uri if len(uri) <= n else "…" + uri[-(n - 1):]

@@ -129,7 +129,14 @@ def load_events(path: Path | str) -> list[Event]:
     reader = READERS.get(path.suffix.lower())
     if not path.exists():
         raise BadInput(f"events file {path} does not exist")
-    events, problems = parse_events(reader(path))
+    import yaml
+
+    try:
+        rows = reader(path)
+    except (yaml.YAMLError, csv.Error, UnicodeDecodeError, OSError) as e:   # one line, not a traceback
+        raise BadInput(f"events file {path} cannot be read as {path.suffix.lstrip('.').upper()}: "
+                       + " ".join(str(e).split())) from e
+    events, problems = parse_events(rows)
     if problems:
         raise BadInput(f"{path}: {len(problems)} problem(s): " + "; ".join(problems))
     log.info("loaded %d events from %s", len(events), path)

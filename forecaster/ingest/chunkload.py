@@ -21,7 +21,7 @@ from .chunks import Chunk, StreamStats
 from .appender import Appender
 from .dedupe import SeenIds
 from .formats import LogFormat, all_formats
-from .normalize import NormalizeContext, normalized_sql
+from .normalize import OCCURRENCES_TABLE, NormalizeContext, normalized_sql
 from .rollups import MinuteLedger
 
 
@@ -45,24 +45,31 @@ def first_content_line(chunk: Chunk) -> str | None:
     return None
 
 
-def detect_format(chunk: Chunk, sample: int = 50) -> LogFormat | None:
-    """The best-scoring format on the chunk's first non-blank, decodable lines (None if none fits)."""
+DETECT_SAMPLE = 600
+
+
+def detect_format(chunk: Chunk, sample: int = DETECT_SAMPLE) -> LogFormat | None:
+    """The format most sample lines match, the lines taken evenly from across the chunk (the whole
+    file when it is small), so a log opening with a run of fragments is still recognised.
+
+    None when no format matches half the sample, or a tenth of it and at least three lines.
+    """
+    n = len(chunk.lines)
+    idx = np.unique(np.linspace(0, n - 1, min(n, sample)).astype(np.int64)) if n else np.empty(0, np.int64)
     lines: list[str] = []
-    for b in chunk.lines.slice(0, min(len(chunk.lines), sample * 4)).to_pylist():
+    for b in chunk.lines.take(pa.array(idx)).to_pylist():
         try:
             s = b.decode("utf-8").rstrip("\r\n")
         except UnicodeDecodeError:
             continue
         if s.strip():
             lines.append(s)
-        if len(lines) >= sample:
-            break
     best, best_score = None, 0.0
     for f in all_formats().values():
         score = f.detect(lines)
         if score > best_score:
             best, best_score = f, score
-    return best if best_score >= 0.5 else None
+    return best if best_score >= 0.5 or (best_score >= 0.1 and best_score * len(lines) >= 3) else None
 
 
 class SourceLoad:
@@ -82,8 +89,9 @@ class SourceLoad:
         self.seen = SeenIds()            # hashes of the ids stored so far (once any line carried its own id)
         self.logged = False              # some row carried the log's own request id
         self.dropped = False             # some row was dropped as a duplicate (the drop table is in use)
+        self.occurrences = False         # the content-id occurrence table exists (stdin)
+        self.dedupe_tables = False       # created with the first logged id (most small logs never need them)
         self.minutes = MinuteLedger()
-        dedupe.create_tables(con)
         rollups.ensure_macros(con)
 
     def finish(self, con: Connection) -> None:
@@ -92,7 +100,10 @@ class SourceLoad:
         self.appender.flush()
         rollups.refold_minutes(con, self.committed, self.source_id, self.minutes.split)
         self.appender.drop_table()
-        dedupe.drop_tables(con)
+        if self.dedupe_tables:
+            dedupe.drop_tables(con)
+        if self.occurrences:
+            run(con, f"DROP TABLE IF EXISTS {OCCURRENCES_TABLE}")
 
     def close(self) -> None:
         self.committed.close()
@@ -123,6 +134,9 @@ def load_chunk(con, state: SourceLoad, chunk: Chunk, fmt: LogFormat, ctx: Normal
             "raw": pa.array([r[1] for r in rejects], pa.string()),
             "reason": pa.array([r[2] for r in rejects], pa.string())}))
         sr.rows_rejected += len(rejects)
+    if ctx.content_ids and not state.occurrences:
+        run(con, f"CREATE OR REPLACE TEMP TABLE {OCCURRENCES_TABLE} (h VARCHAR PRIMARY KEY, n BIGINT)")
+        state.occurrences = True
     parsed = materialize(rel_query(from_arrow(con, table), normalized_sql(fmt, "_chunk", ctx, with_line=False), "_chunk"))
     n_bad, n_good, n_logged, lo, hi = rel_rows(parsed, _STATS)[0]
     if n_bad:
@@ -132,11 +146,17 @@ def load_chunk(con, state: SourceLoad, chunk: Chunk, fmt: LogFormat, ctx: Normal
     if not n_good:
         return
     if fmt.aggregated:
+        rollups.keep_counts(parsed, "reason IS NULL", sid)   # so the source can be forgotten exactly
         sr.requests_counted += rollups.fold_counts_chunk(parsed, "reason IS NULL")
         sr.rows_loaded += n_good
         return
+    if ctx.content_ids:
+        _count_occurrences(con, parsed)
     dropped = 0
     if n_logged or state.logged:
+        if not state.dedupe_tables:
+            dedupe.create_tables(con)
+            state.dedupe_tables = True
         stored = state.appender.stored_ids_sql()
         if not state.logged:
             state.logged = True
@@ -151,6 +171,13 @@ def load_chunk(con, state: SourceLoad, chunk: Chunk, fmt: LogFormat, ctx: Normal
     sr.rows_loaded += n_good - dropped
     sr.rows_duplicate += dropped
     sr.requests_counted += n_good - dropped
+
+
+def _count_occurrences(con, parsed) -> None:
+    """Remember how often each line's content came (its id says which occurrence it is)."""
+    parsed.query("_p", f"""INSERT INTO {OCCURRENCES_TABLE} SELECT _content_hash, count(*) FROM _p
+                           WHERE _content_hash IS NOT NULL GROUP BY 1
+                           ON CONFLICT (h) DO UPDATE SET n = n + EXCLUDED.n""").fetchall()
 
 
 def _reject_bad(con, parsed, table: pa.Table, sid: int, keep: int) -> None:

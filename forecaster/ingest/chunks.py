@@ -81,16 +81,26 @@ class Chunk:
         if not keep.all():
             table = table.filter(pa.Array.from_buffers(pa.bool_(), n, [None, pa.py_buffer(np.packbits(keep, bitorder="little"))]))
         # Several record batches, so DuckDB's Arrow scan spreads the chunk over its threads.
-        return pa.Table.from_batches(table.to_batches(max_chunksize=batch_rows)), rejects, blank
+        # (A chunk may have no good line left: a last line that is blank, not UTF-8 or too long.)
+        return pa.Table.from_batches(table.to_batches(max_chunksize=batch_rows), schema=table.schema), rejects, blank
 
 
 @dataclass
 class StreamStats:
+    """What :func:`iter_chunks` saw. ``sha256`` covers the stream's whole lines only (from its start,
+    when the caller seeds it with the hash of bytes skipped before), never a held partial last line."""
+
     bytes_read: int = 0
     lines: int = 0
     sha256: "hashlib._Hash" = field(default_factory=hashlib.sha256)
     stream_error: str | None = None   # e.g. a gzip stream cut short: reported as a reject
     oversize: list = field(default_factory=list)  # (line_no, head bytes, length) of lines too long to hold
+    tail_bytes: int = 0               # bytes of an unfinished last line left for the next load
+
+    @property
+    def whole_bytes(self) -> int:
+        """Bytes read that ended in whole lines (what a later load of the same stream skips)."""
+        return self.bytes_read - self.tail_bytes
 
     @property
     def checksum(self) -> str:
@@ -166,7 +176,7 @@ def _fill(stream: BinaryIO, view: memoryview) -> int:
 
 def iter_chunks(
     stream: BinaryIO, chunk_bytes: int, stats: StreamStats, max_line_bytes: int = 16 << 20,
-    align_lines: int | None = None,
+    align_lines: int | None = None, hold_tail: bool = False, first_line: int = 1,
 ) -> Iterator[Chunk]:
     """Yield chunks of whole lines from ``stream``, hashing every byte into ``stats``.
 
@@ -180,11 +190,14 @@ def iter_chunks(
     block that could be read; ``stats.stream_error`` says what happened and where.
     With ``align_lines``, a chunk holding at least that many lines ends after a multiple of it
     (the rest is carried into the next): the loader's appends then fill whole row groups.
+    With ``hold_tail``, a last line without a newline (a log still being written) is not yielded:
+    its length goes to ``stats.tail_bytes`` and it is not hashed, so the next load of the grown
+    stream starts at it. ``first_line``: the number of the stream's first line (a resumed load).
     """
     buffers = _Buffers()
     carry = b""
     carried_lines = False          # the carry is whole lines left over by alignment (not a partial line)
-    next_line = 1
+    next_line = first_line
     skipping: list | None = None   # [line_no, head, length] of an oversize line being skipped
     damaged: BaseException | None = None   # the read error that ends the stream after this block
     while True:
@@ -205,13 +218,14 @@ def iter_chunks(
         start, end = 0, len(carry) + n
         if n:
             stats.bytes_read += n
-            stats.sha256.update(view[len(carry):end])
             if skipping is not None:
                 nl = buf.find(b"\n", 0, end)
                 if nl < 0:
                     skipping[2] += n
+                    stats.sha256.update(view[:end])
                     continue
                 skipping[2] += nl + 1
+                stats.sha256.update(view[:nl + 1])
                 stats.oversize.append(tuple(skipping))
                 stats.lines += 1
                 next_line += 1
@@ -222,6 +236,7 @@ def iter_chunks(
             if cut == 0:
                 if end - start > max_line_bytes:   # a huge line: remember its head, skip the rest
                     skipping = [next_line, bytes(view[start:min(start + 4096, end)]), end - start]
+                    stats.sha256.update(view[start:end])
                     carry = b""
                 else:
                     carry = bytes(view[start:end])
@@ -243,7 +258,11 @@ def iter_chunks(
             if not carry:
                 break
             cut = len(carry)
+            if hold_tail and damaged is None:
+                cut = buf.rfind(b"\n", 0, cut) + 1
+                stats.tail_bytes = len(carry) - cut
         if cut > start:
+            stats.sha256.update(view[start:cut])
             arr = lines_from_block(view[start:cut], ends)
             stats.lines += len(arr)
             yield Chunk(next_line, arr, ascii=(buf.isascii() if len(buf) == cut else is_ascii(view[start:cut])))

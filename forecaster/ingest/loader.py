@@ -9,15 +9,18 @@ is ever left behind, and a rerun gets the totals right.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
+import zlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Callable
 
 from ..config import Settings
-from ..errors import BadInput, ForecasterError
-from ..store import sources as sources_table
+from ..errors import BadInput, ForecasterError, SourceError
+from ..store import requests as store_requests
+from ..store import sources as store_sources
 from ..store.db import Connection, DatabaseError, transaction, utcnow
 from .chunks import StreamStats, iter_chunks, prefetch
 from .formats import LogFormat, all_formats, get_format
@@ -26,6 +29,7 @@ from .appender import ROW_GROUP_ROWS
 from .chunkload import SourceLoad, detect_format, first_content_line, has_content, reject_oversize
 from .chunkload import load_chunk as _load_chunk  # a module global, so tests can interrupt a load
 from .normalize import NormalizeContext
+from .resume import find_resume, stored_key
 from .routes import RouteTemplate, load_route_map
 from .sources import Source, expand
 
@@ -105,11 +109,11 @@ def ingest(
 
 
 def _seen_before(con: Connection, src: Source) -> int | None:
-    if src.quick_key is None and src.etag is None:
-        return None
     if src.etag is not None:
-        return sources_table.seen_object(con, src.uri, src.etag)
-    return sources_table.seen_file(con, src.uri, src.size, src.mtime)
+        return store_sources.seen_object(con, src.uri, src.etag)
+    if src.quick_key is not None:
+        return store_sources.seen_file(con, src.uri, src.size, src.mtime)
+    return None
 
 
 def load_source(
@@ -135,7 +139,7 @@ def load_source(
     except _AlreadyLoaded as e:
         sr = SourceReport(uri=src.uri, status="skipped", source_id=e.source_id,
                           note=f"same bytes already loaded as source {e.source_id}")
-    except (OSError, DatabaseError, ForecasterError, ValueError) as e:
+    except (OSError, EOFError, zlib.error, DatabaseError, ForecasterError, ValueError) as e:
         log.warning("source %s failed: %s", src.uri, e)
         sr = SourceReport(uri=src.uri, status="failed", note=f"{type(e).__name__}: {e}")
     cw = src.extra.get("cwrecords")
@@ -147,19 +151,32 @@ def load_source(
 
 
 def _load_in_transaction(con, src: Source, settings: Settings, fmt: str, templates, progress, sr: SourceReport) -> None:
-    sid = sources_table.next_id(con)
+    sid = store_sources.next_id(con)
     sr.source_id = sid
-    stats = StreamStats()
     max_line = settings.ingest_max_line_kb * 1024
     log_format: LogFormat | None = None if fmt == "auto" else get_format(fmt)
+    resume = find_resume(con, src.open, resumable=src.resumable)
+    stream, prior = resume.stream, resume.prior
+    stats = StreamStats(sha256=resume.sha256) if resume.sha256 is not None else StreamStats()
+    if prior is not None and log_format is None and prior.format:
+        log_format = get_format(prior.format)
+        sr.format = log_format.name
     header: str | None = None   # for formats whose first line every chunk needs (CSV header)
-    ctx = NormalizeContext(source_id=sid, default_region=settings.default_region, route_templates=templates)
-    stream = src.open()
+    if prior is not None and log_format is not None and log_format.header:
+        header = _first_content_line(resume.head)
+    now = utcnow()
+    ctx = NormalizeContext(source_id=sid, default_region=settings.default_region, route_templates=templates,
+                           content_ids=not src.resumable,
+                           ts_min=str(now - dt.timedelta(days=settings.ingest_ts_window_days))[:19],
+                           ts_max=str(now + dt.timedelta(days=settings.ingest_ts_future_days))[:19])
     state = SourceLoad(con, sid)
+    hold_tail = (src.hold_tail and not src.extra.get("gzip")
+                 and (src.mtime is None or time.time() - src.mtime < settings.ingest_tail_wait_s))
     try:
         chunks = iter_chunks(stream, settings.ingest_chunk_mb << 20, stats, max_line_bytes=max(max_line, 1 << 20),
-                             align_lines=ROW_GROUP_ROWS)
-        for chunk in prefetch(chunks):
+                             align_lines=ROW_GROUP_ROWS, hold_tail=hold_tail, first_line=resume.first_line)
+        small = src.size is not None and src.size <= (settings.ingest_chunk_mb << 20) // 4
+        for chunk in (chunks if small else prefetch(chunks)):   # one chunk: no read-ahead thread to start
             if log_format is None:
                 log_format = detect_format(chunk)
                 if log_format is None and not has_content(chunk):
@@ -175,34 +192,57 @@ def _load_in_transaction(con, src: Source, settings: Settings, fmt: str, templat
                 header = first_content_line(chunk)
             _load_chunk(con, state, chunk, log_format, ctx, settings, sr, header)
             sr.rows_rejected += reject_oversize(con, sid, stats, max_line, settings)
-            if progress:
-                progress(src.uri, stats.bytes_read, src.size)
+            if progress:   # a .gz's size is of its compressed bytes: no total to measure decompressed ones against
+                progress(src.uri, stats.bytes_read, None if src.extra.get("gzip") else src.size)
         state.finish(con)
     finally:
         stream.close()
         state.close()
     sr.rows_rejected += reject_oversize(con, sid, stats, max_line, settings)
+    if stats.stream_error and not stats.bytes_read and not sr.rows_loaded:
+        raise SourceError(f"{src.uri}: nothing could be read: {stats.stream_error}")
     if stats.stream_error:
-        sources_table.reject(con, sid, stats.lines + 1, None, stats.stream_error)
+        store_sources.reject(con, sid, resume.first_line + stats.lines, None, stats.stream_error)
         sr.rows_rejected += 1
     sr.format = sr.format or (log_format.name if log_format else None)
     sr.bytes = stats.bytes_read
+    if prior is not None and stats.whole_bytes == 0 and not stats.stream_error:
+        raise _AlreadyLoaded(prior.source_id)       # nothing new past the earlier load's bytes
     checksum = stats.checksum
-    prior = sources_table.by_checksum(con, checksum)
-    if prior is not None and stats.bytes_read and not stats.stream_error:   # a damaged or empty read is not "the same bytes"
-        raise _AlreadyLoaded(prior)
-    src.extra["checksum"] = checksum
+    if prior is None and stats.whole_bytes and not stats.stream_error:   # a damaged or empty read is not "the same bytes"
+        same = store_sources.by_checksum(con, checksum)
+        if same is not None:
+            raise _AlreadyLoaded(same)
+    if stats.tail_bytes:
+        sr.note = f"unfinished last line ({stats.tail_bytes} bytes) left for the next load"
+    lines_total = resume.first_line - 1 + stats.lines
+    src.extra["resume"] = {
+        "checksum": checksum, "offset_bytes": resume.offset, "loaded_bytes": resume.offset + stats.whole_bytes,
+        "lines_total": lines_total, "head_sha256": stored_key(resume.head, lines_total),
+        "parent_id": prior.source_id if prior else None, "tail_bytes": stats.tail_bytes,
+    }
+    if prior is not None:
+        sr.note = (f"continues source {prior.source_id} after its {prior.loaded_bytes:,} bytes"
+                   + (f"; {sr.note}" if sr.note else ""))
     if settings.retention_raw_days == 0:
-        sources_table.delete_requests(con, sid)
+        store_sources.delete_requests(con, sid)
+
+
+def _first_content_line(head: bytes) -> str | None:
+    for line in head.split(b"\n")[:-1]:
+        if line.strip():
+            return line.decode("utf-8", "replace") + "\n"
+    return None
 
 
 def _record_source(con, src: Source, sr: SourceReport) -> None:
-    sources_table.insert(con, {
+    store_sources.insert(con, {
         "source_id": sr.source_id, "uri": src.uri, "size_bytes": src.size if src.size is not None else sr.bytes,
-        "mtime": src.mtime, "checksum": src.extra.get("checksum"), "etag": src.etag, "cursor": src.cursor,
-        "format": sr.format, "rows_loaded": sr.rows_loaded, "rows_rejected": sr.rows_rejected,
-        "rows_duplicate": sr.rows_duplicate, "lines_blank": sr.lines_blank, "requests_counted": sr.requests_counted,
-        "loaded_at": utcnow(), "seconds": sr.seconds})
+        "mtime": src.mtime, "etag": src.etag, "cursor": src.cursor, "format": sr.format,
+        "rows_loaded": sr.rows_loaded, "rows_rejected": sr.rows_rejected, "rows_duplicate": sr.rows_duplicate,
+        "lines_blank": sr.lines_blank, "requests_counted": sr.requests_counted, "loaded_at": utcnow(),
+        "seconds": sr.seconds, **src.extra.get("resume", {}),
+    })
 
 
 def apply_retention(con: Connection, settings: Settings) -> int:
@@ -210,4 +250,4 @@ def apply_retention(con: Connection, settings: Settings) -> int:
     days = settings.retention_raw_days
     if not days:
         return 0
-    return sources_table.delete_requests_older_than(con, days)
+    return store_requests.drop_older_than(con, days, utcnow())

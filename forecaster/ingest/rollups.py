@@ -94,6 +94,27 @@ def fold_counts_chunk(rel: Relation, where: str) -> int:
     return int(n)
 
 
+def keep_counts(rel: duckdb.DuckDBPyRelation, where: str, source_id: int) -> None:
+    """Keep a counts source's rows (``source_counts``): its only record once folded into the rollups."""
+    rel.query("_p", f"""INSERT INTO source_counts (source_id, ts, api, stage, route, region, api_type, status, bytes_out,
+                                                  requests)
+                        SELECT {int(source_id)}, ts, api, stage, route, region, api_type, status, bytes_out, requests
+                        FROM _p WHERE {where}""").fetchall()
+
+
+def rebuild_keys(con: duckdb.DuckDBPyConnection, keys_table: str) -> int:
+    """Recompute the ``traffic_1m`` rows of the (api, stage, route, region, minute) keys in
+    ``keys_table`` (already deleted) from what the store holds: raw requests and kept count rows.
+    Returns how many rollup rows came back."""
+    ensure_macros(con)
+    keys = "api, stage, route, region, date_trunc('minute', ts)"
+    where = f"({keys}) IN (SELECT (api, stage, route, region, ts) FROM {keys_table})"
+    run(con, f"INSERT INTO traffic_1m {_AGGREGATE.format(rel='requests', where=where)} {_MERGE}")
+    run(con, f"INSERT INTO traffic_1m {_AGGREGATE_COUNTS.format(rel='source_counts', where=where)} {_MERGE}")
+    return one(con, f"SELECT count(*) FROM traffic_1m WHERE (api, stage, route, region, ts) IN "
+                    f"(SELECT (api, stage, route, region, ts) FROM {keys_table})")[0]
+
+
 class MinuteLedger:
     """The minutes (epoch seconds) each chunk of a source folded; those two chunks shared are split."""
 

@@ -12,6 +12,7 @@ import gzip
 import io
 import os
 import sys
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterator, cast
@@ -34,6 +35,8 @@ class Source:
     etag: str | None = None                 # S3 ETag: same key + ETag = same bytes
     cursor: str | None = None               # CloudWatch Logs: where this batch ends
     quick_key: tuple | None = None          # cheap identity checked before reading a byte
+    resumable: bool = True                  # can be opened again (so a grown stream loads only new bytes)
+    hold_tail: bool = False                 # an unfinished last line waits for the next load (live files)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def open(self) -> BinaryIO:
@@ -53,10 +56,11 @@ SNIFF_BYTES = 64
 
 
 class _Prefixed(io.RawIOBase):
-    """``head`` (already read from ``rest``) followed by the rest of the stream."""
+    """``head`` (already read from ``rest``) followed by the rest of the stream, or by ``error``
+    (raised by the read after the head) when reading the head failed part way."""
 
-    def __init__(self, head: bytes, rest: BinaryIO):
-        self._head, self._rest = head, rest
+    def __init__(self, head: bytes, rest: BinaryIO, error: BaseException | None = None):
+        self._head, self._rest, self._error = head, rest, error
 
     def readable(self) -> bool:
         return True
@@ -67,6 +71,8 @@ class _Prefixed(io.RawIOBase):
             b[:n] = self._head[:n]
             self._head = self._head[n:]
             return n
+        if self._error is not None:
+            raise self._error
         data = self._rest.read1(len(b)) if hasattr(self._rest, "read1") else self._rest.read(len(b))
         b[:len(data)] = data
         return len(data)
@@ -77,20 +83,37 @@ class _Prefixed(io.RawIOBase):
         super().close()
 
 
+STREAM_ERRORS = (EOFError, OSError, zlib.error)   # a damaged stream (gzip cut short, bad CRC, bad records)
+
+
 def sniff(stream: BinaryIO, n: int) -> tuple[bytes, BinaryIO]:
-    """The first ``n`` bytes of ``stream`` (fewer only at its end), and a stream that still starts with them."""
+    """The first ``n`` bytes of ``stream`` (fewer only at its end), and a stream that still starts with them.
+
+    A read that fails (a damaged gzip) is not raised here: the returned stream gives the bytes
+    that came, then raises the error, where the chunk reader records it per source.
+    """
     peek = getattr(stream, "peek", None)
+    error: BaseException | None = None
     if peek is not None:
-        head = peek(n)[:n]
-        if len(head) >= n:
-            return head, stream
+        try:
+            head = peek(n)[:n]
+            if len(head) >= n:
+                return head, stream
+        except STREAM_ERRORS as e:
+            error = e
     head = b""
-    while len(head) < n:
-        more = stream.read(n - len(head))
+    while len(head) < n and error is None:
+        try:
+            more = stream.read(n - len(head))
+        except STREAM_ERRORS as e:
+            error = e
+            break
         if not more:
             break
         head += more
-    return head, io.BufferedReader(_Prefixed(head, stream), buffer_size=1 << 20)
+    if error is not None:   # unbuffered: a buffered read would drop the head with the error
+        return head, _Prefixed(head, stream, error)  # type: ignore[return-value]
+    return head, io.BufferedReader(_Prefixed(head, stream), buffer_size=1 << 20)  # type: ignore[return-value]
 
 
 class _Layers(io.RawIOBase):
@@ -116,7 +139,8 @@ class _Layers(io.RawIOBase):
         return self._top.read1(n) if hasattr(self._top, "read1") else self._top.read(n)
 
     def peek(self, n: int = 1) -> bytes:
-        return self._top.peek(n)  # type: ignore[attr-defined]
+        peek = getattr(self._top, "peek", None)   # a damaged head is not buffered (see sniff)
+        return peek(n) if peek is not None else b""
 
     def close(self) -> None:
         if not self.closed:
@@ -140,6 +164,8 @@ def decode_stream(raw: BinaryIO, uri: str = "", info: dict[str, Any] | None = No
             break
         below.append(stream)
         stream = gzip.GzipFile(fileobj=stream, mode="rb")  # type: ignore[assignment]
+        if info is not None:
+            info["gzip"] = True
     head, stream = sniff(stream, SNIFF_BYTES)
     if cwrecords.looks_like_records(head):
         counts: dict[str, int] = {}
@@ -159,14 +185,14 @@ def file_source(path: str) -> Source:
     st = os.stat(path)
     uri = str(Path(path).resolve())
     src = Source(uri=uri, opener=lambda: open_maybe_gzip(path), size=st.st_size, mtime=st.st_mtime,
-                 quick_key=("file", uri, st.st_size, st.st_mtime))
+                 quick_key=("file", uri, st.st_size, st.st_mtime), hold_tail=True)
     src.opener = lambda: open_maybe_gzip(path, src.extra)
     return src
 
 
 def stdin_source(stream: BinaryIO | None = None) -> Source:
     s = stream if stream is not None else sys.stdin.buffer
-    src = Source(uri="stdin:", opener=lambda: decode_stream(s, "stdin:"))
+    src = Source(uri="stdin:", opener=lambda: decode_stream(s, "stdin:"), resumable=False)
     src.opener = lambda: decode_stream(s, "stdin:", src.extra)
     return src
 

@@ -71,6 +71,20 @@ STEPS: list[Step] = [
         "ALTER TABLE actions ADD COLUMN IF NOT EXISTS batch_id VARCHAR",
         "ALTER TABLE actions ADD COLUMN IF NOT EXISTS rollback_of VARCHAR",
     )),
+    Step(5, "sources: byte ranges and head keys (grown and rotated files load only new bytes); "
+            "source_counts (counts rows, so a source can be forgotten exactly)", (
+        "ALTER TABLE sources ADD COLUMN offset_bytes BIGINT DEFAULT 0",   # where this load began in the stream
+        "ALTER TABLE sources ADD COLUMN loaded_bytes BIGINT",            # stream bytes [0, this) are loaded
+        "ALTER TABLE sources ADD COLUMN lines_total BIGINT",             # whole lines in [0, loaded_bytes)
+        "ALTER TABLE sources ADD COLUMN head_sha256 VARCHAR",            # key of the stream's first lines
+        "ALTER TABLE sources ADD COLUMN parent_id BIGINT",               # the load whose bytes this continues
+        "ALTER TABLE sources ADD COLUMN tail_bytes BIGINT DEFAULT 0",    # unfinished last line left for later
+        "CREATE INDEX IF NOT EXISTS sources_head ON sources(head_sha256)",
+        """CREATE TABLE IF NOT EXISTS source_counts (
+               source_id BIGINT NOT NULL, ts TIMESTAMP NOT NULL, api VARCHAR NOT NULL, stage VARCHAR NOT NULL,
+               route VARCHAR NOT NULL, region VARCHAR NOT NULL, api_type VARCHAR NOT NULL, status SMALLINT,
+               bytes_out BIGINT, requests BIGINT NOT NULL)""",
+    )),
 ]
 
 

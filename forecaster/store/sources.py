@@ -1,18 +1,48 @@
-"""The ``sources`` table (owner: ingest.loader): what was loaded from where; and ingest's other
-writes beside it: ``rejects`` (lines that could not be used) and the raw ``requests`` kept.
+"""The ``sources`` table (owner: ingest.loader): what was loaded from where, and how to undo it.
 
-Function names and shapes follow the ingest branch's repository of the same table, so the two merge.
+A source row covers the bytes ``[offset_bytes, loaded_bytes)`` of a stream; ``checksum`` is the
+sha256 of the stream's bytes ``[0, loaded_bytes)`` (whole lines only), ``head_sha256`` the key a
+later stream with the same beginning is found by (see :mod:`forecaster.ingest.resume`), and
+``parent_id`` the source whose bytes this one continues (a grown or rotated file).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
 from .db import one, run, scalar
 
 _COLUMNS = ("source_id", "uri", "size_bytes", "mtime", "checksum", "etag", "cursor", "format", "rows_loaded",
-            "rows_rejected", "rows_duplicate", "lines_blank", "requests_counted", "loaded_at", "seconds")
+            "rows_rejected", "rows_duplicate", "lines_blank", "requests_counted", "loaded_at", "seconds",
+            "offset_bytes", "loaded_bytes", "lines_total", "head_sha256", "parent_id", "tail_bytes")
+
+
+@dataclass(frozen=True)
+class Prior:
+    """An earlier load a new stream may continue."""
+
+    source_id: int
+    uri: str
+    loaded_bytes: int
+    checksum: str
+    lines_total: int
+    format: str | None
+
+
+@dataclass(frozen=True)
+class SourceRow:
+    source_id: int
+    uri: str
+    format: str | None
+    rows_loaded: int
+    rows_rejected: int
+    rows_duplicate: int
+    requests_counted: int
+    offset_bytes: int
+    loaded_bytes: int | None
+    parent_id: int | None
+    loaded_at: Any
 
 
 @dataclass(frozen=True)
@@ -33,10 +63,19 @@ def insert(con, row: dict[str, Any]) -> None:
         [row[c] for c in cols])
 
 
+def insert_many(con, rows: Sequence[dict[str, Any]]) -> None:
+    """Many source rows in one statement (the small-files path)."""
+    if not rows:
+        return
+    cols = [c for c in _COLUMNS if c in rows[0]]
+    con.executemany(f"INSERT INTO sources ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})",
+                    [[r[c] for c in cols] for r in rows])
+
+
 def seen_file(con, uri: str, size: int | None, mtime: float | None) -> int | None:
     """A source loaded from this very file as it is now (same path, size and mtime)."""
-    row = one(con, "SELECT source_id FROM sources WHERE uri = ? AND size_bytes = ? AND mtime = ? LIMIT 1",
-              [uri, size, mtime])
+    row = one(con, "SELECT source_id FROM sources WHERE uri = ? AND size_bytes = ? AND mtime = ? "
+                   "ORDER BY source_id DESC LIMIT 1", [uri, size, mtime])
     return row[0] if row else None
 
 
@@ -76,3 +115,78 @@ def delete_requests_older_than(con, days: int) -> int:
 def requests_of(con, source_id: int) -> int:
     """How many raw requests a source has stored."""
     return int(scalar(con, "SELECT count(*) FROM requests WHERE source_id = ?", [source_id]))
+
+
+def priors(con, head_keys: Sequence[str]) -> list[Prior]:
+    """Loads whose stream began like this one (any of ``head_keys``), fewest bytes first."""
+    if not head_keys:
+        return []
+    marks = ", ".join("?" for _ in head_keys)
+    rows = run(con, f"""SELECT source_id, uri, loaded_bytes, checksum, lines_total, format FROM sources
+                        WHERE head_sha256 IN ({marks}) AND loaded_bytes > 0 ORDER BY loaded_bytes, source_id""",
+               list(head_keys))
+    return [Prior(*r) for r in rows]
+
+
+def listing(con) -> list[SourceRow]:
+    rows = run(con, """SELECT source_id, uri, format, rows_loaded, rows_rejected, rows_duplicate, requests_counted,
+                              coalesce(offset_bytes, 0), loaded_bytes, parent_id, loaded_at
+                       FROM sources ORDER BY source_id""")
+    return [SourceRow(*r) for r in rows]
+
+
+def resolve(con, key: str) -> list[int]:
+    """Source ids named by ``key``: a source id, or a path/URI (every load of it)."""
+    if key.isdigit():
+        return [r[0] for r in run(con, "SELECT source_id FROM sources WHERE source_id = ?", [int(key)])]
+    return [r[0] for r in run(con, "SELECT source_id FROM sources WHERE uri = ? ORDER BY source_id", [key])]
+
+
+def with_descendants(con, ids: Sequence[int]) -> list[int]:
+    """``ids`` and every source that continues one of them (their bytes start where those end)."""
+    out = set(ids)
+    frontier = list(ids)
+    while frontier:
+        marks = ", ".join("?" for _ in frontier)
+        frontier = [r[0] for r in run(con, f"SELECT source_id FROM sources WHERE parent_id IN ({marks})", frontier)
+                    if r[0] not in out]
+        out.update(frontier)
+    return sorted(out)
+
+
+FORGET_KEYS = "_forget_keys"
+
+
+def forget(con, ids: Sequence[int]) -> dict[str, int]:
+    """Remove sources ``ids``: their requests, rejects, count rows, rollup rows and source rows.
+
+    The caller holds the transaction and rebuilds the rollups of the keys left in the temp table
+    :data:`FORGET_KEYS` (every api, stage, route, region and minute the sources touched) from what
+    remains, then drops it. Returns how many rows of each kind went.
+    """
+    marks = ", ".join("?" for _ in ids)
+    params = list(ids)
+    run(con, f"CREATE OR REPLACE TEMP TABLE {FORGET_KEYS} AS "
+             f"SELECT DISTINCT api, stage, route, region, date_trunc('minute', ts) AS ts FROM requests "
+             f"WHERE source_id IN ({marks}) UNION SELECT DISTINCT api, stage, route, region, date_trunc('minute', ts) "
+             f"FROM source_counts WHERE source_id IN ({marks})", params + params)
+    n = {"sources": len(ids)}
+    for table in ("requests", "rejects", "source_counts"):
+        n[table] = one(con, f"SELECT count(*) FROM {table} WHERE source_id IN ({marks})", params)[0]
+        run(con, f"DELETE FROM {table} WHERE source_id IN ({marks})", params)
+    keys = "api, stage, route, region, ts"
+    n["rollup_rows"] = one(con, f"SELECT count(*) FROM traffic_1m WHERE ({keys}) IN (SELECT ({keys}) FROM {FORGET_KEYS})")[0]
+    run(con, f"DELETE FROM traffic_1m WHERE ({keys}) IN (SELECT ({keys}) FROM {FORGET_KEYS})")
+    run(con, f"DELETE FROM sources WHERE source_id IN ({marks})", params)
+    return n
+
+
+def pruned_raw_rows(con, ids: Sequence[int]) -> list[int]:
+    """The sources among ``ids`` whose raw requests are no longer all stored (retention removed some)."""
+    marks = ", ".join("?" for _ in ids)
+    rows = run(con, f"""SELECT s.source_id FROM sources s LEFT JOIN
+                          (SELECT source_id, count(*) AS n FROM requests WHERE source_id IN ({marks}) GROUP BY 1) r
+                          USING (source_id)
+                        WHERE s.source_id IN ({marks}) AND s.format IS DISTINCT FROM 'counts'
+                          AND coalesce(r.n, 0) < s.rows_loaded""", list(ids) + list(ids))
+    return [r[0] for r in rows]

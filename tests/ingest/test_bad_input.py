@@ -203,9 +203,24 @@ def test_crlf_line_endings_regex_format(con, tmp_path):
 
 @pytest.mark.parametrize("eol", ["\n", "\r\n"])
 def test_no_trailing_newline(con, tmp_path, eol):
+    """A last line without its newline is a line still being written: left for the next load,
+    neither rejected nor lost; once finished (and more appended) it loads, the rest is not reloaded."""
     sr = load(con, tmp_path, (good(1) + good(2) + good(3).rstrip("\n")).replace("\n", eol))
-    assert counts(sr) == (3, 0, 0, 0)
-    assert loaded_ids(con) == ["req-1", "req-2", "req-3"]
+    assert counts(sr) == (2, 0, 0, 0) and rejects(con) == []
+    assert "unfinished last line" in sr.note
+    assert loaded_ids(con) == ["req-1", "req-2"]
+    with open(tmp_path / "in.log", "ab") as f:
+        f.write((eol + good(4)).replace("\n", eol).encode() if eol == "\n" else ("\r\n" + good(4).replace("\n", eol)).encode())
+    again = ingest(con, [str(tmp_path / "in.log")], Settings()).by_source[0]
+    assert again.status == "loaded" and counts(again) == (2, 0, 0, 0)
+    assert loaded_ids(con) == ["req-1", "req-2", "req-3", "req-4"]
+    assert con.execute("SELECT line_no FROM requests ORDER BY line_no").fetchall() == [(1,), (2,), (3,), (4,)]
+
+
+def test_no_trailing_newline_in_a_gzip_is_loaded(con, tmp_path):
+    """A compressed file is finished: its last line loads even without a newline."""
+    sr = load(con, tmp_path, gzip.compress((good(1) + good(2).rstrip("\n")).encode()), name="done.log.gz")
+    assert counts(sr) == (2, 0, 0, 0)
 
 
 def test_long_lines_rejected_by_setting(con, tmp_path):

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from forecaster.config import Settings
+from forecaster.config import CustomFormat, Settings
 from forecaster.errors import ConfigError
 from forecaster.ingest import ingest
 from forecaster.ingest.formats import all_formats
@@ -121,3 +121,22 @@ def test_custom_formats_are_replaced_per_run(con, tmp_path):
     assert "edge_text" not in all_formats()
     assert rep.by_source[0].status == "failed"
     assert "cannot tell the log format" in rep.by_source[0].note
+
+
+def test_a_regex_re2_refuses_is_one_clear_config_error():
+    from forecaster.errors import ConfigError
+    from forecaster.ingest.formats.custom import register_custom_formats
+
+    with pytest.raises(ConfigError, match="not valid for RE2"):
+        register_custom_formats({"look": CustomFormat(regex=r"^(?P<ts>\S+)(?=x) (?P<path>\S+)$")})
+    register_custom_formats({})
+
+
+def test_a_catastrophic_regex_cannot_hang_detection():
+    import time
+
+    from forecaster.ingest.formats.detect import bounded_regex_share
+
+    t = time.monotonic()
+    share = bounded_regex_share(["a" * 40 + "!"] * 5, r"(?P<ts>(a+)+)b", budget_s=0.3)
+    assert share == 0.0 and time.monotonic() - t < 5

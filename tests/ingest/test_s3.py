@@ -69,14 +69,15 @@ def test_plain_and_gzip_objects_load_then_a_rerun_skips_all(con, aws_client, aws
     assert [(u, e, n) for u, e, n in etags] == [(u, *listed[u]) for u, _, _ in etags]
 
 
-def test_an_overwritten_object_is_reloaded_and_deduped(con, aws_client, aws_settings, bucket):
+def test_an_overwritten_object_that_grew_loads_only_its_new_bytes(con, aws_client, aws_settings, bucket):
     s3 = aws_client("s3")
     s3.put_object(Bucket=bucket, Key="a.log", Body=body(range(0, 50)))
     r1 = ingest(con, [f"s3://{bucket}"], aws_settings)
     s3.put_object(Bucket=bucket, Key="a.log", Body=body(range(0, 80)))   # appended to: new ETag
     r2 = ingest(con, [f"s3://{bucket}"], aws_settings)
     assert r1.rows_loaded == 50
-    assert (r2.by_source[0].status, r2.rows_loaded, r2.rows_duplicate) == ("loaded", 30, 50)
+    assert (r2.by_source[0].status, r2.rows_loaded, r2.rows_duplicate) == ("loaded", 30, 0)
+    assert r2.by_source[0].note.startswith(f"continues source {r1.by_source[0].source_id}")
     assert run(con, "SELECT count(*), count(DISTINCT request_id) FROM requests") == [(80, 80)]
     assert run(con, "SELECT sum(requests) FROM traffic_1m")[0][0] == 80
     rows = run(con, "SELECT uri, etag FROM sources ORDER BY source_id")

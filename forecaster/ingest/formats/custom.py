@@ -9,7 +9,7 @@ from ...errors import ConfigError
 if TYPE_CHECKING:
     from ...config import CustomFormat
 from .base import CANONICAL, LogFormat, all_formats, json_select, regex_select, register, ts_any, ts_strptime, unregister
-from .detect import json_share, regex_share
+from .detect import bounded_regex_share, json_share
 
 _declared: set[str] = set()
 
@@ -33,6 +33,13 @@ def register_custom_formats(formats: Mapping[str, CustomFormat]) -> None:
         ts = ts_strptime(cf.ts_format) if cf.ts_format else ts_any
         if cf.regex and not fields:
             import re
+
+            from ...store.regex import re2_error
+
+            why = re2_error(cf.regex)
+            if why:   # the pattern runs in DuckDB: RE2 has no lookaround or backreference
+                problems.append(f"custom format {name!r}: the regex is not valid for RE2, the engine that runs it: {why}")
+                continue
             rx = re.compile(cf.regex)
             groups = {g: g for g in rx.groupindex if g in CANONICAL}
             if "ts" not in groups:
@@ -44,7 +51,7 @@ def register_custom_formats(formats: Mapping[str, CustomFormat]) -> None:
                 problems.append(f"custom format {name!r}: {e}")
                 continue
             pattern = cf.regex
-            detect = lambda lines, p=pattern: regex_share(lines, p) * 0.9  # noqa: E731
+            detect = lambda lines, p=pattern: bounded_regex_share(lines, p) * 0.9  # noqa: E731
         elif fields:
             if "ts" not in fields:
                 problems.append(f"custom format {name!r}: json_fields needs 'ts'")

@@ -68,3 +68,28 @@ def json_share(lines: list[str], required_any: tuple[tuple[str, ...], ...], bonu
 def regex_share(lines: list[str], pattern: str) -> float:
     rx = re.compile(pattern)
     return share(lines, lambda ln: rx.fullmatch(ln) is not None)
+
+
+DETECT_BUDGET_S = 0.5   # a configured pattern gets this long over the whole sample
+
+
+def bounded_regex_share(lines: list[str], pattern: str, budget_s: float = DETECT_BUDGET_S) -> float:
+    """:func:`regex_share` for a pattern from the config, in bounded time: Python's backtracking
+    engine can take exponential time on a pattern RE2 runs linearly ('(a+)+b'); past the budget the
+    pattern scores what it matched so far over the whole sample."""
+    import time
+
+    import regex
+
+    rx = regex.compile(pattern)
+    deadline = time.monotonic() + budget_s
+    hits = 0
+    for ln in lines:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        try:
+            hits += rx.fullmatch(ln, timeout=left) is not None
+        except TimeoutError:
+            break
+    return hits / len(lines) if lines else 0.0
