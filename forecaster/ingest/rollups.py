@@ -94,7 +94,7 @@ def fold_counts_chunk(rel: Relation, where: str) -> int:
     return int(n)
 
 
-def keep_counts(rel: duckdb.DuckDBPyRelation, where: str, source_id: int) -> None:
+def keep_counts(rel: Relation, where: str, source_id: int) -> None:
     """Keep a counts source's rows (``source_counts``): its only record once folded into the rollups."""
     rel.query("_p", f"""INSERT INTO source_counts (source_id, ts, api, stage, route, region, api_type, status, bytes_out,
                                                   requests)
@@ -102,7 +102,7 @@ def keep_counts(rel: duckdb.DuckDBPyRelation, where: str, source_id: int) -> Non
                         FROM _p WHERE {where}""").fetchall()
 
 
-def rebuild_keys(con: duckdb.DuckDBPyConnection, keys_table: str) -> int:
+def rebuild_keys(con: Connection, keys_table: str) -> int:
     """Recompute the ``traffic_1m`` rows of the (api, stage, route, region, minute) keys in
     ``keys_table`` (already deleted) from what the store holds: raw requests and kept count rows.
     Returns how many rollup rows came back."""
