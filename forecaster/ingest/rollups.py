@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..store import sources as sources_table
-from ..store.db import Connection, Relation, append_arrow, arrow, rel_numpy, rel_rows, run
+from ..store.db import Connection, Relation, append_arrow, arrow, one, rel_numpy, rel_rows, run
 
 _KEY = ("api", "stage", "route", "region", "ts")
 
