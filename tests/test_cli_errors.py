@@ -40,7 +40,9 @@ def test_environment_beats_the_config_file(tmp_path, monkeypatch):
     assert (s.ingest_chunk_mb, s.forecast_horizon) == (9, "24h")
 
 
-@pytest.mark.parametrize("cmd", [["forecast"], ["backtest"], ["spikes"], ["costs"], ["carbon"]])
+@pytest.mark.parametrize("cmd", [["forecast"], ["backtest"], ["spikes"], ["costs"], ["carbon"], ["decide"], ["replay"],
+                                 ["plan"], ["apply"], ["actions"], ["rollback", "--last"],
+                                 ["dashboard", "--out", "pages"]])
 def test_read_commands_with_a_missing_db_create_nothing(tmp_path, cmd):
     db = tmp_path / "typo.duckdb"
     res = CliRunner().invoke(app, [*cmd, "--db", str(db)])

@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..store import open_store
-from .common import ConfigOption, DbOption, JsonOption, load_settings, print_json
+from .common import ConfigOption, DbOption, JsonOption, load_settings, print_json, require_db
 
 RunOption = typer.Option(None, "--run", help="push the recommendations of this decide run (default: the current ones)")
 AsOfOption = typer.Option(None, "--as-of", help="plan as if now were this time (UTC): which recommendations are in force")
@@ -99,6 +99,7 @@ def register(app: typer.Typer) -> None:
         from .costs import parse_ts
 
         settings = load_settings(config, db)
+        require_db(settings.db)
         with open_store(settings.db, settings) as con:
             p = plan(con, settings, run_id=run, now=parse_ts(as_of, "--as-of"))
         if as_json:
@@ -118,6 +119,7 @@ def register(app: typer.Typer) -> None:
         from .costs import parse_ts
 
         settings = load_settings(config, db)
+        require_db(settings.db)
         with open_store(settings.db, settings) as con:
             p = plan(con, settings, run_id=run, now=parse_ts(as_of, "--as-of"))
             res = apply(con, settings, p, dry_run=dry_run, actor=f"cli:{default_actor()}")
@@ -153,6 +155,7 @@ def register(app: typer.Typer) -> None:
         if bool(action) == last:
             raise typer.BadParameter("give either --action ID (one or more) or --last")
         settings = load_settings(config, db)
+        require_db(settings.db)
         with open_store(settings.db, settings) as con:
             res = rollback(con, settings, action_ids=action, last=last, dry_run=not yes, actor=f"cli:{default_actor()}")
         if as_json:
@@ -172,6 +175,7 @@ def register(app: typer.Typer) -> None:
         from ..store import actions as audit
 
         settings = load_settings(config, db)
+        require_db(settings.db)
         with open_store(settings.db, settings) as con:
             rows = audit.all_actions(con, limit or None)
         if as_json:

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from .common import ConfigOption, DbOption, JsonOption, load_settings, print_json
+from .common import ConfigOption, DbOption, JsonOption, load_settings, print_json, require_db
 
 
 def register(app: typer.Typer) -> None:
@@ -25,6 +25,7 @@ def register(app: typer.Typer) -> None:
         from ..store import open_store
 
         settings = load_settings(config, db)
+        require_db(settings.db)
         with open_store(settings.db, settings) as con:
             paths = export(out, con, settings, routes=routes)
         if as_json:

@@ -14,7 +14,7 @@ from rich.table import Table
 
 from ..errors import BadInput
 from ..store import open_store
-from .common import ConfigOption, DbOption, JsonOption, load_settings, print_json
+from .common import ConfigOption, DbOption, JsonOption, load_settings, print_json, require_db
 
 
 def register(app: typer.Typer) -> None:
@@ -31,6 +31,7 @@ def register(app: typer.Typer) -> None:
         from ..decide import decide
 
         settings = load_settings(config, db)
+        require_db(settings.db)
         with open_store(settings.db, settings) as con:
             result = decide(con, settings, run_id=run_id, kinds=kinds, as_of=as_of)
         if as_json:
@@ -64,6 +65,7 @@ def register(app: typer.Typer) -> None:
         if every_s <= 0:
             raise BadInput(f"--decide-every must be positive, got {every!r}")
         names = [p.strip() for p in policy.split(",") if p.strip()]
+        require_db(settings.db)
         with open_store(settings.db, settings) as con:
             tr = load_traffic(con, series, pd.Timestamp(start) if start else None, pd.Timestamp(end) if end else None,
                               history_days=history_days, events_file=events or settings.events_file, settings=settings)
@@ -94,16 +96,24 @@ def write_limits(path: Path, tr, limits: dict) -> None:
 
 
 def print_replay(out: dict, console: Console) -> None:
-    t = Table(title=f"replay of {out['series']}, {out['from'][:16]} .. {out['to'][:16]} (step {out['step_s'] / 60:g} min)")
+    t = Table(title=f"replay of {out['series']}, {out['from'][:16]} .. {out['to'][:16]} (step {out['step_s'] / 60:g} min)",
+              show_edge=False)
     priced = "usd" in out["policies"][0]
-    cols = ["policy", "requests", "throttled", "share", "capacity ratio", "minutes over capacity", "mean limit rps"]
-    for c in cols + (["usd", "gCO2e"] if priced else []):
-        t.add_column(c, justify="left" if c == "policy" else "right")
+    rows = []
     for p in out["policies"]:
-        extra = [f"${p['usd']:,.2f}", f"{p['g_co2e']:,.0f}"] if priced else []
-        t.add_row(p["policy"], f"{p['requests']:,}", f"{p['throttled']:,.0f}", f"{p['throttled_share']:.3%}",
-                  f"{p['capacity_ratio']:.2f}", f"{p['overload_minutes']:,}", f"{p['mean_limit_rps']:,.2f}", *extra)
+        rows.append([p["policy"], f"{p['requests']:,}", f"{p['throttled']:,.0f}", f"{p['throttled_share']:.3%}",
+                     f"{p['capacity_ratio']:.2f}", f"{p['overload_minutes']:,}", f"{p['mean_limit_rps']:,.1f}"])
+    # headers on two lines so that the table fits 80 columns with every number whole
+    cols = ["policy", "requests", "throttled", "share", "capacity\nratio", "minutes\nover", "mean\nrps"]
+    for i, c in enumerate(cols):
+        t.add_column(c, justify="left" if i == 0 else "right", no_wrap=True,
+                     min_width=max(len(r[i]) for r in rows) if rows else None)
+    for r in rows:
+        t.add_row(*r)
     console.print(t)
+    if priced:   # a line each, so that the table above stays within 80 columns
+        console.print("admitted requests cost: " + "; ".join(
+            f"{p['policy']} ${p['usd']:,.2f}, {p['g_co2e']:,.0f} gCO2e" for p in out["policies"]))
 
 
 def print_decisions(result, console: Console, limit: int = 15) -> None:
