@@ -15,7 +15,7 @@ import pyarrow as pa
 from ..config import Settings
 from ..store import sources as sources_table
 from ..store.db import (Connection, append_arrow, cursor, from_arrow, materialize, rel_arrow, rel_insert,
-                        rel_query, rel_rows)
+                        rel_query, rel_rows, run)
 from . import dedupe, rollups
 from .chunks import Chunk, StreamStats
 from .appender import Appender
