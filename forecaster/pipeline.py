@@ -206,10 +206,11 @@ def apply(ctx: Context):
         p = ctx.refs.get("plan") or make_plan(ctx.con, ctx.settings, now=ctx.as_of)
         if ctx.apply_mode == "auto":
             real, dry = _split(p, lambda op: bool(getattr(op.target, "auto_apply", False)))
-            results = {"auto": do_apply(ctx.con, ctx.settings, real, dry_run=False, actor=ctx.actor) if real.ops or real.refused else None,
-                       "dry_run": do_apply(ctx.con, ctx.settings, dry, dry_run=True, actor=ctx.actor)}
-            counts = {"applied": len(results["auto"].applied) if results["auto"] else 0,
-                      "dry_run": len(results["dry_run"].applied),
+            auto_res = do_apply(ctx.con, ctx.settings, real, dry_run=False, actor=ctx.actor) if real.ops or real.refused else None
+            dry_res = do_apply(ctx.con, ctx.settings, dry, dry_run=True, actor=ctx.actor)
+            results = {"auto": auto_res, "dry_run": dry_res}
+            counts = {"applied": len(auto_res.applied) if auto_res else 0,
+                      "dry_run": len(dry_res.applied),
                       "failed": sum(len(r.failed) for r in results.values() if r)}
             return counts, results
         res = do_apply(ctx.con, ctx.settings, p, dry_run=ctx.apply_mode != "all", actor=ctx.actor)

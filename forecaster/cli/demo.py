@@ -21,6 +21,7 @@ from ..pipeline import StepResult, run_pipeline
 from ..store import forecasts as results
 from ..store import open_store, traffic
 from ..config import DEFAULT_CONFIG_FILE
+from ..errors import ForecasterError
 from ..sample_store import DEMO_AS_OF, DEMO_CONFIG, DEMO_LOGS, default_samples_dir
 from .common import ConfigOption, DbOption, load_settings
 from .control import show_plan
@@ -66,7 +67,10 @@ def register(app: typer.Typer) -> None:
             result = run_pipeline(settings, DEMO_STEPS, con=con, sources=[str(samples_dir / n) for n in DEMO_LOGS],
                                   as_of=now, events=str(events) if events.is_file() else None, force=True,
                                   progress=lambda sr: show_step(con, sr, settings, console), actor="demo")
-            report = result.step("ingest").value
+            ingest = result.step("ingest")
+            if ingest is None:
+                raise ForecasterError(f"the demo's pipeline run has no ingest step; it ran {[s.step for s in result.steps]}")
+            report = ingest.value
             console.rule("4. decide: throttle limits, pre-warming, region weights, cache and WebSocket advice")
             show_decisions(con, settings, now, console, events_file=events if events.is_file() else None)
             console.rule("5. dashboards")

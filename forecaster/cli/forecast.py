@@ -81,7 +81,7 @@ def register(app: typer.Typer) -> None:
         if not frame.empty:
             frame = frame.sort_values(["start_ts", "series"], kind="stable")
         for r in frame.itertuples():   # event is NaN on rows without one when a run mixes both
-            t.add_row(r.series, str(r.start_ts), str(r.peak_ts), f"{r.peak:,.0f}", _num(r.ratio, "x"),
+            t.add_row(str(r.series), str(r.start_ts), str(r.peak_ts), f"{r.peak:,.0f}", _num(r.ratio, "x"),
                       f"{r.probability:.0%}", f"{r.lead_time_hours:.0f}", str(r.reason),
                       r.event if isinstance(r.event, str) else "")
         Console().print(t)

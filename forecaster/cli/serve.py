@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import logging
 from pathlib import Path
-from typing import Optional
+from typing import Optional, cast
 
 import typer
 
@@ -40,6 +40,8 @@ def register(app: typer.Typer) -> None:
         gc.collect()
         gc.freeze()     # what start-up made lives as long as the process: no collector pass walks it again
         try:
-            uvicorn.run(api, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=settings.shutdown_timeout_s)
+            # uvicorn annotates this int but passes it to asyncio.timeout(), which takes float seconds
+            grace = cast(int, settings.shutdown_timeout_s)
+            uvicorn.run(api, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=grace)
         finally:
             runtime.close()

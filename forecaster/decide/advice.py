@@ -24,7 +24,7 @@ def _price(catalog: Catalog, key: str, region: str) -> float:
 def prewarm(inp: DecideInputs, settings: Settings, catalog: Catalog) -> list[Rec]:
     """Provisioned concurrency for each forecast spike of a Lambda route: peak rps x p95 duration
     (Little's law) x headroom, from a lead time before the spike to a tail after it."""
-    out = []
+    out: list[Rec] = []
     sp = inp.spikes
     if sp.empty:
         return out
@@ -75,14 +75,15 @@ def route_weights(inp: DecideInputs, settings: Settings, catalog: Catalog, grid:
     region's capacity (``decide_route_capacity_rps``), only where the latency budget allows.
     gCO2e saved counts the gateway's own energy per request (``kwh_per_request``); $ saved the
     regions' request prices."""
-    out = []
+    out: list[Rec] = []
     fc = inp.forecasts
     if fc.empty:
         return out
     parts = fc["series"].str[len("route:"):].str.split("|", expand=True)
     f = fc.assign(api=parts[0], region=parts[3])
     start, end = inp.as_of, pd.to_datetime(fc["ds"]).max().to_pydatetime()
-    for api, g in f.groupby("api", sort=True):
+    for api_key, g in f.groupby("api", sort=True):
+        api = str(api_key)
         logged = sorted(g["region"].unique())
         regions = allowed_regions(settings, api, logged)
         if all(r.startswith("eu-") for r in logged):
@@ -143,11 +144,12 @@ def route_weights(inp: DecideInputs, settings: Settings, catalog: Catalog, grid:
 def cache(inp: DecideInputs, settings: Settings, catalog: Catalog, cands: pd.DataFrame, stages: pd.DataFrame) -> list[Rec]:
     """Stage cache for read-heavy stages: hit ratio = repeats of the same route and client within the
     TTL among GETs (logs with clients), backend calls and dollars saved against the cache's price."""
-    out = []
+    out: list[Rec] = []
     if cands.empty:
         return out
     hours = max(1.0, (inp.as_of - pd.Timestamp(cands.attrs.get("start", inp.as_of)).to_pydatetime()).total_seconds() / 3600)
-    for (api, stage), g in cands.groupby(["api", "stage"], sort=True):
+    for (api_key, stage_key), g in cands.groupby(["api", "stage"], sort=True):
+        api, stage = str(api_key), str(stage_key)
         st = stages[(stages["api"] == api) & (stages["stage"] == stage)]
         if st.empty:
             continue

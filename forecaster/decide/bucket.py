@@ -28,13 +28,12 @@ def replay_bucket(demand: np.ndarray, limit_rps: np.ndarray, burst: np.ndarray, 
     thr = np.zeros(n)
     tokens = float(burst[0]) if n else 0.0      # a bucket starts full
     d = np.nan_to_num(np.asarray(demand, dtype=float))
-    has_peak = peak is not None
     for i in range(n):
         lim, b, x = float(limit_rps[i]), float(burst[i]), d[i]
         tokens = min(tokens, b)
         cap = tokens + lim * step_s
         shed = 0.0
-        if has_peak and peak[i] == peak[i] and peak[i] > 0:     # not NaN
+        if peak is not None and peak[i] == peak[i] and peak[i] > 0:     # not NaN
             shed = max(0.0, float(peak[i]) - (tokens + lim))
         a = min(x - shed, cap)
         shed = x - a

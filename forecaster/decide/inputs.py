@@ -43,7 +43,8 @@ class DecideInputs:
     observed: pd.DataFrame         # per api, stage, route: busiest second over the floor look-back
     settings: Settings
     in_force: dict[tuple[str, str], float]
-    value_cols: tuple[str, ...] = ("yhat", "yhat_lo_80", "yhat_hi_80", "yhat_lo_95", "yhat_hi_95")
+    value_cols: list[str] = dataclasses.field(
+        default_factory=lambda: ["yhat", "yhat_lo_80", "yhat_hi_80", "yhat_lo_95", "yhat_hi_95"])
 
     def __post_init__(self) -> None:
         self.value_cols = list(self.value_cols)

@@ -134,8 +134,8 @@ def predictive(ctx: PolicyContext) -> np.ndarray:
         d2 = float(up[ctx.every:].max()) if len(up[ctx.every:]) else d1
         desired = [x * s.decide_headroom if not math.isnan(x) else (prev or 1e-3) for x in (d1, d2)]
         peak = _max_before(tr.rate, t, lookback)
-        peak = None if math.isnan(peak) else peak
-        lim = clamp_limits(desired, s, ctx.params, peaks=[peak, peak], before_rps=prev)[0]
+        floor = None if math.isnan(peak) else peak
+        lim = clamp_limits(desired, s, ctx.params, peaks=[floor, floor], before_rps=prev)[0]
         vals.append(lim)
         prev = lim
     return _hold(ctx, times, vals)
@@ -200,7 +200,7 @@ def native_step_s(ts: pd.Series) -> float:
     """The series' own step: the greatest common divisor of its minute gaps, at most an hour."""
     if len(ts) < 2:
         return 60.0
-    gaps = (np.diff(ts.values.astype("datetime64[m]").astype(np.int64)))
+    gaps = (np.diff(np.asarray(ts.values).astype("datetime64[m]").astype(np.int64)))
     gaps = gaps[gaps > 0]
     g = int(np.gcd.reduce(gaps)) if len(gaps) else 1
     return float(min(max(g, 1), 60) * 60)

@@ -26,9 +26,9 @@ def _target_frames(inp: DecideInputs) -> dict[tuple[str, str, str | None], pd.Da
         parts = routes["series"].str[len("route:"):].str.split("|", expand=True)
         r = routes.assign(api=parts[0], stage=parts[1], route=parts[2])
         for (api, stage, route), g in r.groupby(["api", "stage", "route"], sort=True):
-            out[(api, stage, route)] = g.groupby("ds", as_index=False)[inp.value_cols].sum()
+            out[(str(api), str(stage), str(route))] = g.groupby("ds", as_index=False)[inp.value_cols].sum()
         for (api, stage), g in r.groupby(["api", "stage"], sort=True):
-            out[(api, stage, None)] = g.groupby("ds", as_index=False)[inp.value_cols].sum()
+            out[(str(api), str(stage), None)] = g.groupby("ds", as_index=False)[inp.value_cols].sum()
     return out
 
 
@@ -75,14 +75,14 @@ def throttle(inp: DecideInputs, settings: Settings) -> list[Rec]:
                          f"{(admitted / total if total else 1):.1%} of forecast traffic")
             if lim > desired[i] * (1 + 1e-6) and desired[i] > MIN_LIMIT_RPS:
                 rationale += " (raised by the guardrails: observed peak floor or ramp)"
-            p = {**params, "rate_limit_rps": float(lim), "burst_limit": burst_for(lim, settings)}
+            rec_params = {**params, "rate_limit_rps": float(lim), "burst_limit": burst_for(lim, settings)}
             impact = {"forecast_requests": round(total, 1), "requests_admitted_share": (admitted / total) if total else 1.0,
                       "requests_shed": round(total - admitted, 1), "limit_rps": round(lim, 3),
                       "forecast_peak_rps": round(peak_rps[i], 3) if not math.isnan(peak_rps[i]) else 0.0,
                       "peak_factor": round(factor, 3)}
-            recs.append(Rec("throttle", key, p, vf, vf + win.to_pytimedelta(), rationale, impact, status,
+            recs.append(Rec("throttle", key, rec_params, vf, vf + win.to_pytimedelta(), rationale, impact, status,
                             observed_peak_rps=observed, before=prev))
-            prev = p["rate_limit_rps"]
+            prev = float(lim)
         if route is None:
             per_api.setdefault(api, []).append(max(limits))
     recs += usage_plans(inp, settings, per_api)
@@ -92,7 +92,7 @@ def throttle(inp: DecideInputs, settings: Settings) -> list[Rec]:
 def usage_plans(inp: DecideInputs, settings: Settings, per_api: dict[str, list[float]]) -> list[Rec]:
     """One usage-plan record per api over the horizon: the sum of its stages' highest limits, and a
     daily quota of the busiest forecast day's upper band x headroom."""
-    out = []
+    out: list[Rec] = []
     fc = inp.forecasts
     if fc.empty:
         return out

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from ..store.db import append_arrow, from_arrow, numpy, one, rel_arrow, rel_numpy, rel_rows, run, scalar
+from ..store.db import append_arrow, from_arrow, numpy, rel_arrow, rel_numpy, rel_rows, run, scalar
 
 DROP_TABLE = "_ingest_drop"
 _IDS_TABLE = "_ingest_ids"

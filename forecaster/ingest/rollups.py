@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..store import sources as sources_table
-from ..store.db import Connection, Relation, append_arrow, arrow, one, rel_numpy, rel_rows, run
+from ..store.db import Connection, Relation, append_arrow, arrow, rel_numpy, rel_rows, run, scalar
 
 _KEY = ("api", "stage", "route", "region", "ts")
 
@@ -96,10 +96,10 @@ def fold_counts_chunk(rel: Relation, where: str) -> int:
 
 def keep_counts(rel: Relation, where: str, source_id: int) -> None:
     """Keep a counts source's rows (``source_counts``): its only record once folded into the rollups."""
-    rel.query("_p", f"""INSERT INTO source_counts (source_id, ts, api, stage, route, region, api_type, status, bytes_out,
+    rel_rows(rel, f"""INSERT INTO source_counts (source_id, ts, api, stage, route, region, api_type, status, bytes_out,
                                                   requests)
                         SELECT {int(source_id)}, ts, api, stage, route, region, api_type, status, bytes_out, requests
-                        FROM _p WHERE {where}""").fetchall()
+                        FROM _p WHERE {where}""")
 
 
 def rebuild_keys(con: Connection, keys_table: str) -> int:
@@ -111,8 +111,8 @@ def rebuild_keys(con: Connection, keys_table: str) -> int:
     where = f"({keys}) IN (SELECT (api, stage, route, region, ts) FROM {keys_table})"
     run(con, f"INSERT INTO traffic_1m {_AGGREGATE.format(rel='requests', where=where)} {_MERGE}")
     run(con, f"INSERT INTO traffic_1m {_AGGREGATE_COUNTS.format(rel='source_counts', where=where)} {_MERGE}")
-    return one(con, f"SELECT count(*) FROM traffic_1m WHERE (api, stage, route, region, ts) IN "
-                    f"(SELECT (api, stage, route, region, ts) FROM {keys_table})")[0]
+    return scalar(con, f"SELECT count(*) FROM traffic_1m WHERE (api, stage, route, region, ts) IN "
+                       f"(SELECT (api, stage, route, region, ts) FROM {keys_table})")
 
 
 class MinuteLedger:

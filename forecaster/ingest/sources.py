@@ -113,7 +113,7 @@ def sniff(stream: BinaryIO, n: int) -> tuple[bytes, BinaryIO]:
         head += more
     if error is not None:   # unbuffered: a buffered read would drop the head with the error
         return head, _Prefixed(head, stream, error)  # type: ignore[return-value]
-    return head, io.BufferedReader(_Prefixed(head, stream), buffer_size=1 << 20)  # type: ignore[return-value]
+    return head, io.BufferedReader(_Prefixed(head, stream), buffer_size=1 << 20)
 
 
 class _Layers(io.RawIOBase):

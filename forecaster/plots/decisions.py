@@ -45,12 +45,12 @@ def limits_vs_traffic(con, w: Window, target: str | None = None) -> go.Figure:
             fig.add_trace(line(agg["ds"], agg["yhat_hi_95"] / 3600, "forecast 95% upper", color=style.PALETTE[4],
                                dash="dot", hover="%{y:,.1f} rps"))
     xs, ys = [], []
-    for r in rec.itertuples():
-        rate = r.params.get("rate_limit_rps")
-        if rate is None or pd.isna(r.valid_from):
+    for params, valid_from, valid_to in zip(rec["params"], rec["valid_from"], rec["valid_to"]):
+        rate = params.get("rate_limit_rps")
+        if rate is None or pd.isna(valid_from):
             continue
-        end = r.valid_to if not pd.isna(r.valid_to) else w.end
-        xs += [r.valid_from, end, None]
+        end = valid_to if not pd.isna(valid_to) else w.end
+        xs += [valid_from, end, None]
         ys += [rate, rate, None]
     if not xs and act.empty:
         raise NoData(f"no limits with validity windows and no traffic for {target}")

@@ -127,6 +127,7 @@ def data_watermark(con) -> str:
     """Changes whenever a source is loaded or traffic is dropped: the input a forecast depends on."""
     t = one(con, "SELECT count(*), coalesce(max(source_id), 0), coalesce(max(loaded_at)::VARCHAR, '') FROM sources")
     u = one(con, "SELECT count(*), coalesce(max(ts)::VARCHAR, '') FROM traffic_1m")
+    assert t is not None and u is not None   # an aggregate without GROUP BY always returns its one row
     return f"{t[0]}:{t[1]}:{t[2]}|{u[0]}:{u[1]}"
 
 

@@ -15,7 +15,7 @@ from typing import Any, Iterable
 import duckdb
 
 from ..errors import BadInput, NotFound
-from .db import one, run
+from .db import one, run, scalar
 
 KINDS = ("throttle", "prewarm", "route", "cache", "websocket")
 STATUSES = ("proposed", "forecast_only", "superseded", "applied", "rolled_back")
@@ -101,7 +101,8 @@ def in_force(con: duckdb.DuckDBPyConnection, valid_at: dt.datetime | None = None
     """Records whose window holds ``valid_at`` (default: every window; a null bound is open), not
     superseded or rolled back, filtered by params' api / stage / route and kind. When several decide
     runs cover the same kind, target and moment, only the newest run's record is returned."""
-    where, params = [f"r.status IN ({', '.join('?' * len(statuses))})"], list(statuses)
+    where = [f"r.status IN ({', '.join('?' * len(statuses))})"]
+    params: list[Any] = list(statuses)
     if valid_at is not None:
         where.append("(r.valid_from IS NULL OR r.valid_from <= ?) AND (r.valid_to IS NULL OR r.valid_to > ?)")
         params += [valid_at, valid_at]
@@ -143,13 +144,13 @@ def supersede(con: duckdb.DuckDBPyConnection, run_id: str, kinds: Iterable[str])
     kinds = list(kinds)
     if not kinds:
         return 0
-    n = one(con, """
+    n = scalar(con, """
         SELECT count(*) FROM recommendations o
         WHERE o.run_id IS DISTINCT FROM ? AND o.status IN ('proposed', 'forecast_only')
           AND o.kind IN (SELECT unnest(?::VARCHAR[]))
           AND EXISTS (SELECT 1 FROM recommendations n WHERE n.run_id = ? AND n.kind = o.kind AND n.target = o.target
                       AND (o.valid_to IS NULL OR n.valid_from IS NULL OR o.valid_to > n.valid_from))""",
-            [run_id, kinds, run_id])[0]
+               [run_id, kinds, run_id])
     run(con, """
         UPDATE recommendations o SET status = 'superseded'
         WHERE o.run_id IS DISTINCT FROM ? AND o.status IN ('proposed', 'forecast_only')

@@ -208,7 +208,8 @@ def recommendations(con, valid_at: dt.datetime | None = None, statuses: list[str
         SELECT id, run_id, kind, target, params, valid_from, valid_to, rationale, expected_impact, status
         FROM recommendations WHERE {where} ORDER BY valid_from NULLS FIRST, kind, target""", params)
     for col in ("params", "expected_impact"):
-        df[col] = [json.loads(v) if isinstance(v, str) else (v or {}) for v in df[col]]
+        df[col] = pd.Series([json.loads(v) if isinstance(v, str) else (v or {}) for v in df[col]],
+                            index=df.index, dtype=object)
     return df
 
 
@@ -220,7 +221,8 @@ def actions(con, limit: int = 200) -> pd.DataFrame:
         FROM actions a LEFT JOIN recommendations r ON r.id = a.recommendation_id
         ORDER BY a.at_ts DESC LIMIT ?""", [int(limit)])
     for col in ("before_state", "after_state"):
-        df[col] = [json.loads(v) if isinstance(v, str) else (v or {}) for v in df[col]]
+        df[col] = pd.Series([json.loads(v) if isinstance(v, str) else (v or {}) for v in df[col]],
+                            index=df.index, dtype=object)
     return df
 
 

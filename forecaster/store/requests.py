@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from .db import one
+from .db import scalar
 
 
 def drop_older_than(con, days: int, now: dt.datetime) -> int:
     """Delete raw requests more than ``days`` before the newest request, or before ``now`` when the
     newest is later than that (a row dated in the future never pushes real rows out); returns how many."""
-    return one(con, "DELETE FROM requests WHERE ts < least((SELECT max(ts) FROM requests), ?::TIMESTAMP) - to_days(?)",
-               [now, days])[0]
+    return scalar(con, "DELETE FROM requests WHERE ts < least((SELECT max(ts) FROM requests), ?::TIMESTAMP) - to_days(?)",
+                  [now, days])

@@ -54,7 +54,7 @@ class SourceCursor:
 
 
 def next_id(con) -> int:
-    return one(con, "SELECT coalesce(max(source_id), 0) + 1 FROM sources")[0]
+    return scalar(con, "SELECT coalesce(max(source_id), 0) + 1 FROM sources")
 
 
 def insert(con, row: dict[str, Any]) -> None:
@@ -172,10 +172,10 @@ def forget(con, ids: Sequence[int]) -> dict[str, int]:
              f"FROM source_counts WHERE source_id IN ({marks})", params + params)
     n = {"sources": len(ids)}
     for table in ("requests", "rejects", "source_counts"):
-        n[table] = one(con, f"SELECT count(*) FROM {table} WHERE source_id IN ({marks})", params)[0]
+        n[table] = scalar(con, f"SELECT count(*) FROM {table} WHERE source_id IN ({marks})", params)
         run(con, f"DELETE FROM {table} WHERE source_id IN ({marks})", params)
     keys = "api, stage, route, region, ts"
-    n["rollup_rows"] = one(con, f"SELECT count(*) FROM traffic_1m WHERE ({keys}) IN (SELECT ({keys}) FROM {FORGET_KEYS})")[0]
+    n["rollup_rows"] = scalar(con, f"SELECT count(*) FROM traffic_1m WHERE ({keys}) IN (SELECT ({keys}) FROM {FORGET_KEYS})")
     run(con, f"DELETE FROM traffic_1m WHERE ({keys}) IN (SELECT ({keys}) FROM {FORGET_KEYS})")
     run(con, f"DELETE FROM sources WHERE source_id IN ({marks})", params)
     return n

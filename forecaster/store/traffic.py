@@ -67,7 +67,7 @@ def route_keys(con: Connection, before: dt.datetime, since: dt.datetime | None =
     if since is not None:
         sql += " AND ts >= ?"
         params.append(since)
-    return [tuple(r) for r in run(con, sql, params)]  # type: ignore[misc]
+    return [tuple(r) for r in run(con, sql, params)]
 
 
 _SERIES_SQL = """

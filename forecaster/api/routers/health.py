@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 
@@ -27,7 +29,7 @@ def readyz(request: Request):
         last = reads.latest_ok_finished(cur)
     except DatabaseError as e:
         return JSONResponse({"error": {"code": "unavailable", "message": f"store not reachable: {e}"}}, status_code=503)
-    body = {"status": "ready", "schema_version": version, "last_ok_run": None}
+    body: dict[str, Any] = {"status": "ready", "schema_version": version, "last_ok_run": None}
     if last:
         body["last_ok_run"] = {"kind": last[0], "finished": last[1].isoformat(),
                                "age_s": round((utcnow() - last[1]).total_seconds(), 1)}
