@@ -11,7 +11,7 @@ import dataclasses
 import functools
 import html
 import itertools
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 import plotly.graph_objects as go
 import plotly.offline
@@ -167,3 +167,9 @@ def table(columns: list[str], rows: Iterable[list], numeric: Iterable[int] = ())
     body = "".join("<tr>" + "".join(f"<td class=num>{esc(v)}</td>" if i in numeric else f"<td>{esc(v)}</td>"
                                     for i, v in enumerate(r)) + "</tr>" for r in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def records(frame: Any) -> list[Any]:
+    """A frame's rows as named tuples, typed loosely: pandas-stubs type each field as any scalar
+    (str | bytes | date | ... | None), which no formatter accepts."""
+    return list(frame.itertuples())

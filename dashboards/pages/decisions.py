@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 
 from forecaster import plots
@@ -10,7 +11,7 @@ from forecaster.plots import style
 from forecaster.store import reports
 
 from ..context import Context, new_page
-from ..html import Page, card, grid, h2, notice, table
+from ..html import Page, card, grid, h2, notice, records, table
 
 IN_FORCE = ["proposed", "applied", "forecast_only"]
 
@@ -42,12 +43,12 @@ def render(ctx: Context) -> Page:
                                                        "pre-warm windows and region weights land here with their reasons.")))
     else:
         rows = [[r.kind, r.target, _window(r), r.status, r.rationale or "", _impact(r.expected_impact)]
-                for r in rec.itertuples()]
+                for r in records(rec)]
         page.add(card(table(["kind", "target", "valid (UTC)", "status", "why", "expected impact"], rows)))
         targets = plots.throttle_targets(con)[:3]
         if targets:
             page.add(h2("Throttle limits against traffic"))
-            page.add(grid(*[page.chart(lambda t=t: plots.limits_vs_traffic(con, w, t)) for t in targets]))
+            page.add(grid(*[page.chart(functools.partial(plots.limits_vs_traffic, con, w, t)) for t in targets]))
     page.add(replay_section(ctx, w, page))
     page.add(h2("Audit log: applied and rolled-back actions"))
     act = reports.actions(con)
@@ -77,7 +78,7 @@ def replay_section(ctx: Context, w: plots.Window, page: Page) -> str:
         return head + card(notice("Nothing to replay", str(e)))
     rows = [[r.policy, style.count(r.requests, ""), style.count(r.throttled, ""), style.percent(r.throttled_share, 2),
              f"{r.capacity_ratio:.2f}", f"{r.overload_minutes:,}", f"{r.mean_limit_rps:,.1f}"]
-            for r in rp.table().itertuples()]
+            for r in records(rp.table())]
     tbl = table(["policy", "requests", "throttled", "throttled share", "capacity ratio", "minutes over capacity",
                  "mean limit rps"], rows, numeric=(1, 2, 3, 4, 5, 6))
     note = ("<p class=muted>capacity ratio: what the limits provision (Σ limit × seconds ÷ requests). The predictive "

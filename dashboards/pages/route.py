@@ -7,7 +7,7 @@ from forecaster.plots import style
 from forecaster.store import reports
 
 from ..context import Context, new_page
-from ..html import Page, card, esc, grid, h2, kpis, notice, table
+from ..html import Page, card, esc, grid, h2, kpis, notice, records, table
 
 
 def default_route(con) -> str | None:
@@ -56,7 +56,7 @@ def render(ctx: Context) -> Page:
                 ["starts", "peak at", "peak / h", "× baseline", "P(exceed)", "lead time", "event", "why"],
                 [[f"{r.start_ts:%a %d %b %H:%M}", f"{r.peak_ts:%a %d %H:%M}", style.count(r.peak, ""), f"{r.ratio:.1f}×",
                   style.percent(r.probability), style.hours(r.lead_time_hours), r.event or "", r.reason]
-                 for r in sp.itertuples()], numeric=(2, 3, 4, 5))))
+                 for r in records(sp)], numeric=(2, 3, 4, 5))))
     return page
 
 
