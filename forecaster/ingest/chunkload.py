@@ -16,7 +16,7 @@ from ..config import Settings
 from ..store import sources as sources_table
 from ..store.db import (Connection, append_arrow, cursor, from_arrow, materialize, rel_arrow, rel_insert,
                         rel_query, rel_rows, run)
-from . import dedupe, rollups
+from . import dedupe, llm, rollups
 from .chunks import Chunk, StreamStats
 from .appender import Appender
 from .dedupe import SeenIds
@@ -143,6 +143,8 @@ def load_chunk(con, state: SourceLoad, chunk: Chunk, fmt: LogFormat, ctx: Normal
         _reject_bad(con, parsed, table, sid, keep)
     sr.rows_rejected += n_bad
     sr.lines_blank += lines_in - n_bad - n_good   # lines a format leaves out on purpose (a CSV header)
+    if fmt.tokens is not None:   # model-call logs: their tokens to llm_calls (and only there, unless also requests)
+        n_good = llm.load_chunk(con, parsed, table, fmt, ctx, settings, sr, n_good)
     if not n_good:
         return
     if fmt.aggregated:

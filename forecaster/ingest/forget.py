@@ -11,9 +11,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..errors import BadInput, NotFound
+from ..store import llm as store_llm
 from ..store import sources as store_sources
 from ..store.db import run, transaction
-from . import rollups
+from . import llm, rollups
 
 
 @dataclass
@@ -24,6 +25,7 @@ class ForgetReport:
     count_rows: int = 0
     rollup_rows_removed: int = 0
     rollup_rows_rebuilt: int = 0
+    llm_calls: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -51,5 +53,8 @@ def forget(con, key: str) -> ForgetReport:
         n = store_sources.forget(con, ids)
         rebuilt = rollups.rebuild_keys(con, store_sources.FORGET_KEYS)
         run(con, f"DROP TABLE {store_sources.FORGET_KEYS}")
+        calls = store_llm.forget_sources(con, ids)
+        llm.refresh(con)
     return ForgetReport(source_ids=ids, requests=n["requests"], rejects=n["rejects"], count_rows=n["source_counts"],
-                        rollup_rows_removed=n["rollup_rows"], rollup_rows_rebuilt=rebuilt)
+                        rollup_rows_removed=n["rollup_rows"], rollup_rows_rebuilt=rebuilt,
+                        llm_calls=calls)

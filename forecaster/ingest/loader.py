@@ -22,6 +22,7 @@ from ..errors import BadInput, ForecasterError, SourceError
 from ..store import requests as store_requests
 from ..store import sources as store_sources
 from ..store.db import Connection, DatabaseError, transaction, utcnow
+from . import llm
 from .chunks import StreamStats, iter_chunks, prefetch
 from .formats import LogFormat, all_formats, get_format
 from .formats.custom import register_custom_formats
@@ -104,6 +105,7 @@ def ingest(
         report.rows_rejected += sr.rows_rejected
         report.rows_duplicate += sr.rows_duplicate
     apply_retention(con, settings)
+    llm.refresh(con)   # model calls: attribute to gateway routes by request id, rebuild tokens_1m
     report.seconds = round(time.perf_counter() - t0, 3)
     return report
 
