@@ -193,6 +193,14 @@ class Settings(BaseSettings):
     budgets: dict[str, float] = Field(
         default_factory=dict, description="monthly budget in USD per '*' (account), 'api' or 'api|stage|route'"
     )
+    model_price_catalog: Path | None = Field(
+        None, description="model (LLM) price catalog TOML (default: the newest forecaster/data/model_prices/models-<date>.toml)"
+    )
+    model_budgets: dict[str, float] = Field(
+        default_factory=dict,
+        description="monthly model (token) spend budget in USD per '*', 'api', 'api|stage|route', 'model:<id>', "
+                    "'provider:<name>' or 'client:<client>'",
+    )
     # carbon (forecaster.carbon)
     grid_intensity_file: Path | None = Field(
         None, description="hourly grid intensity CSV (region, hour or ISO timestamp, g_co2e_per_kwh); wins over the static table"
