@@ -160,7 +160,7 @@ def print_model_spend(m: dict, top: int = 10) -> None:
         Console().print(f"[red]unknown model[/red] {u['provider']}/{u['model']} in {u['region']}: "
                         f"{u['input_tokens']:,} input + {u['output_tokens']:,} output tokens NOT priced"
                         + (f" (${u['priced_from_log_usd']:,.6f} from the log's own cost)" if u["priced_from_log_usd"] else "")
-                        + "; add a [[model_price]] row in price_overrides_file")
+                        + "; add a \\[\\[model_price]] row in price_overrides_file")
     if "projection" in m:
         p = m["projection"]
         Console().print(f"model spend month-end projection {p['month']}: ${p['total_usd']:,.2f} "

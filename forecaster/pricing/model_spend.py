@@ -137,3 +137,43 @@ def model_spend(hourly: pd.DataFrame, catalog: ModelCatalog, start: dt.datetime,
         report.projected = pd.concat(parts, ignore_index=True) if parts else price_tokens(actual, catalog)
         report.alerts = check_model_budgets(report.projected, budgets or {}, f"{as_of - dt.timedelta(microseconds=1):%Y-%m}")
     return report
+
+
+@dataclasses.dataclass(frozen=True)
+class TokenSpike:
+    route: str                  # api|stage|route
+    start: dt.datetime          # the hour
+    tokens: int                 # input + output tokens in the hour
+    usual_tokens: float         # median tokens of the route's other hours at the same hour of day
+    ratio: float
+    usd: float                  # what the hour cost (priced lines only)
+    unpriced: bool
+
+    @property
+    def message(self) -> str:
+        return (f"{self.route}: {self.start:%a %Y-%m-%d %H:00} {self.tokens / 1e6:,.2f}M tokens, ${self.usd:,.2f}"
+                f"{' + unpriced' if self.unpriced else ''}, {self.ratio:,.1f}x its usual {self.start:%H}:00")
+
+
+def token_spikes(hourly: pd.DataFrame, catalog: ModelCatalog, min_ratio: float = 2.0, top: int = 5) -> list[TokenSpike]:
+    """Hours whose tokens on a route are ``min_ratio`` times or more the route's median at that hour of
+    day (over the other days with calls), largest first, each with its dollars."""
+    if not len(hourly):
+        return []
+    priced = price_tokens(hourly.reset_index(drop=True), catalog)
+    priced["route_key"] = priced["api"] + "|" + priced["stage"] + "|" + priced["route"]
+    priced["tok"] = priced["input_tokens"] + priced["output_tokens"]
+    per = priced.groupby(["route_key", "ts"]).agg(tok=("tok", "sum"), usd=("usd_micros", lambda s: int(s.fillna(0).sum())),
+                                                  unpriced=("usd_micros", lambda s: bool(s.isna().any()))).reset_index()
+    per["hod"] = pd.to_datetime(per["ts"]).dt.hour
+    out = []
+    for (route, _hod), g in per.groupby(["route_key", "hod"], sort=True):
+        if len(g) < 3:
+            continue
+        for i, row in g.iterrows():
+            usual = float(g.drop(index=i)["tok"].median())
+            if usual > 0 and row["tok"] >= min_ratio * usual:
+                out.append(TokenSpike(str(route), pd.Timestamp(row["ts"]).to_pydatetime(), int(row["tok"]), usual,
+                                      float(row["tok"]) / usual, row["usd"] / 1e6, bool(row["unpriced"])))
+    out.sort(key=lambda s: (-s.tokens, s.route, s.start))
+    return out[:top]
