@@ -15,6 +15,7 @@ from ..store import llm as store_llm
 from ..store import sources as store_sources
 from ..store.db import run, transaction
 from . import llm, rollups
+from .formats import all_formats
 
 
 @dataclass
@@ -46,6 +47,8 @@ def forget(con, key: str) -> ForgetReport:
         raise NotFound(f"no source {key!r}: expected a source id or a loaded path/URI (see `forecaster sources list`)")
     ids = store_sources.with_descendants(con, ids)
     pruned = store_sources.pruned_raw_rows(con, ids)
+    calls_only = {n for n, f in all_formats().items() if not f.requests}   # model-call logs: no raw requests
+    pruned = [i for i, f in store_llm.source_formats(con, pruned).items() if f not in calls_only]
     if pruned:
         raise BadInput(f"source(s) {', '.join(map(str, pruned))}: retention removed some of their raw requests, "
                        "so their rollup contribution cannot be removed exactly")

@@ -55,7 +55,7 @@ def _checked_sql(fmt: LogFormat, keep_plain: bool) -> str:
             f"{MAX_TOKENS_PER_CALL} per call, got ' || {col} END",
         ]
     problems += [
-        "CASE WHEN _cached > _in THEN 'cached_input_tokens: expected at most the input tokens (' || _in || '), got ' "
+        "CASE WHEN _in >= 0 AND _cached > _in THEN 'cached_input_tokens: expected at most the input tokens (' || _in || '), got ' "
         "|| _cached END",
         "CASE WHEN t.cost_raw IS NOT NULL AND (_cost IS NULL OR _cost < 0 OR NOT isfinite(_cost)) "
         "THEN 'cost: expected a dollar amount >= 0, got ' || left(t.cost_raw, 40) END",

@@ -104,8 +104,8 @@ def ingest(
         report.rows_loaded += sr.rows_loaded
         report.rows_rejected += sr.rows_rejected
         report.rows_duplicate += sr.rows_duplicate
+    llm.refresh(con)   # model calls: attribute to gateway routes by request id (before retention), rebuild tokens_1m
     apply_retention(con, settings)
-    llm.refresh(con)   # model calls: attribute to gateway routes by request id, rebuild tokens_1m
     report.seconds = round(time.perf_counter() - t0, 3)
     return report
 

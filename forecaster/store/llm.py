@@ -124,6 +124,12 @@ def rebuild_rollup(con: Connection) -> int:
     return scalar(con, "SELECT count(*) FROM tokens_1m") or 0
 
 
+def source_formats(con: Connection, ids: list[int]) -> dict[int, str | None]:
+    if not ids:
+        return {}
+    return dict(run(con, f"SELECT source_id, format FROM sources WHERE source_id IN ({', '.join('?' * len(ids))})", ids))
+
+
 def forget_sources(con: Connection, ids: list[int]) -> int:
     """Delete the calls of sources ``ids`` and take back attributions their requests gave; returns calls deleted."""
     if not ids:
