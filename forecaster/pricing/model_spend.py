@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -123,9 +124,9 @@ def model_spend(hourly: pd.DataFrame, catalog: ModelCatalog, start: dt.datetime,
 
     ``hourly`` must hold the as_of month (and [start, end)); lines from as_of on are ignored.
     """
-    ts = pd.to_datetime(hourly["ts"]) if len(hourly) else pd.Series([], dtype="datetime64[ns]")
-    cut = pd.Timestamp(as_of) if as_of is not None else None
-    hist = hourly[(ts >= pd.Timestamp(start)) & (ts < pd.Timestamp(end)) & ((ts < cut) if cut is not None else True)]
+    ts: Any = pd.to_datetime(hourly["ts"]) if len(hourly) else pd.Series([], dtype="datetime64[ns]")
+    stop = min(pd.Timestamp(end), pd.Timestamp(as_of)) if as_of is not None else pd.Timestamp(end)
+    hist = hourly[(ts >= pd.Timestamp(start)) & (ts < stop)]
     report = ModelSpend(start, end, catalog.label, price_tokens(hist.reset_index(drop=True), catalog), as_of=as_of)
     if project and as_of is not None:
         m0, m1 = month_bounds(as_of - dt.timedelta(microseconds=1))

@@ -163,8 +163,9 @@ def price_tokens(tokens: pd.DataFrame, catalog: ModelCatalog, kind: str = "actua
     rows = []
     cache: dict[tuple[str, str, str], tuple[ModelPrice | None, tuple[str, ...]]] = {}
     logged = tokens["logged_cost_usd"] if "logged_cost_usd" in tokens else pd.Series(np.nan, index=tokens.index)
+    rec: Any
     for rec, cost in zip(tokens[["ts", *KEY, *TOKENS]].itertuples(index=False), logged):
-        k = (rec.provider, rec.model, rec.region)
+        k = (str(rec.provider), str(rec.model), str(rec.region))
         if k not in cache:
             cache[k] = catalog.lookup(*k)
         price, flags = cache[k]
@@ -216,13 +217,13 @@ def summarize_models(priced: pd.DataFrame, by: str) -> list[dict]:
     key = priced[cols[0]].astype(str)
     for c in cols[1:]:
         key = key + ("/" if by == "model" else "|") + priced[c].astype(str)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for k, g in priced.assign(_key=key.values).groupby("_key", sort=True):
         flags = sorted({f for s in g["flags"].fillna("") for f in str(s).split(",") if f})
         rows.append({"key": str(k), "usd": int(g["usd_micros"].fillna(0).sum()) / 1e6,
                      "unpriced": bool(g["usd_micros"].isna().any()),
                      **{c: int(g[c].sum()) for c in TOKENS}, "flags": flags})
-    rows.sort(key=lambda r: (-r["usd"], r["key"]))
+    rows.sort(key=lambda r: (-float(r["usd"]), str(r["key"])))
     return rows
 
 

@@ -83,10 +83,10 @@ def redact_sql(col: str) -> str:
 def redact_rejects(con: Connection, source_ids: list[int] | None = None, formats: tuple[str, ...] = ()) -> None:
     """Cut bodies out of the rejects of ``source_ids`` (or of every source of ``formats``)."""
     if source_ids is not None:
-        where, params = f"source_id IN ({', '.join('?' * len(source_ids))})", list(source_ids)
+        where, params = f"source_id IN ({', '.join('?' * len(source_ids))})", list[object](source_ids)
     else:
         where = f"source_id IN (SELECT source_id FROM sources WHERE format IN ({', '.join('?' * len(formats))}))"
-        params = list(formats)
+        params = list[object](formats)
     if not params:
         return
     keys = "|".join(BODY_KEYS)
