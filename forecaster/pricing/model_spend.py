@@ -24,6 +24,7 @@ from .models import KEY, TOKENS, ModelCatalog, price_tokens, summarize_models, u
 from .projection import month_bounds
 
 FLAG_RUN_RATE = "run_rate"
+FLAG_FORECAST = "forecast"
 BY = ("route", "model", "client")
 
 
@@ -52,6 +53,22 @@ def run_rate_tokens(hourly: pd.DataFrame, as_of: dt.datetime, end: dt.datetime, 
             part[c] = (rates[c] * h).round().astype("int64")
         parts.append(part)
     return pd.concat(parts, ignore_index=True)[cols]
+
+
+def _scale_first_day(rr: pd.DataFrame, first: pd.Series, fill_from: dt.datetime) -> pd.DataFrame:
+    """Run-rate lines of the day the forecast ends in: only the hours after it count (re-priced pro rata)."""
+    rr = rr.copy()
+    day0 = pd.Timestamp(fill_from).floor("D")
+    row_ts = pd.Timestamp(rr.loc[first, "ts"].iloc[0]) if first.any() else day0
+    span_h = (day0 + pd.Timedelta(days=1) - row_ts).total_seconds() / 3600
+    left = (day0 + pd.Timedelta(days=1) - pd.Timestamp(fill_from)).total_seconds() / 3600
+    frac = left / span_h
+    for c in (*TOKENS, "input_usd_micros", "output_usd_micros", "usd_micros"):
+        vals = rr.loc[first, c]
+        rr.loc[first, c] = vals.astype("Float64").mul(frac).round().astype("Int64") if c.endswith("micros") \
+            else (vals * frac).round().astype("int64")
+    rr.loc[first, "ts"] = pd.Timestamp(fill_from)
+    return rr
 
 
 def scope_rows(frame: pd.DataFrame, scope: str) -> pd.DataFrame:
@@ -107,7 +124,7 @@ class ModelSpend:
         if self.projected is not None and self.as_of is not None:
             p = self.projected
             out["projection"] = {"month": f"{self.as_of:%Y-%m}", "as_of": self.as_of.isoformat(),
-                                 "total_usd": _usd(p), **{f"{k}_usd": _usd(p[p["kind"] == k]) for k in ("actual", "run_rate")},
+                                 "total_usd": _usd(p), **{f"{k}_usd": _usd(p[p["kind"] == k]) for k in ("actual", "forecast", "run_rate")},
                                  **{f"by_{b}": summarize_models(p, b) for b in BY}}
             out["alerts"] = [a.to_dict() | {"message": a.message} for a in self.alerts]
         return out
@@ -119,7 +136,7 @@ def _usd(frame: pd.DataFrame) -> float:
 
 def model_spend(hourly: pd.DataFrame, catalog: ModelCatalog, start: dt.datetime, end: dt.datetime,
                 as_of: dt.datetime | None = None, budgets: dict[str, float] | None = None,
-                project: bool = False, days: int = 7) -> ModelSpend:
+                project: bool = False, days: int = 7, forecast: pd.DataFrame | None = None) -> ModelSpend:
     """Priced tokens for [start, end); with ``project``, the as_of month's projection and budget alerts.
 
     ``hourly`` must hold the as_of month (and [start, end)); lines from as_of on are ignored.
@@ -131,10 +148,23 @@ def model_spend(hourly: pd.DataFrame, catalog: ModelCatalog, start: dt.datetime,
     if project and as_of is not None:
         m0, m1 = month_bounds(as_of - dt.timedelta(microseconds=1))
         actual = hourly[(ts >= pd.Timestamp(m0)) & (ts < pd.Timestamp(as_of))].reset_index(drop=True)
+        fc = pd.DataFrame()
+        fill_from = as_of
+        if forecast is not None and len(forecast):   # token forecast lines (ts, KEY, TOKENS) for the first hours
+            f_ts = pd.to_datetime(forecast["ts"])
+            within = forecast[(f_ts >= pd.Timestamp(as_of)) & (f_ts < pd.Timestamp(m1))].reset_index(drop=True)
+            if len(within):
+                fc = price_tokens(within, catalog, "forecast")
+                fc["flags"] = [",".join(x for x in (f, FLAG_FORECAST) if x) for f in fc["flags"]]
+                fill_from = min(m1, pd.Timestamp(within["ts"].max()).to_pydatetime() + dt.timedelta(hours=1))
         rr = price_tokens(run_rate_tokens(hourly[ts < pd.Timestamp(as_of)], as_of, m1, days), catalog, "run_rate")
         if len(rr):
+            rr = rr[pd.to_datetime(rr["ts"]) >= pd.Timestamp(fill_from).floor("D")] if fill_from > as_of else rr
+            if fill_from > as_of:   # the run-rate's first day overlaps the forecast: keep its hours after it
+                first = pd.to_datetime(rr["ts"]) < pd.Timestamp(fill_from)
+                rr = _scale_first_day(rr, first, fill_from)
             rr["flags"] = [",".join(x for x in (f, FLAG_RUN_RATE) if x) for f in rr["flags"]]
-        parts = [x for x in (price_tokens(actual, catalog), rr) if len(x)]
+        parts = [x for x in (price_tokens(actual, catalog), fc, rr) if len(x)]
         report.projected = pd.concat(parts, ignore_index=True) if parts else price_tokens(actual, catalog)
         report.alerts = check_model_budgets(report.projected, budgets or {}, f"{as_of - dt.timedelta(microseconds=1):%Y-%m}")
     return report
