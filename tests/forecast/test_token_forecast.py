@@ -52,3 +52,27 @@ def test_forecast_priced_and_projected():
     assert int(p[p["kind"] == "forecast"]["usd_micros"].sum()) == 3 * 10_560
     assert int(p["usd_micros"].sum()) == 30 * 10_560
     assert spend.to_dict()["projection"]["forecast_usd"] == 3 * 0.01056
+
+
+def test_tokens_forecast_cli(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from forecaster.cli import app
+
+    db, log = tmp_path / "t.duckdb", tmp_path / "u.log"
+    start = 1795132800   # 2026-11-20 00:00 UTC
+    log.write_text("".join(json.dumps({"created": start + 3600 * h, "model": "gpt-4o-mini", "request_id": f"r{h}",
+                                       "route": "POST /chat", "usage": {"prompt_tokens": 1000, "completion_tokens": 100}})
+                           + "\n" for h in range(72)))
+    assert CliRunner().invoke(app, ["ingest", "--db", str(db), str(log)]).exit_code == 0
+    res = CliRunner().invoke(app, ["tokens", "forecast", "--db", str(db), "--json", "--model", "seasonal_naive_daily",
+                                   "--horizon", "24h"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    (s,) = out["series"]
+    assert s["series"] == "tokens:llm|default|POST /chat|openai|gpt-4o-mini" and s["tokens"] == 24 * 1100
+    # 24 x (1,000 x 0.15 + 100 x 0.60) micro$ = $0.00504; the projection counts the forecast from as_of (the
+    # end of the data, 23:01): the 23:00 hour is actual, 23 forecast hours remain
+    assert s["usd"] == 0.00504 and out["projection"]["forecast_usd"] == 0.00483
