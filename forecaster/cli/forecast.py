@@ -128,7 +128,7 @@ def _progress(as_json: bool) -> Iterator[Callable[[int, int], None] | None]:
 
 def print_summary(s: RunSummary, limit: int = 40) -> None:
     console = Console()
-    t = Table(title=f"{s.kind} run {s.run_id}: {s.series} series, {s.horizon_steps} x {s.step} ahead of {(s.cutoff or "?")[:16]}",
+    t = Table(title=f"{s.kind} run {s.run_id}: {s.series} series, {s.horizon_steps} x {s.step} ahead of {(s.cutoff or '?')[:16]}",
               box=box.SIMPLE_HEAD, pad_edge=False)
     # the series key folds rather than being cut: its end (route, region) is what tells rows apart
     t.add_column("series", overflow="fold", ratio=1, min_width=20)
