@@ -97,7 +97,7 @@ def load_chunk(con: Connection, parsed: Relation, table: pa.Table, fmt: LogForma
         store_llm.add_rejects(con, from_arrow(con, rows), keep)
     store_llm.drop_stage(con)
     run(con, f"DROP TABLE IF EXISTS {TOK_TABLE}")
-    store_llm.redact_rejects(con, [ctx.source_id])   # lines the normalizer rejected (truncated JSON...)
+    store_llm.redact_source_rejects(con, ctx.source_id)   # lines the normalizer rejected (truncated JSON...)
     if fmt.requests:
         if bad:
             sr.note = ((sr.note + "; ") if sr.note else "") + f"{len(bad)} line(s) loaded as requests with their " \
@@ -109,13 +109,20 @@ def load_chunk(con: Connection, parsed: Relation, table: pa.Table, fmt: LogForma
     return 0
 
 
-def refresh(con: Connection) -> dict[str, int]:
-    """After a load: scrub bodies from every model-call source's rejects, attribute calls to gateway
-    routes by request id, rebuild ``tokens_1m``. Nothing to do (and no cost) without model calls."""
-    store_llm.redact_rejects(con, formats=TOKEN_FORMATS)
+def refresh(con: Connection, source_ids: list[int] | None = None) -> dict[str, int]:
+    """After a load: scrub bodies from the model-call sources' rejects, attribute calls to gateway
+    routes by request id, rebuild ``tokens_1m``. ``source_ids``: the sources just loaded (only their
+    calls and their requests can make new pairs; nothing to do when they hold neither); None: all.
+    Nothing to do (and no cost) without model calls."""
+    if source_ids is not None and not source_ids:
+        return {"attributed": 0, "rollup_rows": 0}
+    store_llm.redact_rejects(con, source_ids, formats=TOKEN_FORMATS)
     if not store_llm.has_calls(con) and not store_llm.has_rollup(con):
         return {"attributed": 0, "rollup_rows": 0}
-    attributed = store_llm.attribute(con)
+    new_calls = store_llm.calls_of(con, source_ids)
+    attributed = store_llm.attribute(con, source_ids)
+    if source_ids is not None and not new_calls and not attributed:
+        return {"attributed": 0, "rollup_rows": 0}   # no new call, no new pair: tokens_1m stands
     return {"attributed": attributed, "rollup_rows": store_llm.rebuild_rollup(con)}
 
 

@@ -104,7 +104,8 @@ def ingest(
         report.rows_loaded += sr.rows_loaded
         report.rows_rejected += sr.rows_rejected
         report.rows_duplicate += sr.rows_duplicate
-    llm.refresh(con)   # model calls: attribute to gateway routes by request id (before retention), rebuild tokens_1m
+    # model calls: attribute to gateway routes by request id (before retention), rebuild tokens_1m
+    llm.refresh(con, [s.source_id for s in report.by_source if s.status == "loaded" and s.source_id is not None])
     apply_retention(con, settings)
     report.seconds = round(time.perf_counter() - t0, 3)
     return report

@@ -81,17 +81,32 @@ def redact_sql(col: str) -> str:
 
 
 def redact_rejects(con: Connection, source_ids: list[int] | None = None, formats: tuple[str, ...] = ()) -> None:
-    """Cut bodies out of the rejects of ``source_ids`` (or of every source of ``formats``)."""
-    if source_ids is not None:
-        where, params = f"source_id IN ({', '.join('?' * len(source_ids))})", list[object](source_ids)
-    else:
-        where = f"source_id IN (SELECT source_id FROM sources WHERE format IN ({', '.join('?' * len(formats))}))"
-        params = list[object](formats)
-    if not params:
+    """Cut bodies out of the rejects of the sources of ``formats`` (among ``source_ids`` when given)."""
+    if not formats:
         return
+    where = f"source_id IN (SELECT source_id FROM sources WHERE format IN ({', '.join('?' * len(formats))}))"
+    params = list[object](formats)
+    if source_ids is not None:
+        where += f" AND source_id IN ({', '.join('?' * len(source_ids))})"
+        params += list[object](source_ids)
     keys = "|".join(BODY_KEYS)
     run(con, f"UPDATE rejects SET raw = {redact_sql('raw')} WHERE {where} AND regexp_matches(raw, '\"({keys})\"')",
         params)
+
+
+def redact_source_rejects(con: Connection, source_id: int) -> None:
+    """Cut bodies out of one source's rejects (during its load, before it commits)."""
+    keys = "|".join(BODY_KEYS)
+    run(con, f"UPDATE rejects SET raw = {redact_sql('raw')} WHERE source_id = ? AND regexp_matches(raw, '\"({keys})\"')",
+        [source_id])
+
+
+def calls_of(con: Connection, source_ids: list[int] | None) -> int:
+    """Calls stored from ``source_ids`` (all calls for None)."""
+    if source_ids is None:
+        return scalar(con, "SELECT count(*) FROM llm_calls") or 0
+    return scalar(con, f"SELECT count(*) FROM llm_calls WHERE source_id IN ({', '.join('?' * len(source_ids))})",
+                  source_ids) or 0
 
 
 def has_calls(con: Connection) -> bool:
@@ -102,13 +117,24 @@ def has_rollup(con: Connection) -> bool:
     return bool(scalar(con, "SELECT count(*) > 0 FROM (SELECT 1 FROM tokens_1m LIMIT 1)"))
 
 
-def attribute(con: Connection) -> int:
-    """Give calls not yet attributed the api, stage, route and client of the gateway request with their id."""
+def attribute(con: Connection, source_ids: list[int] | None = None) -> int:
+    """Give calls not yet attributed the api, stage, route and client of the gateway request with their id.
+
+    ``source_ids``: only pairs where the call or the request comes from these sources (a load's new
+    ones: the request side is read by source, not scanned whole); None: every pair."""
     before = scalar(con, "SELECT count(*) FROM llm_calls WHERE gw_route IS NOT NULL") or 0
-    run(con, """UPDATE llm_calls SET gw_api = r.api, gw_stage = r.stage, gw_route = r.route, gw_client = r.client,
-                       gw_source_id = r.source_id
-                FROM requests r
-                WHERE llm_calls.gw_route IS NULL AND r.request_id = llm_calls.request_id""")
+    sets = """UPDATE llm_calls SET gw_api = r.api, gw_stage = r.stage, gw_route = r.route, gw_client = r.client,
+                     gw_source_id = r.source_id"""
+    if source_ids is None:
+        run(con, f"{sets} FROM requests r WHERE llm_calls.gw_route IS NULL AND r.request_id = llm_calls.request_id")
+    else:
+        marks = ", ".join("?" * len(source_ids))
+        run(con, f"""{sets} FROM (SELECT request_id, api, stage, route, client, source_id FROM requests
+                                  WHERE source_id IN ({marks})) r
+                     WHERE llm_calls.gw_route IS NULL AND r.request_id = llm_calls.request_id""", source_ids)
+        if calls_of(con, source_ids):
+            run(con, f"""{sets} FROM requests r WHERE llm_calls.gw_route IS NULL AND llm_calls.source_id IN ({marks})
+                         AND r.request_id = llm_calls.request_id""", source_ids)
     return (scalar(con, "SELECT count(*) FROM llm_calls WHERE gw_route IS NOT NULL") or 0) - before
 
 
