@@ -208,6 +208,9 @@ class Settings(BaseSettings):
     carbon_coefficients_file: Path | None = Field(
         None, description="TOML overlay of carbon coefficients (same keys as forecaster/data/carbon/coefficients.toml)"
     )
+    carbon_model_energy_file: Path | None = Field(
+        None, description="TOML of energy per 1k model tokens per tier, replacing forecaster/data/carbon/model_energy.toml"
+    )
     carbon_embodied: bool = Field(False, description="add embodied (manufacturing) emissions to carbon figures")
 
     # control plane (forecaster.control)
@@ -285,6 +288,19 @@ class Settings(BaseSettings):
     )
     decide_cache_ttl_s: int = Field(300, ge=1, le=3600, description="stage cache TTL the cache policy evaluates (s)")
     decide_cache_min_hit_ratio: float = Field(0.2, ge=0, le=1, description="cache advice only where the hit ratio would reach this")
+    decide_token_budgets: dict[str, float] = Field(
+        default_factory=dict, description="monthly token budget (input + output tokens) per 'api' or 'api|client': the "
+                                          "api's usage-plan quota_per_day = budget / days in the month / tokens per request"
+    )
+    decide_model_route_share: float = Field(
+        0.5, gt=0, le=1, description="share of a route's model calls the model-routing what-if moves to a cheaper model or region"
+    )
+    decide_model_route_min_usd_month: float = Field(
+        10.0, ge=0, description="a model-routing recommendation only when it saves at least this many dollars a month"
+    )
+    decide_model_route_min_g_co2e_month: float = Field(
+        1000.0, ge=0, description="... or at least this many gCO2e a month (a greener region at the same price)"
+    )
     decide_ws_idle_quantile: float = Field(0.95, gt=0.5, lt=1.0, description="WebSocket idle timeout = this quantile of message gaps")
 
     # the service (forecaster.pipeline, pipelines/, forecaster.api)

@@ -27,11 +27,16 @@ class CarbonReport:
     as_of: dt.datetime | None = None
     forecast: pd.DataFrame | None = None
     horizon_hours: int = 72
+    models: pd.DataFrame | None = None      # model calls' lines (carbon.models.MODEL_COLUMNS), in history too
 
     def to_dict(self, by: str = "route") -> dict:
         out = {"from": self.start.isoformat(), "to": self.end.isoformat(),
                "total_g_co2e": _g(self.history), "rows": _rows(self.history, by),
                "sci": _sci(self.history)}
+        if self.models is not None:
+            from .models import summarize_model_carbon
+            out["models"] = summarize_model_carbon(self.models)
+            out["models_total_g_co2e"] = _g(self.models)
         if self.forecast is not None and self.as_of is not None:
             out["forecast"] = {"from": self.as_of.isoformat(),
                                "to": (self.as_of + dt.timedelta(hours=self.horizon_hours)).isoformat(),
@@ -65,13 +70,25 @@ def _sci(frame: pd.DataFrame) -> list[dict]:
 
 def carbon_report(traffic: pd.DataFrame, coefficients: Coefficients, grid: GridIntensity, settings: Settings,
                   start: dt.datetime, end: dt.datetime, forecasts: pd.DataFrame | None = None,
-                  as_of: dt.datetime | None = None, horizon_hours: int = 72) -> CarbonReport:
-    """History in [start, end) and, given forecasts, the next ``horizon_hours`` after ``as_of``."""
+                  as_of: dt.datetime | None = None, horizon_hours: int = 72,
+                  model_lines: pd.DataFrame | None = None) -> CarbonReport:
+    """History in [start, end) and, given forecasts, the next ``horizon_hours`` after ``as_of``.
+
+    ``model_lines`` (:func:`.models.model_carbon` of the model calls): their lines in [start, end) join
+    the history as component ``model_inference`` (so a route's gCO2e and SCI per request cover its
+    model calls) and are reported per route and model."""
     ts: pd.Series = pd.to_datetime(traffic["ts"]) if len(traffic) else pd.Series([], dtype="datetime64[ns]")
     window = traffic[(ts >= start) & (ts < end)] if len(traffic) else traffic
     history = carbon_traffic(window, coefficients, grid, settings) if len(window) else \
         pd.DataFrame(columns=CARBON_COLUMNS)
-    report = CarbonReport(start, end, history, as_of=as_of, horizon_hours=horizon_hours)
+    models = None
+    if model_lines is not None:
+        mts = pd.to_datetime(model_lines["ts"])
+        models = model_lines[(mts >= start) & (mts < end)].reset_index(drop=True)
+        if len(models):
+            history = pd.concat([history, models[CARBON_COLUMNS]], ignore_index=True) if len(history) else \
+                models[CARBON_COLUMNS].reset_index(drop=True)
+    report = CarbonReport(start, end, history, as_of=as_of, horizon_hours=horizon_hours, models=models)
     if forecasts is not None and as_of is not None:
         fc = forecast_traffic(forecasts, route_ratios(traffic, as_of), as_of,
                               as_of + dt.timedelta(hours=horizon_hours))

@@ -39,7 +39,21 @@ def report_from_db(con: Connection, settings: Settings, start: dt.datetime | Non
     fc = load_latest_forecasts(con)[1] if forecast else None
     c, grid = inputs_for(settings)
     return carbon_report(traffic, c, grid, settings, start, end, forecasts=fc, as_of=as_of,
-                         horizon_hours=horizon_hours)
+                         horizon_hours=horizon_hours, model_lines=model_lines_from_db(con, settings, c, grid, start, end))
+
+
+def model_lines_from_db(con: Connection, settings: Settings, c: Coefficients, grid: GridIntensity,
+                        start: dt.datetime, end: dt.datetime) -> pd.DataFrame | None:
+    """The model calls' carbon lines per hour in [start, end) (None when no model-call log is loaded)."""
+    from ..pricing.model_store import has_tokens, model_catalog_for
+    from ..store import llm as store_llm
+    from .models import load_model_energy, model_carbon
+
+    if not has_tokens(con):
+        return None
+    tokens = store_llm.hourly(con, start, end)
+    return model_carbon(tokens, model_catalog_for(settings), load_model_energy(settings.carbon_model_energy_file),
+                        c, grid)
 
 
 def write_report(con: Connection, report: CarbonReport) -> str:

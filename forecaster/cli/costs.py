@@ -99,6 +99,16 @@ def register(app: typer.Typer) -> None:
             return
         _table(f"carbon {out['from']} .. {out['to']} by {by}", out["rows"], "g_co2e", "{:,.3f} g")
         Console().print(f"total: {out['total_g_co2e']:,.3f} gCO2e")
+        if out.get("models"):
+            t = Table(title="model calls (energy per token: estimates, see forecaster/data/carbon/model_energy.toml)")
+            for col in ("route / model", "tier", "calls", "tokens", "gCO2e", "g / call"):
+                t.add_column(col, justify="left" if col in ("route / model", "tier") else "right")
+            for r in out["models"]:
+                per = r["g_co2e_per_call"]
+                t.add_row(r["key"], r["tier"], f"{r['calls']:,}", f"{r['input_tokens'] + r['output_tokens']:,}",
+                          f"{r['g_co2e']:,.3f}", "-" if per is None else f"{per:,.4f}")
+            Console().print(t)
+            Console().print(f"model calls: {out['models_total_g_co2e']:,.3f} gCO2e (included in the total above)")
         if "forecast" in out:
             _table(f"forecast {out['forecast']['from']} .. {out['forecast']['to']}", out["forecast"]["rows"],
                    "g_co2e", "{:,.3f} g")

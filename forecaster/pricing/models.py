@@ -36,6 +36,8 @@ KEY = ["api", "stage", "route", "provider", "model", "region", "client", "tier"]
 TOKENS = ["requests", "input_tokens", "output_tokens", "cached_input_tokens"]
 PRICED_COLUMNS = ["ts", *KEY, *TOKENS, "kind", "input_usd_micros", "output_usd_micros", "usd_micros", "flags",
                   "price_source"]
+#: capability / size classes of the catalog's ``tier`` column, largest first.
+TIERS = ("large", "small")
 _INFERENCE_PREFIXES = ("us.", "eu.", "apac.", "us-gov.", "global.")
 
 
@@ -52,6 +54,8 @@ class ModelPrice:
     as_of: str
     fallback_of: str | None = None
     note: str | None = None
+    family: str | None = None            # model line (claude, gpt, nova, llama): routing equivalence
+    tier: str | None = None              # capability / size class: "large" or "small" (routing, energy)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -137,6 +141,9 @@ def parse_model_catalog(data: dict[str, Any], origin: str = "<dict>") -> ModelCa
         if any(v is not None and (v < 0 or not v.is_finite()) for v in nums.values()):
             problems.append(f"{where}: prices must be >= 0")
             continue
+        if r.get("tier") not in (None, *TIERS):
+            problems.append(f"{where}: tier must be one of {', '.join(TIERS)}, got {r.get('tier')!r}")
+            continue
         bd = nums["batch_discount"]
         if bd is not None and not bd < 1:
             problems.append(f"{where}: batch_discount must be a fraction in [0, 1), got {bd}")
@@ -146,7 +153,8 @@ def parse_model_catalog(data: dict[str, Any], origin: str = "<dict>") -> ModelCa
         prices[(r["provider"], r["model"], r["region"])] = ModelPrice(
             provider=r["provider"], model=r["model"], region=r["region"], input_per_1m=inp, output_per_1m=outp,
             cached_input_per_1m=nums["cached_input"], batch_discount=bd, source=r["source"],
-            as_of=str(r.get("as_of", "")), fallback_of=r.get("fallback_of"), note=r.get("note"))
+            as_of=str(r.get("as_of", "")), fallback_of=r.get("fallback_of"), note=r.get("note"),
+            family=r.get("family"), tier=r.get("tier"))
     if not prices:
         problems.append("no [[model_price]] rows")
     if problems:
