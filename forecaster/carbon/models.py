@@ -29,7 +29,7 @@ FLAG_TIER_UNKNOWN = "model_tier_unknown"
 UNKNOWN_TIER = "unknown"
 #: per model call: the carbon lines' columns plus what the per-model report needs
 MODEL_COLUMNS = ["kind", "ts", "api", "stage", "route", "region", "component", "kwh", "g_co2e", "g_co2e_per_kwh",
-                 "requests", "flags", "provider", "model", "tier", "input_tokens", "output_tokens"]
+                 "requests", "flags", "provider", "model", "model_tier", "input_tokens", "output_tokens"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -125,7 +125,7 @@ def model_carbon(tokens: pd.DataFrame, catalog: ModelCatalog, energy: ModelEnerg
         "kind": kind, "ts": pd.to_datetime(t["ts"]), "api": t["api"], "stage": t["stage"], "route": t["route"],
         "region": t["region"], "component": COMPONENT, "kwh": kwh, "g_co2e": kwh * g_per_kwh,
         "g_co2e_per_kwh": g_per_kwh, "requests": t["requests"].astype(float), "flags": flags,
-        "provider": t["provider"], "model": t["model"], "tier": [x or UNKNOWN_TIER for x in tiers],
+        "provider": t["provider"], "model": t["model"], "model_tier": [x or UNKNOWN_TIER for x in tiers],
         "input_tokens": n_in.astype("int64"), "output_tokens": n_out.astype("int64")})[MODEL_COLUMNS]
 
 
@@ -139,7 +139,7 @@ def summarize_model_carbon(lines: pd.DataFrame) -> list[dict]:
         calls = float(g["requests"].sum())
         grams = float(g["g_co2e"].sum())
         rows.append({"key": f"{api}|{stage}|{route}|{prov}/{model}", "api": api, "stage": stage, "route": route,
-                     "provider": prov, "model": model, "tier": str(g["tier"].iloc[0]), "calls": int(calls),
+                     "provider": prov, "model": model, "model_tier": str(g["model_tier"].iloc[0]), "calls": int(calls),
                      "input_tokens": int(g["input_tokens"].sum()), "output_tokens": int(g["output_tokens"].sum()),
                      "kwh": float(g["kwh"].sum()), "g_co2e": grams,
                      "g_co2e_per_call": grams / calls if calls else None,

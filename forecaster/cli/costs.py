@@ -105,7 +105,7 @@ def register(app: typer.Typer) -> None:
                 t.add_column(col, justify="left" if col in ("route / model", "tier") else "right")
             for r in out["models"]:
                 per = r["g_co2e_per_call"]
-                t.add_row(r["key"], r["tier"], f"{r['calls']:,}", f"{r['input_tokens'] + r['output_tokens']:,}",
+                t.add_row(r["key"], r["model_tier"], f"{r['calls']:,}", f"{r['input_tokens'] + r['output_tokens']:,}",
                           f"{r['g_co2e']:,.3f}", "-" if per is None else f"{per:,.4f}")
             Console().print(t)
             Console().print(f"model calls: {out['models_total_g_co2e']:,.3f} gCO2e (included in the total above)")

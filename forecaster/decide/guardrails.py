@@ -125,7 +125,25 @@ def allowed_regions(settings: Settings, api: str, logged: Sequence[str]) -> list
     return sorted(set(logged))
 
 
+def _model_route(after) -> list[str]:
+    """Model routing: ``model_weights`` {"model@region": share}: shares in [0, 1] adding up to 1."""
+    w = after.get("model_weights")
+    if not isinstance(w, Mapping) or len(w) < 2:
+        return [f"model_weights must map at least two 'model@region' keys to shares, got {w!r}"]
+    out = []
+    for k, v in w.items():
+        if not isinstance(k, str) or "@" not in k:
+            out.append(f"model_weights key must be 'model@region', got {k!r}")
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1:
+            out.append(f"model_weights share of {k} must be a number in [0, 1], got {v!r}")
+    if not out and abs(sum(float(v) for v in w.values()) - 1.0) > 1e-6:
+        out.append(f"model_weights shares add up to {sum(float(v) for v in w.values()):g}, not 1")
+    return out
+
+
 def _route(before, after, settings, observed_peak_rps) -> list[str]:
+    if "model_weights" in after and "weights" not in after:
+        return _model_route(after)
     out = []
     w = after.get("weights")
     if not isinstance(w, Mapping) or not w:

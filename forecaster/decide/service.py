@@ -37,11 +37,26 @@ class PolicyInputs:
     cache_candidates: pd.DataFrame
     stage_requests: pd.DataFrame
     ws_gaps: pd.DataFrame
+    llm: LlmInputs | None = None      # model calls (token quotas, model routing); None: no model-call logs
+
+
+@dataclasses.dataclass
+class LlmInputs:
+    """Model calls of the 28 days before as_of and what pricing / carbon them takes."""
+
+    calls: pd.DataFrame
+    latency: pd.DataFrame
+    catalog: Any
+    energy: Any
+    pue: float
+    unknown_g_per_kwh: float
 
 
 def _throttle(p: PolicyInputs) -> list[Rec]:
+    from .models import token_quotas
     from .throttle import throttle
-    return throttle(p.inp, p.settings)
+    quotas = token_quotas(p.llm.calls, p.settings, p.inp.as_of) if p.llm is not None else {}
+    return throttle(p.inp, p.settings, quotas)
 
 
 def _prewarm(p: PolicyInputs) -> list[Rec]:
@@ -51,7 +66,13 @@ def _prewarm(p: PolicyInputs) -> list[Rec]:
 
 def _route(p: PolicyInputs) -> list[Rec]:
     from .advice import route_weights
-    return route_weights(p.inp, p.settings, p.catalog, p.grid, p.kwh_per_request)
+    from .models import model_route_options, model_routes
+    recs = route_weights(p.inp, p.settings, p.catalog, p.grid, p.kwh_per_request)
+    if p.llm is not None:
+        opts = model_route_options(p.llm.calls, p.llm.latency, p.settings, p.llm.catalog, p.llm.energy, p.llm.pue,
+                                   p.grid, p.llm.unknown_g_per_kwh, p.inp.as_of)
+        recs += model_routes(p.inp, p.settings, opts)
+    return recs
 
 
 def _cache(p: PolicyInputs) -> list[Rec]:
@@ -136,7 +157,23 @@ def _policy_inputs(con, settings: Settings, inp: DecideInputs) -> PolicyInputs:
                         grid=load_static(), cache_candidates=cands,
                         kwh_per_request=float(compute_kwh(gateway_vcpu_hours(1.0, coef), coef)),
                         stage_requests=reads.stage_requests(con, start, inp.as_of),
-                        ws_gaps=reads.websocket_gaps(con, start, inp.as_of))
+                        ws_gaps=reads.websocket_gaps(con, start, inp.as_of),
+                        llm=llm_inputs(con, settings, inp.as_of, coef.pue, coef.unknown_region_g_per_kwh))
+
+
+def llm_inputs(con, settings: Settings, as_of: dt.datetime, pue: float, unknown_g_per_kwh: float) -> LlmInputs | None:
+    """The model calls of the 28 days before ``as_of`` (None when there are none)."""
+    from ..carbon.models import load_model_energy
+    from ..pricing.model_store import model_catalog_for
+    from ..store import llm as store_llm
+
+    start = as_of - dt.timedelta(days=28)
+    calls = store_llm.call_stats(con, start, as_of)
+    if calls.empty:
+        return None
+    return LlmInputs(calls=calls, latency=store_llm.model_latency(con, start, as_of),
+                     catalog=model_catalog_for(settings), energy=load_model_energy(settings.carbon_model_energy_file),
+                     pue=pue, unknown_g_per_kwh=unknown_g_per_kwh)
 
 
 def decide(con, settings: Settings, run_id: str | None = None, kinds: str | list[str] | None = None,

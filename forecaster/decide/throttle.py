@@ -13,6 +13,7 @@ import pandas as pd
 from ..config import Settings
 from .guardrails import burst_for, clamp_limits, rate_bounds, target_key
 from .inputs import DecideInputs, Rec
+from .models import TokenQuota
 
 MIN_LIMIT_RPS = 1.0
 
@@ -32,7 +33,7 @@ def _target_frames(inp: DecideInputs) -> dict[tuple[str, str, str | None], pd.Da
     return out
 
 
-def throttle(inp: DecideInputs, settings: Settings) -> list[Rec]:
+def throttle(inp: DecideInputs, settings: Settings, token_quotas: dict[str, TokenQuota] | None = None) -> list[Rec]:
     band = f"yhat_hi_{settings.decide_band}"
     win = pd.Timedelta(minutes=settings.decide_window_minutes)
     recs: list[Rec] = []
@@ -85,32 +86,58 @@ def throttle(inp: DecideInputs, settings: Settings) -> list[Rec]:
             prev = float(lim)
         if route is None:
             per_api.setdefault(api, []).append(max(limits))
-    recs += usage_plans(inp, settings, per_api)
+    recs += usage_plans(inp, settings, per_api, token_quotas)
     return recs
 
 
-def usage_plans(inp: DecideInputs, settings: Settings, per_api: dict[str, list[float]]) -> list[Rec]:
+def usage_plans(inp: DecideInputs, settings: Settings, per_api: dict[str, list[float]],
+                token_quotas: dict[str, TokenQuota] | None = None) -> list[Rec]:
     """One usage-plan record per api over the horizon: the sum of its stages' highest limits, and a
-    daily quota of the busiest forecast day's upper band x headroom."""
+    daily quota of the busiest forecast day's upper band x headroom.
+
+    An api with a token budget (``token_quotas``, see :mod:`.models`) gets the budget's quota where it
+    is lower, and a rate of at most that quota spread over a day x the api's peak-to-mean factor x
+    headroom (never below 1 rps or the target's minimum); an api with model calls and a budget but
+    no forecast gets a plan from the budget alone."""
     out: list[Rec] = []
     fc = inp.forecasts
     if fc.empty:
         return out
+    token_quotas = token_quotas or {}
     band = f"yhat_hi_{settings.decide_band}"
     start, end = pd.to_datetime(fc["ds"]).min(), pd.to_datetime(fc["ds"]).max() + pd.Timedelta(seconds=inp.step_s)
-    for api, lims in sorted(per_api.items()):
+    for api in sorted(set(per_api) | set(token_quotas)):
+        lims = per_api.get(api)
         rows = fc[fc["series"].str.startswith(f"route:{api}|")]
         daily = rows.groupby(pd.to_datetime(rows["ds"]).dt.floor("D"))[band].sum()
         quota = int(math.ceil(float(daily.max()) * settings.decide_headroom)) if len(daily) else None
+        quota = quota if quota and quota > 0 else None
         lo, hi = rate_bounds(settings, {"api": api, "stage": None, "route": None})
-        rate = min(hi, max(lo, MIN_LIMIT_RPS, sum(lims)))
+        rate = min(hi, max(lo, MIN_LIMIT_RPS, sum(lims))) if lims else None
+        if rate is not None:
+            why = (f"rate {rate:,.1f} rps (the sum of its stages' highest limits over the horizon), quota "
+                   f"{quota or 0:,} requests a day (busiest forecast day's {settings.decide_band}% upper band x "
+                   f"{settings.decide_headroom:g})")
+        else:
+            why = "no forecast"
+        impact = {"quota_per_day": float(quota or 0),
+                  "forecast_busiest_day_requests": float(daily.max()) if len(daily) else 0.0}
+        tq = token_quotas.get(api)
+        if tq is not None:
+            factor, _ = inp.peak_factor(api, None, None) if lims else (settings.decide_counts_peak_factor, True)
+            token_rate = tq.quota_per_day / 86400.0 * factor * settings.decide_headroom
+            budget_rate = min(hi, max(lo, MIN_LIMIT_RPS, token_rate))
+            rate = budget_rate if rate is None else min(rate, budget_rate)
+            quota = tq.quota_per_day if quota is None else min(quota, tq.quota_per_day)
+            why += (f"; {tq.describe()}: quota {quota:,} a day and rate at most {budget_rate:,.2f} rps (that quota "
+                    f"over a day x peak-to-mean {factor:.2f} x headroom {settings.decide_headroom:g})")
+            impact.update({"token_budget_per_month": tq.tokens_per_month, "tokens_per_request": round(tq.tokens_per_request, 3),
+                           "token_quota_per_day": float(tq.quota_per_day), "quota_per_day": float(quota),
+                           "observed_requests_per_day": round(tq.observed_requests_per_day, 3)})
+        assert rate is not None
         params = {"api": api, "stage": None, "route": None, "rate_limit_rps": float(rate),
-                  "burst_limit": burst_for(rate, settings), "quota_per_day": quota if quota and quota > 0 else None}
-        rationale = (f"usage plan of {api}: rate {rate:,.1f} rps (the sum of its stages' highest limits over the "
-                     f"horizon), quota {quota or 0:,} requests a day (busiest forecast day's {settings.decide_band}% "
-                     f"upper band x {settings.decide_headroom:g})")
-        out.append(Rec("throttle", f"usage_plan:{api}", params, start.to_pydatetime(), end.to_pydatetime(), rationale,
-                       {"limit_rps": round(rate, 3), "quota_per_day": float(quota or 0),
-                        "forecast_busiest_day_requests": float(daily.max()) if len(daily) else 0.0},
-                       inp.status_for(api, None, None)))
+                  "burst_limit": burst_for(rate, settings), "quota_per_day": quota}
+        impact["limit_rps"] = round(rate, 3)
+        out.append(Rec("throttle", f"usage_plan:{api}", params, start.to_pydatetime(), end.to_pydatetime(),
+                       f"usage plan of {api}: {why}", impact, inp.status_for(api, None, None)))
     return out

@@ -81,6 +81,11 @@ class ModelCatalog:
         return None, (FLAG_UNKNOWN,)
 
 
+def normalize_model_id(model: str) -> str:
+    """A logged model id without an ARN or cross-region inference prefix (the catalog's spelling)."""
+    return _candidates(model)[-1]
+
+
 def _candidates(model: str) -> list[str]:
     """The logged id, then without an ARN prefix, then without a cross-region inference prefix."""
     out = [model]

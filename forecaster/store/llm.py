@@ -190,3 +190,25 @@ def totals(con: Connection) -> dict[str, int]:
     row = run(con, """SELECT count(*), coalesce(sum(input_tokens), 0), coalesce(sum(output_tokens), 0),
                              coalesce(sum(cached_input_tokens), 0) FROM llm_calls""")[0]
     return dict(zip(("calls", "input_tokens", "output_tokens", "cached_input_tokens"), map(int, row)))
+
+
+def call_stats(con: Connection, start: dt.datetime, end: dt.datetime) -> pd.DataFrame:
+    """Model calls in [start, end) per api, stage, route, client, provider, model, region and pricing
+    tier (gateway attribution first): calls, tokens, the median logged latency and how many logged
+    one, and the first call's time (decide's token quotas and model-routing advice)."""
+    return frame(con, """SELECT coalesce(gw_api, api) AS api, coalesce(gw_stage, stage) AS stage,
+                                coalesce(gw_route, route) AS route, coalesce(gw_client, client, '-') AS client,
+                                provider, model, region, tier, count(*)::BIGINT AS requests,
+                                sum(input_tokens)::BIGINT AS input_tokens, sum(output_tokens)::BIGINT AS output_tokens,
+                                sum(cached_input_tokens)::BIGINT AS cached_input_tokens,
+                                median(llm_latency_ms) AS latency_p50_ms, count(llm_latency_ms)::BIGINT AS latency_n,
+                                min(ts) AS first_ts
+                         FROM llm_calls WHERE ts >= ? AND ts < ? GROUP BY ALL ORDER BY ALL""", [start, end])
+
+
+def model_latency(con: Connection, start: dt.datetime, end: dt.datetime) -> pd.DataFrame:
+    """Median logged latency (ms) per provider and model over every route in [start, end)."""
+    return frame(con, """SELECT provider, model, median(llm_latency_ms) AS latency_p50_ms,
+                                count(llm_latency_ms)::BIGINT AS latency_n
+                         FROM llm_calls WHERE ts >= ? AND ts < ? AND llm_latency_ms IS NOT NULL
+                         GROUP BY ALL ORDER BY ALL""", [start, end])

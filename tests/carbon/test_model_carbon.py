@@ -66,7 +66,7 @@ def test_carbon_per_token_summed_exactly():
     g = [kwh[0] * 379.069, kwh[1] * 278.6, kwh[2] * 379.069]
     assert list(lines["g_co2e"]) == pytest.approx(g, rel=1e-12)
     assert lines["g_co2e"].sum() == pytest.approx(sum(g), rel=1e-12)
-    assert list(lines["tier"]) == ["large", "small", "unknown"]
+    assert list(lines["model_tier"]) == ["large", "small", "unknown"]
     assert all(FLAG_ESTIMATE in f for f in lines["flags"])
     assert FLAG_TIER_UNKNOWN in lines["flags"].iloc[2] and FLAG_TIER_UNKNOWN not in lines["flags"].iloc[0]
     assert set(lines["component"]) == {COMPONENT}

@@ -23,6 +23,10 @@ class Route53Weights(Adapter):
     name = "route53_weights"
     handles = ("route",)
 
+    def matches(self, target, rec) -> bool:
+        # region weights only: a model-routing record (``model_weights``) is the AI gateway's to apply
+        return super().matches(target, rec) and "weights" in rec["params"]
+
     def label(self, target) -> str:
         return f"route53 {target.zone_id} {target.record}"
 
