@@ -301,6 +301,9 @@ class Settings(BaseSettings):
     decide_model_route_min_g_co2e_month: float = Field(
         1000.0, ge=0, description="... or at least this many gCO2e a month (a greener region at the same price)"
     )
+    decide_prompt_cache_ttl_s: int = Field(
+        3600, ge=1, le=3600, description="model-response cache TTL the prompt-cache advice evaluates (s): a repeat counts within it"
+    )
     decide_ws_idle_quantile: float = Field(0.95, gt=0.5, lt=1.0, description="WebSocket idle timeout = this quantile of message gaps")
 
     # the service (forecaster.pipeline, pipelines/, forecaster.api)

@@ -134,7 +134,7 @@ def summarize_model_carbon(lines: pd.DataFrame) -> list[dict]:
     gCO2e and gCO2e per call, the model's tier and the flags."""
     if not len(lines):
         return []
-    rows = []
+    rows: list[dict[str, Any]] = []
     for (api, stage, route, prov, model), g in lines.groupby(["api", "stage", "route", "provider", "model"], sort=True):
         calls = float(g["requests"].sum())
         grams = float(g["g_co2e"].sum())
@@ -144,5 +144,5 @@ def summarize_model_carbon(lines: pd.DataFrame) -> list[dict]:
                      "kwh": float(g["kwh"].sum()), "g_co2e": grams,
                      "g_co2e_per_call": grams / calls if calls else None,
                      "flags": sorted({f for s in g["flags"] for f in str(s).split(",") if f})})
-    rows.sort(key=lambda r: (-r["g_co2e"], r["key"]))
+    rows.sort(key=lambda r: (-float(r["g_co2e"]), str(r["key"])))
     return rows

@@ -41,3 +41,26 @@ def show_token_spenders(con, settings, now: dt.datetime, console: Console, limit
     hourly = store_llm.hourly(con, m0 - dt.timedelta(days=14), now)
     for s in token_spikes(hourly, model_catalog_for(settings), top=1):
         console.print(f"token spike: {s.message}")
+    show_model_routing(con, settings, now, console)
+
+
+def show_model_routing(con, settings, now: dt.datetime, console: Console) -> None:
+    """The best model-routing recommendation decide would make as of ``now`` (the what-if of moving a
+    share of a route's calls to a cheaper model), or why there is none."""
+    from ..carbon.coefficients import load_coefficients
+    from ..carbon.intensity import load_static
+    from ..decide.models import describe, model_route_options, pays
+    from ..decide.service import llm_inputs
+
+    coef = load_coefficients(settings.carbon_coefficients_file)
+    llm = llm_inputs(con, settings, now, coef.pue, coef.unknown_region_g_per_kwh)
+    if llm is None:
+        return
+    opts = model_route_options(llm.calls, llm.latency, settings, llm.catalog, llm.energy, llm.pue, load_static(),
+                               llm.unknown_g_per_kwh, now)
+    paying = sorted((o for o in opts if pays(o, settings)), key=lambda o: (-o.usd_saved_month, -o.g_co2e_saved_month))
+    if not paying:
+        console.print(f"model routing: no cheaper model or region saves ${settings.decide_model_route_min_usd_month:,.2f}"
+                      f" or {settings.decide_model_route_min_g_co2e_month:,.0f} gCO2e a month on any route")
+        return
+    console.print(f"[bold]model routing[/bold] (a route recommendation of decide): {describe(paying[0])}")

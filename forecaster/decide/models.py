@@ -150,8 +150,10 @@ def model_route_options(calls: pd.DataFrame, latency: pd.DataFrame, settings: Se
     if calls.empty:
         return []
     share = settings.decide_model_route_share
-    lat = {(str(r.provider), normalize_model_id(str(r.model))): float(r.latency_p50_ms)
-           for r in latency.itertuples() if r.latency_p50_ms is not None and r.latency_p50_ms == r.latency_p50_ms}
+    lat: dict[tuple[str, str], float] = {}
+    for prov_, model_, ms in latency[["provider", "model", "latency_p50_ms"]].itertuples(index=False):
+        if ms is not None and not pd.isna(ms):
+            lat[(str(prov_), normalize_model_id(str(model_)))] = float(ms)
     out = []
     for (api, stage, route, prov, model, region), g in calls.groupby(
             ["api", "stage", "route", "provider", "model", "region"], sort=True):
@@ -197,6 +199,22 @@ def pays(o: RouteOption, settings: Settings) -> bool:
         and o.usd_saved_month >= 0)
 
 
+def describe(o: RouteOption) -> str:
+    """The plain-language rationale of a model-routing option, with its numbers."""
+    if o.latency_change_ms is None:
+        missing = [m for m, v in ((o.model, o.latency_ms_now), (o.to_model, o.latency_ms_to)) if v is None]
+        lat = f"latency change unknown (no latency logged for {', '.join(missing)})"
+    else:
+        lat = (f"latency {o.latency_change_ms:+,.0f} ms on the route's mean (median {o.latency_ms_now:,.0f} -> "
+               f"{o.latency_ms_to:,.0f} ms for a moved call)")
+    where = f" in {o.to_region}" if o.to_region != o.region else ""
+    return (f"{o.api}|{o.stage}|{o.route}: move {o.share:.0%} of its {o.provider}/{o.model} calls "
+            f"({o.calls_month:,.0f} a month at the observed rate, ${o.usd_month_before:,.2f} a month) to "
+            f"{o.to_model}{where}: ${o.usd_saved_month:,.2f} and {o.g_co2e_saved_month:,.0f} gCO2e a month "
+            f"saved (energy per token: estimates); {lat}"
+            + ("; a smaller model: check the route's answers before applying" if o.smaller else ""))
+
+
 def model_routes(inp: DecideInputs, settings: Settings, options: list[RouteOption]) -> list[Rec]:
     """``route`` records (``model_weights``) for the options that pay."""
     out = []
@@ -205,18 +223,7 @@ def model_routes(inp: DecideInputs, settings: Settings, options: list[RouteOptio
             continue
         src, dst = f"{o.model}@{o.region}", f"{o.to_model}@{o.to_region}"
         weights = {src: round(1 - o.share, 6), dst: round(o.share, 6)}
-        if o.latency_change_ms is None:
-            missing = [m for m, v in ((o.model, o.latency_ms_now), (o.to_model, o.latency_ms_to)) if v is None]
-            lat = f"latency change unknown (no latency logged for {', '.join(missing)})"
-        else:
-            lat = (f"latency {o.latency_change_ms:+,.0f} ms on the route's mean (median {o.latency_ms_now:,.0f} -> "
-                   f"{o.latency_ms_to:,.0f} ms for a moved call)")
-        where = f" in {o.to_region}" if o.to_region != o.region else ""
-        rationale = (f"{o.api}|{o.stage}|{o.route}: move {o.share:.0%} of its {o.provider}/{o.model} calls "
-                     f"({o.calls_month:,.0f} a month at the observed rate, ${o.usd_month_before:,.2f} a month) to "
-                     f"{o.to_model}{where}: ${o.usd_saved_month:,.2f} and {o.g_co2e_saved_month:,.0f} gCO2e a month "
-                     f"saved (energy per token: estimates); {lat}"
-                     + ("; a smaller model: check the route's answers before applying" if o.smaller else ""))
+        rationale = describe(o)
         impact = {"usd_saved": round(o.usd_saved_month, 6), "g_co2e_saved": round(o.g_co2e_saved_month, 3),
                   "usd_per_month_before": round(o.usd_month_before, 6), "calls_per_month": round(o.calls_month, 1),
                   "calls_moved_per_month": round(o.calls_month * o.share, 1), "share_moved": o.share}
@@ -226,4 +233,49 @@ def model_routes(inp: DecideInputs, settings: Settings, options: list[RouteOptio
                        {"api": o.api, "stage": o.stage, "route": o.route, "provider": o.provider,
                         "model_weights": weights},
                        inp.as_of, None, rationale, impact, inp.status_for(o.api, o.stage, o.route)))
+    return out
+
+
+# ---- response caching ---------------------------------------------------------------------------
+
+BYTES_PER_TOKEN = 4.0   # a cached response's size: ~4 bytes of text a token (OpenAI's rule of thumb)
+
+
+def prompt_cache(inp: DecideInputs, settings: Settings, repeats: pd.DataFrame, catalog: ModelCatalog) -> list[Rec]:
+    """``cache`` records (``cache_scope`` = ``model_response``) for routes whose model calls repeat an
+    identical prompt (by its SHA-256, hashed at ingest) within ``decide_prompt_cache_ttl_s``: hit ratio =
+    repeats / calls with a hash, at least ``decide_cache_min_hit_ratio``; tokens and dollars a month
+    saved at the observed rate (the repeats' own tokens priced); the cache sized for the distinct
+    responses (output tokens x 4 bytes, x2, rounded up to an API Gateway cache size)."""
+    from .guardrails import CACHE_SIZES_GB
+
+    out: list[Rec] = []
+    if repeats.empty:
+        return out
+    ttl = int(settings.decide_prompt_cache_ttl_s)
+    for (api_key, stage_key, route_key), g in repeats.groupby(["api", "stage", "route"], sort=True):
+        api, stage, route = str(api_key), str(stage_key), str(route_key)
+        calls, hits = float(g["calls"].sum()), float(g["requests"].sum())
+        if calls <= 0 or hits <= 0 or hits / calls < settings.decide_cache_min_hit_ratio:
+            continue
+        month = HOURS_PER_MONTH / _hours(g["first_ts"].min(), inp.as_of)
+        lines = g.assign(ts=pd.Timestamp(inp.as_of))[["ts", *KEY, "requests", "input_tokens", "output_tokens",
+                                                       "cached_input_tokens"]]
+        usd = _usd(lines, catalog)
+        tokens = float(g["input_tokens"].sum() + g["output_tokens"].sum())
+        distinct = float(g["distinct_prompts"].sum())
+        gb = float(g["all_output_tokens"].sum()) / calls * distinct * BYTES_PER_TOKEN / 1e9
+        size = next((s for s in CACHE_SIZES_GB if s >= gb * 2), CACHE_SIZES_GB[-1])
+        models = ", ".join(sorted(f"{p}/{m}" for p, m in g[["provider", "model"]].drop_duplicates().itertuples(index=False)))
+        money = "unpriced model: dollars unknown" if usd is None else f"${usd * month:,.2f} a month"
+        rationale = (f"{api}|{stage}|{route}: {hits:,.0f} of {calls:,.0f} model calls ({hits / calls:.0%}) repeat an "
+                     f"identical prompt (by hash) of the same model within {ttl} s ({models}); a response cache "
+                     f"(TTL {ttl} s, {size:g} GB) saves {tokens * month:,.0f} tokens and {money} at the observed rate")
+        impact = {"hit_ratio": round(hits / calls, 4), "calls_saved_per_month": round(hits * month, 1),
+                  "tokens_saved_per_month": round(tokens * month, 1),
+                  "usd_saved": round(usd * month, 6) if usd is not None else 0.0}
+        out.append(Rec("cache", f"{api}|{stage}|{route}",
+                       {"api": api, "stage": stage, "route": route, "cache_enabled": True, "cache_size_gb": size,
+                        "ttl_s": ttl, "cache_scope": "model_response"},
+                       inp.as_of, None, rationale, impact, inp.status_for(api, stage, route)))
     return out

@@ -46,6 +46,7 @@ class LlmInputs:
 
     calls: pd.DataFrame
     latency: pd.DataFrame
+    repeats: pd.DataFrame         # prompt repeats by hash (store.llm.prompt_repeats)
     catalog: Any
     energy: Any
     pue: float
@@ -77,7 +78,11 @@ def _route(p: PolicyInputs) -> list[Rec]:
 
 def _cache(p: PolicyInputs) -> list[Rec]:
     from .advice import cache
-    return cache(p.inp, p.settings, p.catalog, p.cache_candidates, p.stage_requests)
+    from .models import prompt_cache
+    recs = cache(p.inp, p.settings, p.catalog, p.cache_candidates, p.stage_requests)
+    if p.llm is not None:
+        recs += prompt_cache(p.inp, p.settings, p.llm.repeats, p.llm.catalog)
+    return recs
 
 
 def _websocket(p: PolicyInputs) -> list[Rec]:
@@ -172,6 +177,7 @@ def llm_inputs(con, settings: Settings, as_of: dt.datetime, pue: float, unknown_
     if calls.empty:
         return None
     return LlmInputs(calls=calls, latency=store_llm.model_latency(con, start, as_of),
+                     repeats=store_llm.prompt_repeats(con, start, as_of, settings.decide_prompt_cache_ttl_s),
                      catalog=model_catalog_for(settings), energy=load_model_energy(settings.carbon_model_energy_file),
                      pue=pue, unknown_g_per_kwh=unknown_g_per_kwh)
 

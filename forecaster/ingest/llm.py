@@ -67,7 +67,8 @@ def _checked_sql(fmt: LogFormat, keep_plain: bool) -> str:
            coalesce(t.provider, 'unknown') AS provider, coalesce(t.model, '') AS model, region, client,
            t.operation AS operation, coalesce(t.tier, 'on_demand') AS tier,
            coalesce(_in, 0) AS input_tokens, coalesce(_out, 0) AS output_tokens,
-           coalesce(_cached, 0) AS cached_input_tokens, _cost AS logged_cost_usd, _lat AS llm_latency_ms
+           coalesce(_cached, 0) AS cached_input_tokens, _cost AS logged_cost_usd, _lat AS llm_latency_ms,
+           CASE WHEN regexp_full_match(t.prompt_hash, '[0-9a-f]{{64}}') THEN t.prompt_hash END AS prompt_hash
     FROM (SELECT c.*, t.*, {typed}
           FROM (SELECT *, {{sid}}::BIGINT AS source_id FROM _c WHERE reason IS NULL) c
           JOIN {TOK_TABLE} t USING (line_no)) t

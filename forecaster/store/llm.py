@@ -18,7 +18,7 @@ from .db import Connection, Relation, frame, rel_insert, rel_rows, run, scalar
 
 CALL_COLUMNS = ("request_id", "id_logged", "source_id", "line_no", "ts", "api", "stage", "route", "provider",
                 "model", "region", "client", "operation", "tier", "input_tokens", "output_tokens",
-                "cached_input_tokens", "logged_cost_usd", "llm_latency_ms")
+                "cached_input_tokens", "logged_cost_usd", "llm_latency_ms", "prompt_hash")
 
 ROLLUP_KEY = ("ts", "api", "stage", "route", "provider", "model", "region", "client", "tier")
 ROLLUP_MEASURES = ("requests", "input_tokens", "output_tokens", "cached_input_tokens", "logged_cost_usd")
@@ -212,3 +212,27 @@ def model_latency(con: Connection, start: dt.datetime, end: dt.datetime) -> pd.D
                                 count(llm_latency_ms)::BIGINT AS latency_n
                          FROM llm_calls WHERE ts >= ? AND ts < ? AND llm_latency_ms IS NOT NULL
                          GROUP BY ALL ORDER BY ALL""", [start, end])
+
+
+def prompt_repeats(con: Connection, start: dt.datetime, end: dt.datetime, ttl_s: float) -> pd.DataFrame:
+    """Calls with a prompt hash in [start, end) per api, stage, route, provider, model, region, client
+    and pricing tier: calls, distinct prompts, and the *hits* — calls whose prompt (by hash) the same
+    route and model saw within ``ttl_s`` before — with the hits' tokens (what a response cache saves)."""
+    return frame(con, """
+        WITH c AS (
+            SELECT coalesce(gw_api, api) AS api, coalesce(gw_stage, stage) AS stage, coalesce(gw_route, route) AS route,
+                   coalesce(gw_client, client, '-') AS client, provider, model, region, tier, ts, prompt_hash,
+                   input_tokens, output_tokens, cached_input_tokens,
+                   lag(ts) OVER (PARTITION BY coalesce(gw_api, api), coalesce(gw_stage, stage),
+                                              coalesce(gw_route, route), provider, model, prompt_hash
+                                 ORDER BY ts, request_id) AS prev_ts
+            FROM llm_calls WHERE ts >= ? AND ts < ? AND prompt_hash IS NOT NULL),
+        h AS (SELECT *, prev_ts IS NOT NULL AND epoch(ts) - epoch(prev_ts) <= ? AS hit FROM c)
+        SELECT api, stage, route, provider, model, region, client, tier, count(*)::BIGINT AS calls,
+               count(DISTINCT prompt_hash)::BIGINT AS distinct_prompts,
+               count(*) FILTER (WHERE hit)::BIGINT AS requests,
+               coalesce(sum(input_tokens) FILTER (WHERE hit), 0)::BIGINT AS input_tokens,
+               coalesce(sum(output_tokens) FILTER (WHERE hit), 0)::BIGINT AS output_tokens,
+               coalesce(sum(cached_input_tokens) FILTER (WHERE hit), 0)::BIGINT AS cached_input_tokens,
+               sum(output_tokens)::BIGINT AS all_output_tokens, min(ts) AS first_ts
+        FROM h GROUP BY ALL ORDER BY ALL""", [start, end, float(ttl_s)])

@@ -1,4 +1,5 @@
-"""Paginated reads: ``/v1/forecasts``, ``/v1/spikes``, ``/v1/costs``, ``/v1/carbon``, ``/v1/routes``, ``/v1/runs``.
+"""Paginated reads: ``/v1/forecasts``, ``/v1/spikes``, ``/v1/costs``, ``/v1/carbon``, ``/v1/routes``, ``/v1/runs``;
+and ``/v1/costs/models`` (model spend, one JSON object).
 
 Each answers ``{"items": [...], "next_cursor": str | null}`` (plus the run shown, where one is),
 rows with the field names of the CLI's ``--json``; pass ``next_cursor`` back as ``cursor`` for the
@@ -78,6 +79,23 @@ def costs(request: Request, kind: Optional[str] = None, api: Optional[str] = Non
           region: Optional[str] = None, start: Optional[str] = From, to: Optional[str] = To,
           cursor: Optional[str] = Cursor, limit: Optional[int] = Limit):
     return _lines(request, "costs", kind, api, route, region, start, to, cursor, limit)
+
+
+@router.get("/costs/models", summary="Model (token) spend per route, model and client, with the month-end "
+                                     "projection and token-budget alerts")
+def model_costs(request: Request, start: Optional[str] = From, to: Optional[str] = To,
+                as_of: Optional[str] = Query(None, description="the projection's 'now' (default: the service's)")):
+    """The JSON of ``forecaster costs --json``'s ``models`` part; ``{"models": null}`` when no
+    model-call log is loaded."""
+    from ...pricing.model_store import has_tokens, model_spend_from_db
+
+    rt = request.app.state.runtime
+    cur = rt.cursor()
+    if not has_tokens(cur):
+        return {"models": None}
+    when = parse_ts(as_of, "as_of") or rt.settings.as_of
+    spend = model_spend_from_db(cur, rt.settings, parse_ts(start, "from"), parse_ts(to, "to"), project=True, as_of=when)
+    return {"models": spend.to_dict()}
 
 
 @router.get("/carbon", summary="Carbon lines (actual, forecast) per route, bucket and component")

@@ -32,7 +32,9 @@ class RestStage(Adapter):
     def matches(self, target: Target, rec: dict) -> bool:
         p = rec["params"]
         return (super().matches(target, rec) and (p.get("stage") or target.stage) == target.stage
-                and not rec["target"].startswith("usage_plan:"))
+                and not rec["target"].startswith("usage_plan:")
+                # a model-response cache (decide's prompt-cache advice) is the AI gateway's, not the stage's
+                and p.get("cache_scope") != "model_response")
 
     def label(self, target: Target) -> str:
         return f"rest-api {target.rest_api_id}/{target.stage}" + (f" ({target.region})" if target.region else "")

@@ -44,7 +44,15 @@ UNATTRIBUTED = "{unattributed}"
 
 # The raw token columns a format's ``tokens`` SELECT produces (all VARCHAR, NULL when not logged).
 TOKEN_RAW = ("model", "provider", "operation", "tier", "in_raw", "extra_in_raw", "out_raw", "cached_raw",
-             "total_raw", "cost_raw", "llm_latency_raw")
+             "total_raw", "cost_raw", "llm_latency_raw", "prompt_hash")
+
+
+def _body_sha256(*keys: str) -> str:
+    """SHA-256 (hex) of the first present JSON value of ``keys`` (the prompt body, as logged): the
+    hash is computed while the line is parsed and only the hash is kept, never the body."""
+    vals = [f"TRY(json_extract(line, {_path(k)}))::VARCHAR" for k in keys]
+    body = vals[0] if len(vals) == 1 else f"coalesce({', '.join(vals)})"
+    return f"CASE WHEN {body} IS NOT NULL AND {body} NOT IN ('null', '\"\"') THEN sha256({body}) END"
 
 
 def _path(key: str) -> str:
@@ -94,6 +102,7 @@ BEDROCK = register(LogFormat(
                          f"coalesce(TRY_CAST({_get('input.cacheWriteInputTokenCount')} AS BIGINT), 0))"),
         "cached_raw": _get("input.cacheReadInputTokenCount"),
         "out_raw": _get("output.outputTokenCount"),
+        "prompt_hash": _body_sha256("input.inputBodyJson"),
     }),
     requests=False,
     examples=(
@@ -128,6 +137,7 @@ KONG_AI = register(LogFormat(
         "total_raw": _ai("usage.total_tokens"),
         "cost_raw": _ai("usage.cost"),
         "llm_latency_raw": _ai("meta.llm_latency"),
+        "prompt_hash": _body_sha256("ai.proxy.payload.request", "ai.ai-proxy.payload.request"),
     }),
     examples=(
         '{"request":{"id":"9b1e6f0a2c3d4e5f8a7b6c5d4e3f2a1b","method":"POST","uri":"/v1/chat/completions",'
@@ -177,6 +187,7 @@ OPENAI_USAGE = register(LogFormat(
         "cached_raw": _get("usage.prompt_tokens_details.cached_tokens", "usage.input_tokens_details.cached_tokens"),
         "out_raw": _get("usage.completion_tokens", "usage.output_tokens"),
         "total_raw": _get("usage.total_tokens"),
+        "prompt_hash": f"coalesce(lower({_get('prompt_sha256')}), {_body_sha256('messages', 'prompt', 'input')})",
     }),
     requests=False,
     examples=(
