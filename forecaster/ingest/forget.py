@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..errors import BadInput, NotFound
+from ..store import route_paths as store_route_paths
 from ..store import sources as store_sources
 from ..store.db import run, transaction
 from . import rollups
@@ -49,6 +50,7 @@ def forget(con, key: str) -> ForgetReport:
                        "so their rollup contribution cannot be removed exactly")
     with transaction(con):
         n = store_sources.forget(con, ids)
+        store_route_paths.forget(con, ids)
         rebuilt = rollups.rebuild_keys(con, store_sources.FORGET_KEYS)
         run(con, f"DROP TABLE {store_sources.FORGET_KEYS}")
     return ForgetReport(source_ids=ids, requests=n["requests"], rejects=n["rejects"], count_rows=n["source_counts"],

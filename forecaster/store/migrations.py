@@ -85,6 +85,15 @@ STEPS: list[Step] = [
                route VARCHAR NOT NULL, region VARCHAR NOT NULL, api_type VARCHAR NOT NULL, status SMALLINT,
                bytes_out BIGINT, requests BIGINT NOT NULL)""",
     )),
+    Step(6, "route_paths, route_path_counts: route templates mined from the traffic (logs without templates)", (
+        # owner: store.route_paths. Each path key the heuristics left ('GET /a/b.csv') -> the route its rows carry.
+        """CREATE TABLE IF NOT EXISTS route_paths (
+               api VARCHAR NOT NULL, path VARCHAR NOT NULL, route VARCHAR NOT NULL, PRIMARY KEY (api, path))""",
+        # what each source brought per path key (mining counts on it; forget removes it)
+        """CREATE TABLE IF NOT EXISTS route_path_counts (
+               source_id BIGINT NOT NULL, api VARCHAR NOT NULL, path VARCHAR NOT NULL,
+               requests BIGINT NOT NULL, not_found BIGINT NOT NULL)""",
+    )),
 ]
 
 

@@ -1,0 +1,77 @@
+"""Mined route templates applied while a source loads, inside its transaction.
+
+Per chunk, before its rows are stored or folded: the chunk's path keys (rows whose route the
+heuristics made, ``_mine``) are counted; when one is new to the store, or sits in an ``{other}``
+bucket, its API is mined again (:func:`.route_mining.mine`) over every path key the store knows
+plus what this load brought so far, and ``route_paths`` is updated. The chunk's rows then take the
+routes ``route_paths`` maps their keys to, so a load's rows are stored and folded under their final
+routes at once — mining works on distinct keys, never on rows. At the end of the source, its
+counts are recorded and any stored route that mining moved whole into another is merged into it
+(rows in ``requests``, ``source_counts`` and ``traffic_1m``), in the same transaction: totals per
+API never change, and a rolled-back load leaves templates and rows as they were.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from ..config import Settings
+from ..store import route_paths as store_routes
+from ..store.db import Connection, Relation
+from .route_mining import MiningRules, PathStat, is_other, mine
+
+
+class MinedRoutes:
+    """One source load's route mining: its path counts and the merges it decided."""
+
+    def __init__(self, source_id: int, settings: Settings):
+        self.source_id = source_id
+        self.enabled = settings.route_mining
+        self.rules = MiningRules.of(settings)
+        self.counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+        self.merges: dict[tuple[str, str], str] = {}     # (api, stored route) -> route its rows move to
+
+    def apply(self, con: Connection, parsed: Relation, where: str) -> Relation:
+        """``parsed`` with mined routes in place of its path keys (unchanged when it has none)."""
+        if not self.enabled:
+            return parsed
+        rows = store_routes.chunk_paths(parsed, where)
+        if not rows:
+            return parsed
+        remine: set[str] = set()
+        for api, path, n, nf, route in rows:
+            c = self.counts[(api, path)]
+            c[0] += n
+            c[1] += nf
+            if route is None or is_other(route):
+                remine.add(api)
+        for api in sorted(remine):
+            self._mine(con, api)
+        return store_routes.mapped(parsed)
+
+    def _mine(self, con: Connection, api: str) -> None:
+        stats = {path: PathStat(n, nf, route) for path, n, nf, route in store_routes.api_paths(con, api)}
+        for (a, path), (n, nf) in self.counts.items():
+            if a != api:
+                continue
+            st = stats.setdefault(path, PathStat(0))
+            st.requests += n
+            st.not_found += nf
+        mined = mine(stats, self.rules)
+        store_routes.set_routes(con, api, [(p, r) for p, r in sorted(mined.routes.items()) if stats[p].route != r])
+        for old, new in mined.merges.items():
+            # rows an earlier chunk of this load moved to ``old`` move on to ``new`` with it
+            for key, target in list(self.merges.items()):
+                if key[0] == api and target == old:
+                    self.merges[key] = new
+            self.merges[(api, old)] = new
+        for key, target in list(self.merges.items()):
+            if key[1] == target:
+                del self.merges[key]
+
+    def finish(self, con: Connection) -> int:
+        """Record this source's path counts and merge the stored routes mining moved; the rollup rows moved."""
+        if not self.counts:
+            return 0
+        store_routes.add_counts(con, self.source_id, [(a, p, n, nf) for (a, p), (n, nf) in sorted(self.counts.items())])
+        return store_routes.merge_routes(con, [(a, old, new) for (a, old), new in sorted(self.merges.items())])
