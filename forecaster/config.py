@@ -163,7 +163,7 @@ class Settings(BaseSettings):
         10, ge=2, description="distinct values under one prefix that make a path segment (not the first) a parameter"
     )
     route_min_requests: int = Field(
-        2, ge=1, description="mined routes with fewer requests than this go to their API's '{other}' bucket"
+        2, ge=1, description="when an API has more mined routes than route_max_per_api, those with fewer requests go to '{other}' first"
     )
     route_max_per_api: int = Field(
         50, ge=1, description="mined routes kept per API (the busiest; the rest go to '{other}')"

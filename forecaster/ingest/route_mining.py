@@ -8,9 +8,11 @@ thousands). This module groups those *path keys* ('GET /erddap/tabledap/sst.csv'
   ``param_min_values`` distinct values becomes ``{name}``; where such a last segment carries a file
   extension, one extension stays literal (``/images/{name}.gif``) and several become ``{ext}``
   (``/erddap/tabledap/{name}.{ext}``);
-- **{other}**: a route with fewer than ``min_requests`` requests, or whose every request was a 404
-  (scanners: ``/wp-login.php``, ``/.env``), falls into the API's ``METHOD {other}`` bucket;
-- **cap**: beyond the ``max_per_api`` busiest routes of an API, the rest go to ``{other}`` too.
+- **{other}**: a route whose every request was a 404 and that holds no ``{id}`` (scanners probing
+  ``/wp-login.php``, ``/.env``, ``/cgi-bin/...``) falls into its API's ``METHOD {other}`` bucket;
+- **cap**: when an API has more than ``max_per_api`` routes, those with fewer than ``min_requests``
+  requests go to ``{other}`` too, and so do the least busy beyond the ``max_per_api`` busiest.
+  A small log keeps every route it has.
 
 Everything here is pure: path keys with their counts and current routes in, routes out. It never
 splits a stored route: a route already holding rows either moves whole into a new one (a *merge*,
@@ -141,13 +143,14 @@ def mine(stats: dict[str, PathStat], rules: MiningRules) -> Mined:
     for key, st in stats.items():
         totals[proposed[key]] += st.requests
         not_found[proposed[key]] += st.not_found
-    final: dict[str, str] = {}
-    live = []
-    for route, n in totals.items():
-        if n < rules.min_requests or (n and not_found[route] >= n):
-            final[route] = other_of(route)
-        else:
-            live.append(route)
+    # Paths that exist on no server: every request a 404, and no id in them (an id says a client of
+    # the API built the path, for an object that may be gone; scanners probe fixed paths).
+    final = {r: other_of(r) for r, n in totals.items()
+             if n and not_found[r] >= n and "{id}" not in r and not is_other(r)}
+    live = [r for r in totals if not is_other(r) and r not in final]
+    if len(live) > rules.max_per_api:   # too many: the rare go first, then the least busy
+        final.update({r: other_of(r) for r in live if totals[r] < rules.min_requests})
+        live = [r for r in live if r not in final]
     live.sort(key=lambda r: (-totals[r], r))
     for route in live[rules.max_per_api:]:
         final[route] = other_of(route)

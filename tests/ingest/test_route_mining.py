@@ -1,0 +1,227 @@
+"""Routes a person would write: templates mined from the traffic of logs that carry none.
+
+Each test fails on the heuristics alone (every distinct path a route of its own).
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from forecaster.config import Settings
+from forecaster.ingest import ingest
+from forecaster.ingest.forget import forget
+from forecaster.ingest.route_mining import MiningRules, PathStat, mine, propose
+from forecaster.store import connect
+from forecaster.store.db import run
+
+SCANNERS = ["/wp-login.php", "/.env", "/xmlrpc.php", "/.git/config", "/phpmyadmin/index.php", "/admin/config.php",
+            "/cgi-bin/luci", "/vendor/phpunit/phpunit/src/Util/PHP/eval-stdin.php", "/boaform/admin/formLogin",
+            "/actuator/health", "/owa/auth/logon.aspx", "/solr/admin/info/system", "/.aws/credentials"]
+EXTS = ["csv", "nc", "json", "htmlTable", "png", "das"]
+
+
+def clf(path: str, i: int, method: str = "GET", status: int = 200) -> str:
+    return (f'198.51.100.{i % 250} - - [22/Nov/2026:{5 + i // 3600 % 12:02d}:{i // 60 % 60:02d}:{i % 60:02d} +0000] '
+            f'"{method} {path} HTTP/1.1" {status} {100 + i % 900}\n')
+
+
+def word(rng: random.Random, n: int = 9) -> str:
+    return "".join(rng.choice("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") for _ in range(n))
+
+
+def data_api_log(seed: int = 7, lines: int = 6000) -> list[str]:
+    """A data-API access log like ERDDAP's: thousands of datasets in many formats, a few pages,
+    and scanners probing for paths that exist on no server (each answered 404)."""
+    rng = random.Random(seed)
+    datasets = [word(rng) for _ in range(1500)]
+    gifs = [word(rng, 6) for _ in range(25)]
+    out = []
+    for i in range(lines):
+        r = rng.random()
+        if r < 0.55:
+            p = f"/erddap/tabledap/{rng.choice(datasets)}.{rng.choice(EXTS)}?time,sst&time>=2026-11-01"
+        elif r < 0.70:
+            p = f"/erddap/griddap/{rng.choice(datasets)}.{rng.choice(EXTS)}"
+        elif r < 0.78:
+            p = f"/erddap/info/{rng.choice(datasets)}/index.html"
+        elif r < 0.86:
+            p = f"/erddap/images/{rng.choice(gifs)}.gif"
+        elif r < 0.93:
+            p = rng.choice(["/", "/erddap/index.html", "/erddap/search/index.html?searchFor=sst", "/robots.txt"])
+        elif r < 0.95:
+            out.append(clf("/erddap/login.html", i, method="POST"))
+            continue
+        else:
+            p = rng.choice(SCANNERS) if rng.random() < 0.6 else f"/cgi-bin/{word(rng, 5)}.cgi"
+            out.append(clf(p, i, status=404))
+            continue
+        out.append(clf(p, i))
+    return out
+
+
+def routes_of(con) -> dict[str, int]:
+    return dict(run(con, "SELECT route, sum(requests)::BIGINT FROM traffic_1m GROUP BY 1"))
+
+
+def write(tmp_path: Path, name: str, lines: list[str]) -> str:
+    p = tmp_path / name
+    p.write_text("".join(lines))
+    return str(p)
+
+
+def load(tmp_path: Path, name: str, uris: list[str], settings: Settings | None = None):
+    con = connect(tmp_path / name)
+    ingest(con, uris, settings or Settings(ingest_tail_wait_s=0))
+    return con
+
+
+def consistent(con) -> None:
+    """The rollups hold exactly the raw rows, route by route and minute by minute."""
+    raw = run(con, "SELECT api, route, date_trunc('minute', ts), count(*) FROM requests GROUP BY ALL ORDER BY ALL")
+    rolled = run(con, "SELECT api, route, ts, sum(requests)::BIGINT FROM traffic_1m GROUP BY ALL ORDER BY ALL")
+    assert raw == rolled
+
+
+# ---- the mining itself (pure) -------------------------------------------------------------------
+
+def test_a_many_valued_position_becomes_a_parameter_with_its_extension():
+    keys = [f"GET /erddap/tabledap/ds{c}.{e}" for c in "abcdefghijkl" for e in ("csv", "nc")]
+    keys += [f"GET /images/{c}logo.gif" for c in "abcdefghijkl"] + ["GET /images/", "GET /images/{id}"]
+    keys += [f"GET /api/{r}" for r in ("users", "orders", "carts")]             # few values: literal
+    got = propose(keys, param_min_values=10)
+    assert {got[k] for k in keys if "tabledap" in k} == {"GET /erddap/tabledap/{name}.{ext}"}
+    assert got["GET /images/alogo.gif"] == "GET /images/{name}.gif"               # one extension stays literal
+    assert got["GET /images/"] == "GET /images/" and got["GET /images/{id}"] == "GET /images/{id}"
+    assert got["GET /api/users"] == "GET /api/users"
+    # the first segment is never a parameter, however many values it has
+    roots = [f"GET /{c}{d}" for c in "abcdef" for d in "xyz"]
+    assert propose(roots, 10) == {k: k for k in roots}
+
+
+def test_deeper_segments_under_a_parameter_are_mined_too():
+    keys = [f"GET /erddap/info/{c}{d}/index.html" for c in "abcdef" for d in "xy"]
+    assert set(propose(keys, 10).values()) == {"GET /erddap/info/{name}/index.html"}
+
+
+def test_a_stored_route_moves_whole_or_not_at_all():
+    rules = MiningRules(param_min_values=3, min_requests=1, max_per_api=50)
+    stats = {"GET /a/x.csv": PathStat(5, 0, "GET /a/x.csv"), "GET /a/y.csv": PathStat(5, 0, None),
+             "GET /a/z.csv": PathStat(5, 0, None)}
+    m = mine(stats, rules)
+    assert m.routes == dict.fromkeys(stats, "GET /a/{name}.csv")
+    assert m.merges == {"GET /a/x.csv": "GET /a/{name}.csv"}
+    # a stored route whose keys would go different ways stays what it is
+    stats = {"GET /a/x.csv": PathStat(5, 0, "R"), "GET /b/q": PathStat(5, 0, "R")}
+    assert mine(stats, rules).routes == dict.fromkeys(stats, "R") and not mine(stats, rules).merges
+
+
+# ---- through ingest -----------------------------------------------------------------------------
+
+def test_a_data_api_log_gives_routes_in_the_tens(tmp_path):
+    uri = write(tmp_path, "erddap.log", data_api_log())
+    before = load(tmp_path, "before.duckdb", [uri], Settings(ingest_tail_wait_s=0, route_mining=False))
+    after = load(tmp_path, "after.duckdb", [uri])
+    n_before, got = len(routes_of(before)), routes_of(after)
+    assert n_before > 2000                                   # every dataset and format a route of its own
+    assert 8 <= len(got) <= 20, sorted(got)
+    assert {"GET /erddap/tabledap/{name}.{ext}", "GET /erddap/griddap/{name}.{ext}", "GET /erddap/info/{name}/index.html",
+            "GET /erddap/images/{name}.gif", "GET /erddap/index.html", "GET /", "POST /erddap/login.html",
+            "GET {other}"} <= set(got)
+    assert not [r for r in got if any(s in r for s in ("wp-login", ".env", "cgi-bin", "phpmyadmin"))]   # scanners
+    assert sum(got.values()) == sum(routes_of(before).values()) == 6000
+    consistent(after)
+    before.close()
+    after.close()
+
+
+def test_the_cap_is_a_setting(tmp_path):
+    uri = write(tmp_path, "erddap.log", data_api_log(lines=3000))
+    con = load(tmp_path, "x.duckdb", [uri], Settings(ingest_tail_wait_s=0, route_max_per_api=3))
+    got = routes_of(con)
+    assert len([r for r in got if not r.endswith("{other}")]) == 3
+    assert set(r for r in got if r.endswith("{other}")) == {"GET {other}", "POST {other}"}
+    assert sum(got.values()) == 3000
+    consistent(con)
+    con.close()
+
+
+def test_a_route_map_still_wins(tmp_path):
+    rm = tmp_path / "routes.yaml"
+    rm.write_text("routes:\n  - GET /erddap/tabledap/{dataset}.csv\n  - GET /wp-login.php\n")
+    uri = write(tmp_path, "erddap.log", data_api_log(lines=3000))
+    con = connect(tmp_path / "x.duckdb")
+    ingest(con, [uri], Settings(ingest_tail_wait_s=0), route_map=rm)
+    got = routes_of(con)
+    assert "GET /erddap/tabledap/{dataset}.csv" in got and "GET /wp-login.php" in got   # given: kept, even 404-only
+    # mined only where no given template matched: the other formats of the same datasets
+    assert "GET /erddap/tabledap/{name}.{ext}" in got
+    assert not run(con, "SELECT count(*) FROM route_paths WHERE path LIKE '%.csv' AND path LIKE '%tabledap%'")[0][0]
+    con.close()
+
+
+def test_a_later_load_remaps_stored_routes_and_totals_stay(tmp_path):
+    rng = random.Random(3)
+    names = [word(rng) for _ in range(40)]
+    first = [clf(f"/data/{names[i % 4]}.csv", i) for i in range(200)]                  # 4 datasets: literal routes
+    second = [clf(f"/data/{names[4 + i % 36]}.{('csv', 'nc')[i % 2]}", 1000 + i) for i in range(400)]
+    a, b = write(tmp_path, "a.log", first), write(tmp_path, "b.log", second)
+    con = load(tmp_path, "x.duckdb", [a])
+    assert len(routes_of(con)) == 4
+    ingest(con, [b], Settings(ingest_tail_wait_s=0))
+    assert routes_of(con) == {"GET /data/{name}.{ext}": 600}                              # the first load's rows moved
+    assert run(con, "SELECT DISTINCT route FROM requests") == [("GET /data/{name}.{ext}",)]
+    consistent(con)
+    # loaded in the other order, or together, the same routes and totals
+    for order in ([b, a], [a, b]):
+        other = load(tmp_path, f"o{len(order)}{order[0][-5]}.duckdb", order)
+        assert routes_of(other) == {"GET /data/{name}.{ext}": 600}
+        other.close()
+    # forget after the remap is exact: the second load's rows go, the first's stay under the template
+    rep = forget(con, b)
+    assert rep.requests == 400
+    assert routes_of(con) == {"GET /data/{name}.{ext}": 200}
+    consistent(con)
+    forget(con, a)
+    assert routes_of(con) == {} and run(con, "SELECT count(*) FROM route_paths")[0][0] == 0
+    con.close()
+
+
+def test_totals_per_api_never_change_and_other_is_only_merged_into(tmp_path):
+    """Loads in small pieces: every remap (parameters, {other}, the cap) keeps each API's totals."""
+    lines = data_api_log(seed=11, lines=3000)
+    uris = [write(tmp_path, f"part{k}.log", lines[k * 500:(k + 1) * 500]) for k in range(6)]
+    con = connect(tmp_path / "x.duckdb")
+    loaded = 0
+    for u in uris:
+        ingest(con, [u], Settings(ingest_tail_wait_s=0, route_max_per_api=8))
+        loaded += 500
+        assert sum(routes_of(con).values()) == loaded
+        consistent(con)
+    got = routes_of(con)
+    assert len([r for r in got if not r.endswith("{other}")]) <= 8
+    con.close()
+
+
+def test_mining_can_be_turned_off(tmp_path):
+    uri = write(tmp_path, "a.log", [clf(f"/images/p{c}.gif", i) for i, c in enumerate("abcdefghijklmn")])
+    on = load(tmp_path, "on.duckdb", [uri])
+    off = load(tmp_path, "off.duckdb", [uri], Settings(ingest_tail_wait_s=0, route_mining=False))
+    assert set(routes_of(on)) == {"GET /images/{name}.gif"}
+    assert len(routes_of(off)) == 14
+    on.close()
+    off.close()
+
+
+@pytest.mark.parametrize("fmt_line", [
+    '{"requestId":"r%d","requestTime":"22/Nov/2026:05:00:%02d +0000","httpMethod":"GET",'
+    '"resourcePath":"/files/{name}","path":"/files/f%d.txt","status":"200"}\n',
+])
+def test_logged_templates_are_never_mined(tmp_path, fmt_line):
+    uri = write(tmp_path, "rest.json", [fmt_line % (i, i % 60, i) for i in range(30)])
+    con = load(tmp_path, "x.duckdb", [uri])
+    assert routes_of(con) == {"GET /files/{name}": 30}
+    assert run(con, "SELECT count(*) FROM route_paths")[0][0] == 0
+    con.close()
