@@ -39,17 +39,22 @@ class MinedRoutes:
         if not rows:
             return parsed
         remine: set[str] = set()
+        now: dict[tuple[str, str], str | None] = {}
         for api, path, n, nf, route in rows:
             c = self.counts[(api, path)]
             c[0] += n
             c[1] += nf
+            now[(api, path)] = route
             if route is None or is_other(route):
                 remine.add(api)
         for api in sorted(remine):
-            self._mine(con, api)
+            routes = self._mine(con, api)
+            now.update({(api, p): routes[p] for a, p in now if a == api})
+        if all(route == key[1] for key, route in now.items()):
+            return parsed            # every key is its own route (most chunks of a small API): nothing to map
         return store_routes.mapped(parsed)
 
-    def _mine(self, con: Connection, api: str) -> None:
+    def _mine(self, con: Connection, api: str) -> dict[str, str]:
         stats = {path: PathStat(n, nf, route) for path, n, nf, route in store_routes.api_paths(con, api)}
         for (a, path), (n, nf) in self.counts.items():
             if a != api:
@@ -68,6 +73,7 @@ class MinedRoutes:
         for key, target in list(self.merges.items()):
             if key[1] == target:
                 del self.merges[key]
+        return mined.routes
 
     def finish(self, con: Connection) -> int:
         """Record this source's path counts and merge the stored routes mining moved; the rollup rows moved."""

@@ -181,3 +181,30 @@ def test_logged_templates_are_never_mined(tmp_path, fmt_line):
     assert routes_of(con) == {"GET /files/{name}": 30}
     assert run(con, "SELECT count(*) FROM route_paths")[0][0] == 0
     con.close()
+
+
+def test_a_source_in_several_chunks_maps_like_one(tmp_path):
+    """Templates widen between chunks of one load: the earlier chunks' rows are moved at its end."""
+    uri = write(tmp_path, "erddap.log", data_api_log(seed=5, lines=24000))
+    many = load(tmp_path, "many.duckdb", [uri], Settings(ingest_tail_wait_s=0, ingest_chunk_mb=1))
+    one = load(tmp_path, "one.duckdb", [uri])
+    assert run(many, "SELECT count(*) FROM sources")[0][0] == 1
+    assert routes_of(many) == routes_of(one) and len(routes_of(one)) <= 20
+    consistent(many)
+    many.close()
+    one.close()
+
+
+def test_remapping_works_on_rollups_alone(tmp_path):
+    """With raw rows not kept (retention 0), stored rollups are still merged into the new template."""
+    rng = random.Random(4)
+    names = [word(rng) for _ in range(30)]
+    settings = Settings(ingest_tail_wait_s=0, retention_raw_days=0)
+    a = write(tmp_path, "a.log", [clf(f"/d/{names[i % 3]}.csv", i) for i in range(90)])
+    b = write(tmp_path, "b.log", [clf(f"/d/{names[3 + i % 27]}.csv", 500 + i) for i in range(270)])
+    con = load(tmp_path, "x.duckdb", [a], settings)
+    assert len(routes_of(con)) == 3
+    ingest(con, [b], settings)
+    assert routes_of(con) == {"GET /d/{name}.csv": 360}
+    assert run(con, "SELECT count(*) FROM requests")[0][0] == 0
+    con.close()
