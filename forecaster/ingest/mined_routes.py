@@ -1,8 +1,9 @@
 """Mined route templates applied while a source loads, inside its transaction.
 
 Per chunk, before its rows are stored or folded: the chunk's path keys (rows whose route the
-heuristics made, ``_mine``) are counted; when one is new to the store, or sits in an ``{other}``
-bucket, its API is mined again (:func:`.route_mining.mine`) over every path key the store knows
+heuristics made, ``_mine``) are counted; a new key that fits one stored template joins it; when a
+new key fits none, or a key in an ``{other}`` bucket is asked for again (not only by 404s), its API
+is mined again (:func:`.route_mining.mine`) over every path key the store knows
 plus what this load brought so far, and ``route_paths`` is updated. The chunk's rows then take the
 routes ``route_paths`` maps their keys to, so a load's rows are stored and folded under their final
 routes at once — mining works on distinct keys, never on rows. At the end of the source, its
@@ -18,7 +19,7 @@ from collections import defaultdict
 from ..config import Settings
 from ..store import route_paths as store_routes
 from ..store.db import Connection, Relation
-from .route_mining import MiningRules, PathStat, is_other, mine
+from .route_mining import MiningRules, PathStat, fits, is_other, mine
 
 
 class MinedRoutes:
@@ -39,20 +40,42 @@ class MinedRoutes:
         if not rows:
             return parsed
         remine: set[str] = set()
+        new: dict[str, list[str]] = defaultdict(list)
         now: dict[tuple[str, str], str | None] = {}
         for api, path, n, nf, route in rows:
             c = self.counts[(api, path)]
             c[0] += n
             c[1] += nf
             now[(api, path)] = route
-            if route is None or is_other(route):
+            if route is None:
+                new[api].append(path)
+            elif is_other(route) and n > nf:    # asked for again, and not only by scanners: it may leave {other}
                 remine.add(api)
+        for api, paths in sorted(new.items()):
+            joined = None if api in remine else self._join(con, api, paths)
+            if joined is None:
+                remine.add(api)
+            else:
+                now.update({(api, p): r for p, r in joined.items()})
         for api in sorted(remine):
             routes = self._mine(con, api)
             now.update({(api, p): routes[p] for a, p in now if a == api})
         if all(route == key[1] for key, route in now.items()):
             return parsed            # every key is its own route (most chunks of a small API): nothing to map
         return store_routes.mapped(parsed)
+
+    def _join(self, con: Connection, api: str, paths: list[str]) -> dict[str, str] | None:
+        """New path keys that each fit exactly one stored template join it without mining again
+        (an API with a long tail brings new keys in most loads); None when one does not."""
+        templates = store_routes.templates(con, api)
+        out = {}
+        for path in paths:
+            fit = [t for t in templates if fits(t, path)]
+            if len(fit) != 1:
+                return None
+            out[path] = fit[0]
+        store_routes.set_routes(con, api, sorted(out.items()))
+        return out
 
     def _mine(self, con: Connection, api: str) -> dict[str, str]:
         stats = {path: PathStat(n, nf, route) for path, n, nf, route in store_routes.api_paths(con, api)}

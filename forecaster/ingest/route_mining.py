@@ -125,6 +125,33 @@ def _walk(items: list[tuple[list[str], str]], depth: int, prefix: list[str], met
         _walk(deeper, depth + 1, prefix + [PARAM], method, k, out)
 
 
+def _has_ext(value: str) -> str | None:
+    name, dot, ext = value.rpartition(".")
+    return ext if dot and name and _EXT.fullmatch(ext) else None
+
+
+def fits(route: str, key: str) -> bool:
+    """Whether path key ``key`` is one :func:`propose` would put under the mined template ``route``."""
+    rm, _, rpath = route.partition(" ")
+    km, _, kpath = key.partition(" ")
+    rsegs, ksegs = rpath.split("/"), kpath.split("/")
+    if rm != km or len(rsegs) != len(ksegs):
+        return False
+    last = len(rsegs) - 1
+    for i, (r, k) in enumerate(zip(rsegs, ksegs)):
+        if r == k and not r.startswith(PARAM):
+            continue
+        if not r.startswith(PARAM) or not k or k.startswith("{"):
+            return False
+        ext = _has_ext(k) if i == last else None
+        if r == PARAM:
+            if ext is not None:
+                return False
+        elif ext is None or r[len(PARAM) + 1:] not in (ext, EXT_PARAM):
+            return False
+    return True
+
+
 def mine(stats: dict[str, PathStat], rules: MiningRules) -> Mined:
     """Routes for every path key of one API, and the stored routes that move whole into new ones."""
     proposed = propose(sorted(stats), rules.param_min_values)

@@ -49,6 +49,12 @@ def api_paths(con: Connection, api: str) -> list[tuple[str, int, int, str]]:
         WHERE p.api = ? GROUP BY p.path, p.route ORDER BY 1""", [api])]
 
 
+def templates(con: Connection, api: str) -> list[str]:
+    """The mined templates ``api``'s path keys map to (routes with a ``{name}`` parameter)."""
+    return [r[0] for r in run(con, "SELECT DISTINCT route FROM route_paths WHERE api = ? AND contains(route, '{name}') "
+                                   "ORDER BY 1", [api])]
+
+
 def set_routes(con: Connection, api: str, rows: Sequence[tuple[str, str]]) -> None:
     """Record the route of each (path key, route) of ``api`` (new keys added, known ones updated)."""
     if not rows:

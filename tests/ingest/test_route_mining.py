@@ -208,3 +208,32 @@ def test_remapping_works_on_rollups_alone(tmp_path):
     assert routes_of(con) == {"GET /d/{name}.csv": 360}
     assert run(con, "SELECT count(*) FROM requests")[0][0] == 0
     con.close()
+
+
+def test_fits_agrees_with_propose():
+    from forecaster.ingest.route_mining import fits
+
+    keys = ([f"GET /t/{c}x.{e}" for c in "abcdefghijkl" for e in ("csv", "nc")] + [f"GET /g/{c}y.gif" for c in "abcdefghijkl"]
+            + [f"GET /i/{c}z/index.html" for c in "abcdefghijkl"] + [f"GET /n/{c}w" for c in "abcdefghijkl"])
+    got = propose(keys, 10)
+    for key, route in got.items():
+        assert fits(route, key)
+        assert not any(fits(other, key) for other in set(got.values()) - {route})
+    assert fits("GET /t/{name}.{ext}", "GET /t/new.json") and not fits("GET /g/{name}.gif", "GET /g/new.png")
+    assert not fits("GET /n/{name}", "GET /n/new.csv") and not fits("GET /n/{name}", "GET /n/{id}")
+    assert not fits("GET /t/{name}.{ext}", "POST /t/new.json")
+
+
+def test_a_new_path_joins_its_stored_template_without_mining(tmp_path, monkeypatch):
+    from forecaster.ingest import mined_routes
+
+    rng = random.Random(8)
+    a = write(tmp_path, "a.log", [clf(f"/t/{word(rng)}.csv", i) for i in range(40)])
+    b = write(tmp_path, "b.log", [clf(f"/t/{word(rng)}.csv", 100 + i) for i in range(5)])
+    con = load(tmp_path, "x.duckdb", [a])
+    calls = []
+    monkeypatch.setattr(mined_routes, "mine", lambda *a: calls.append(1) or pytest.fail("mined again"))
+    ingest(con, [b], Settings(ingest_tail_wait_s=0))
+    assert routes_of(con) == {"GET /t/{name}.csv": 45} and not calls
+    consistent(con)
+    con.close()
