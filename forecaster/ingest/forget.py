@@ -12,6 +12,7 @@ from typing import Any
 
 from ..errors import BadInput, NotFound
 from ..store import llm as store_llm
+from ..store import route_paths as store_route_paths
 from ..store import sources as store_sources
 from ..store.db import run, transaction
 from . import llm, rollups
@@ -54,6 +55,7 @@ def forget(con, key: str) -> ForgetReport:
                        "so their rollup contribution cannot be removed exactly")
     with transaction(con):
         n = store_sources.forget(con, ids)
+        store_route_paths.forget(con, ids)
         rebuilt = rollups.rebuild_keys(con, store_sources.FORGET_KEYS)
         run(con, f"DROP TABLE {store_sources.FORGET_KEYS}")
         calls = store_llm.forget_sources(con, ids)

@@ -104,6 +104,15 @@ STEPS: list[Step] = [
                output_tokens BIGINT NOT NULL, cached_input_tokens BIGINT NOT NULL, logged_cost_usd DOUBLE,
                PRIMARY KEY (api, stage, route, provider, model, region, client, tier, ts))""",
     )),
+    Step(7, "route_paths, route_path_counts: route templates mined from the traffic (logs without templates)", (
+        # owner: store.route_paths. Each path key the heuristics left ('GET /a/b.csv') -> the route its rows carry.
+        """CREATE TABLE IF NOT EXISTS route_paths (
+               api VARCHAR NOT NULL, path VARCHAR NOT NULL, route VARCHAR NOT NULL, PRIMARY KEY (api, path))""",
+        # what each source brought per path key (mining counts on it; forget removes it)
+        """CREATE TABLE IF NOT EXISTS route_path_counts (
+               source_id BIGINT NOT NULL, api VARCHAR NOT NULL, path VARCHAR NOT NULL,
+               requests BIGINT NOT NULL, not_found BIGINT NOT NULL)""",
+    )),
 ]
 
 
