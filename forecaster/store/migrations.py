@@ -113,6 +113,10 @@ STEPS: list[Step] = [
                source_id BIGINT NOT NULL, api VARCHAR NOT NULL, path VARCHAR NOT NULL,
                requests BIGINT NOT NULL, not_found BIGINT NOT NULL)""",
     )),
+    Step(8, "llm_calls.prompt_hash: SHA-256 of the prompt body, computed at ingest (never the body)", (
+        # owner: store.llm. decide's response-cache advice counts repeats by it.
+        "ALTER TABLE llm_calls ADD COLUMN IF NOT EXISTS prompt_hash VARCHAR",
+    )),
 ]
 
 
