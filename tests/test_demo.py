@@ -20,7 +20,8 @@ def test_demo_runs_every_stage_on_the_samples(tmp_path):
     for stage in ("1. ingest", "2. forecast", "3. price it", "Black Friday", "month-end projection", "budget alert", "kg CO2e",
                   "4. decide", "5. dashboards", "6. plan", "local moto server", "change(s) on",
                   "top token spenders by route", "unknown model bedrock/mistral", "budget alert model spend",
-                  "token spike: assistant|default|POST /v1/summarize: Fri 2026-11-20 02:00"):
+                  "token spike: assistant|default|POST /v1/summarize: Fri 2026-11-20 02:00",
+                  "model routing (a route recommendation of decide): assistant|default|POST /v1/summarize"):
         assert stage in text, f"{stage!r} missing from the demo output"
     overview = tmp_path / "demo-dashboards" / "overview.html"
     assert str(overview) in text.replace("\n", "") and overview.stat().st_size > 1_000_000
@@ -33,6 +34,11 @@ def test_demo_runs_every_stage_on_the_samples(tmp_path):
         lead = con.execute("SELECT max(lead_time_hours) FROM spikes WHERE event = 'Black Friday'").fetchall()[0][0]
         assert lead is not None and lead >= 24
         assert con.execute("SELECT count(*) FROM costs").fetchall()[0][0] > 0
+        # the AI api: a model-routing record, and batch-etl's token budget in its usage plan's quota
+        assert con.execute("SELECT count(*) FROM recommendations WHERE kind = 'route' AND target LIKE 'model:%'"
+                           ).fetchall()[0][0] >= 1
+        assert con.execute("SELECT count(*) FROM recommendations WHERE target = 'usage_plan:assistant' "
+                           "AND rationale LIKE '%token budget%'").fetchall()[0][0] >= 1
         assert con.execute("SELECT count(*) FROM carbon").fetchall()[0][0] > 0
     finally:
         con.close()
