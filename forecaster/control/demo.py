@@ -57,6 +57,8 @@ def seed_targets(recs: list[dict], clients: Clients) -> list[dict]:
     for r in recs:
         p = r["params"]
         api, stage = p.get("api"), p.get("stage") or "prod"
+        if p.get("cache_scope") == "model_response" or (r["kind"] == "route" and "weights" not in p):
+            continue      # model-response caches and model routing: the AI gateway's, no AWS target plays them
         if r["kind"] in ("throttle", "cache") and not r["target"].startswith("usage_plan:") and (api, stage) not in stages:
             rid = ag.create_rest_api(name=f"{api}")["id"]
             root = ag.get_resources(restApiId=rid)["items"][0]["id"]
