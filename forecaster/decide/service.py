@@ -120,7 +120,8 @@ class DecideResult:
 def check_settings(settings: Settings) -> None:
     """Absurd decide settings (non-positive limits, min above max) raise one ConfigError listing all."""
     problems = []
-    for name in ("decide_min_rps_by_target", "decide_max_rps_by_target", "decide_route_capacity_rps"):
+    for name in ("decide_min_rps_by_target", "decide_max_rps_by_target", "decide_route_capacity_rps",
+                 "decide_token_budgets"):
         for k, v in getattr(settings, name).items():
             if not isinstance(v, (int, float)) or not v == v or v <= 0 or v == float("inf"):
                 problems.append(f"{name}[{k!r}] must be a number > 0, got {v!r}")

@@ -170,3 +170,16 @@ def test_decide_token_quota_and_model_route_end_to_end(fresh_db, tmp_path):
     # a route53 target of the same api does not take a model-routing record
     r53 = Target(kind="route53_weights", api="shop", zone_id="Z", record="r.", set_ids={"us-east-1": "a"})
     assert not get("route53_weights").matches(r53, route.to_dict())
+
+
+def test_absurd_token_budget_is_refused_before_anything_is_written(fresh_db):
+    from forecaster.decide import decide
+    from forecaster.errors import ConfigError
+    from forecaster.store import open_store
+
+    s = Settings(db=fresh_db, decide_token_budgets={"shop": -5})
+    with open_store(fresh_db, s) as con:
+        before = con.execute("SELECT count(*) FROM recommendations").fetchone()[0]
+        with pytest.raises(ConfigError, match=r"decide_token_budgets\['shop'\] must be a number > 0"):
+            decide(con, s, as_of=pd.Timestamp(AS_OF).to_pydatetime())
+        assert con.execute("SELECT count(*) FROM recommendations").fetchone()[0] == before
