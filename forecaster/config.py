@@ -232,7 +232,7 @@ class Settings(BaseSettings):
         30.0, ge=0, description="requests per step a spike must rise above the route's expected traffic (a quiet route's small burst is not a spike)"
     )
     spike_min_probability: float = Field(
-        0.5, ge=0, le=1, description="a spike no calendar event or capacity limit explains is reported only when its probability, calibrated on the model's backtest spikes, reaches this"
+        0.8, ge=0, le=1, description="a spike no calendar event or capacity limit explains is reported only when its probability, calibrated on the model's backtest spikes, reaches this"
     )
     forecast_max_horizon: str = Field("14d", description="the longest --horizon accepted (a duration: 14d, 336h)")
     spike_capacity_rps: dict[str, float] = Field(

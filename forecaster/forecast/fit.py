@@ -1,5 +1,9 @@
 """The unit of work of a forecast run: one series fitted, predicted and scanned for spikes (pure).
 
+Spikes that no calendar event or capacity limit explains get a probability calibrated on the chosen
+model's own backtest spikes and are dropped under ``spike_min_probability``
+(``forecaster.forecast.spike_calibration``; the run's notes say how many and why).
+
 :func:`fit_series` is module-level and picklable: it gets a :class:`History` of numpy arrays (the
 DuckDB connection stays in the run's process; arrays pickle in microseconds where a frame costs
 more than a seasonal naive fit), returns a :class:`SeriesResult` of arrays, and never raises: a
@@ -133,7 +137,7 @@ def _robust(series: str, ds: np.ndarray, y: np.ndarray, spec: FitSpec, width: pd
 class _Evidence(NamedTuple):
     """What the spike calibration reads: the validated history, the chosen model, its backtest."""
 
-    data: object
+    data: Prepared | pd.DataFrame
     model: str
     backtest: dict | None
 
@@ -319,5 +323,7 @@ def fallback_result(series: str, history: History | pd.DataFrame, spec: FitSpec,
     ds, y = _columns(history)
     ctx = series_context(spec.events, series, ds, spec.horizon, width)
     y, notes = _robust(series, ds, y, spec, width)
-    frame, model, why, scores = _safe_fallback(_validated(ds, y, width), ds, y, ctx, spec, width, reason)
-    return _result(series, ds, y, ctx, spec, width, frame, model, why, True, scores, t0, notes)
+    data = _validated(ds, y, width)
+    frame, model, why, scores = _safe_fallback(data, ds, y, ctx, spec, width, reason)
+    return _result(series, ds, y, ctx, spec, width, frame, model, why, True, scores, t0, notes,
+                   evidence=_Evidence(data, model, None))

@@ -119,7 +119,8 @@ def calibrate_spikes(spikes: list[Spike], evidence: SpikeEvidence, events: list 
                      strength: float = PRIOR_STRENGTH) -> tuple[list[Spike], list[Spike]]:
     """(kept, dropped): unexplained spikes get the backtest-calibrated probability (see module doc)
     and are dropped under ``min_probability``; explained ones pass unchanged."""
-    kept, dropped = [], []
+    kept: list[Spike] = []
+    dropped: list[Spike] = []
     for s in spikes:
         if explained(s, events):
             kept.append(s)
