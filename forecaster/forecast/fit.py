@@ -150,7 +150,8 @@ def _result(series, ds, y, ctx, spec: FitSpec, width, frame, model, reason, fall
                          min_excess=spec.min_excess, residuals=residuals)
     notes = tuple(notes)
     if evidence is not None and any(not explained(s, list(spec.events)) for s in spikes):
-        found = _spike_evidence(series, ds, y, ctx, spec, width, evidence)
+        budget = spec.timeout_s - (time.perf_counter() - t0)
+        found = _spike_evidence(series, ds, y, ctx, spec, width, evidence, budget)
         spikes, dropped = calibrate_spikes(spikes, found, list(spec.events), spec.min_probability)
         note = dropped_note(dropped, found, spec.min_probability)
         notes += (note,) if note else ()
@@ -158,21 +159,27 @@ def _result(series, ds, y, ctx, spec: FitSpec, width, frame, model, reason, fall
                         time.perf_counter() - t0, notes)
 
 
-def _spike_evidence(series, ds, y, ctx: SeriesContext, spec: FitSpec, width, evidence: _Evidence) -> SpikeEvidence:
+def _spike_evidence(series, ds, y, ctx: SeriesContext, spec: FitSpec, width, evidence: _Evidence,
+                    budget_s: float) -> SpikeEvidence:
     """The chosen model's unexplained spikes in backtest folds and how many happened
     (``forecaster.forecast.spike_calibration``): rolling origins a day apart over the history
-    (``SPIKE_FOLDS``), else the run's own backtest folds when those cannot be cut or fitted."""
+    (``SPIKE_FOLDS``), within what is left of the series' time budget; the run's own backtest folds
+    instead for a slow model (Prophet, MSTL: their selection budget already limits their folds), when
+    no more folds can be cut, or when their fits fail or run out of time."""
     from .backtest import evaluate_arrays, make_folds
     from .models.common import season_steps
+    from .selection import slow_rule
 
     rule = {"min_ratio": spec.min_ratio, "min_peak": spec.min_peak, "min_excess": spec.min_excess}
     backtest = evidence.backtest
-    try:
-        folds = make_folds(evidence.data, spec.horizon, SPIKE_FOLDS, width, spec.seed, ctx.hist_regs,
-                           spacing=season_steps(width, pd.Timedelta("1D")))
-        backtest = evaluate_arrays(folds, evidence.model, spec.horizon, spec.seed)
-    except Exception as e:  # noqa: BLE001 - too short or failing: the run's own folds are the evidence
-        log.info("%s: spike folds not fitted (%s); using the run's backtest", series, _why(e))
+    if slow_rule(evidence.model) is None and budget_s > 0:
+        try:
+            with _deadline(budget_s, series):
+                folds = make_folds(evidence.data, spec.horizon, SPIKE_FOLDS, width, spec.seed, ctx.hist_regs,
+                                   spacing=season_steps(width, pd.Timedelta("1D")))
+                backtest = evaluate_arrays(folds, evidence.model, spec.horizon, spec.seed)
+        except Exception as e:  # noqa: BLE001 - too short, failing or out of time: the run's own folds are the evidence
+            log.info("%s: spike folds not fitted (%s); using the run's backtest", series, _why(e))
     return fold_evidence(series, ds, y, backtest, width, rule, list(spec.events))
 
 
