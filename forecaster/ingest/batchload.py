@@ -102,7 +102,7 @@ class _Counts:
 
 def load_batch(con: Connection, loads: list[Load], settings: Settings, templates: tuple[RouteTemplate, ...]) -> None:
     """Load ``loads`` (source ids assigned) inside the caller's transaction; fills their reports."""
-    by_id = {ld.sr.source_id: ld for ld in loads}
+    by_id = {ld.sr.source_id: ld for ld in loads if ld.sr.source_id is not None}
     counts: dict[int, _Counts] = {}
     dropped: dict[int, int] = {}
     groups: dict[str, list[Load]] = {}
@@ -126,7 +126,7 @@ def load_batch(con: Connection, loads: list[Load], settings: Settings, templates
                      SELECT {REQUEST_COLUMNS}, source_id, line_no FROM {ROWS} WHERE {where} ORDER BY _key""")
         rollups.ensure_macros(con)
         rollups.fold_table(con, ROWS, where)
-    store_sources.reject_many(con, [(ld.sr.source_id, *r) for ld in loads for r in ld.rejects])
+    store_sources.reject_many(con, [(sid, *r) for sid, ld in by_id.items() for r in ld.rejects])
     for sid, c in counts.items():
         sr, dups = by_id[sid].sr, dropped.get(sid, 0)
         table = by_id[sid].table
@@ -167,13 +167,17 @@ def _parse(con: Connection, groups: dict[str, list[Load]], settings: Settings,
 
 def _lines(group: list[Load]) -> pa.Table:
     """The good lines of a group's sources as one table, line numbers packed with their source id."""
-    keys, lines = [], []
+    keys: list[np.ndarray] = []
+    lines: list[pa.Array] = []
     for ld in group:
         assert ld.table is not None and ld.sr.source_id is not None
         line_no = np.concatenate([c.to_numpy() for c in ld.table.column("line_no").chunks])
         keys.append(line_no + (ld.sr.source_id << 32))
         lines.extend(c if c.type == pa.string() else c.cast(pa.string()) for c in ld.table.column("line").chunks)
-    return pa.table({"line_no": int64_array(np.concatenate(keys)), "line": pa.chunked_array(lines, pa.string())})
+    # One contiguous column, cut in record batches so DuckDB's scan spreads them over its threads
+    # (a batch per source's piece would make thousands of tiny scans).
+    table = pa.table({"line_no": int64_array(np.concatenate(keys)), "line": pa.concat_arrays(lines)})
+    return pa.Table.from_batches(table.to_batches(max_chunksize=16384), schema=table.schema)
 
 
 def _duplicates(con: Connection, counts: dict[int, _Counts]) -> dict[int, int]:
@@ -181,8 +185,8 @@ def _duplicates(con: Connection, counts: dict[int, _Counts]) -> dict[int, int]:
     logged = sorted(sid for sid, c in counts.items() if c.logged)
     if not logged:
         return {}   # ids made from line numbers: nothing to look up (the streaming path does the same)
-    lo = min(counts[s].lo for s in logged if counts[s].lo is not None)
-    hi = max(counts[s].hi for s in logged if counts[s].hi is not None)
+    lo = min(t for s in logged if (t := counts[s].lo) is not None)
+    hi = max(t for s in logged if (t := counts[s].hi) is not None)
     committed: list[tuple] = []
     if scalar(con, "SELECT count(*) FROM (SELECT 1 FROM requests WHERE ts BETWEEN ? AND ? LIMIT 1)", [lo, hi]):
         committed = run(con, f"""SELECT request_id, ts FROM requests WHERE ts BETWEEN ? AND ? AND request_id IN
@@ -207,10 +211,12 @@ def _resolve(rows: Iterable[tuple], committed: list[tuple], counts: dict[int, _C
     per_source: dict[int, int] = {}
     for sid, group in itertools.groupby(rows, key=lambda r: r[1]):
         c = counts[sid]
+        lo, hi = c.lo, c.hi
         kept: list[tuple[str, dt.datetime]] = []
         earlier: set[str] = set()
         for key, _, rid, ts in group:
-            if c.logged and (rid in earlier or any(c.lo <= t <= c.hi for t in stored.get(rid, ()))):
+            if c.logged and lo is not None and hi is not None and (
+                    rid in earlier or any(lo <= t <= hi for t in stored.get(rid, ()))):
                 drop.append(key)
                 per_source[sid] = per_source.get(sid, 0) + 1
             else:
