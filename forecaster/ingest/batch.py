@@ -178,7 +178,12 @@ class SmallSources:
             if it.sr is not None:
                 continue
             ld = it.load
-            if ld is not None and set(head_keys(ld.head)) & (known | batch_keys):
+            cs = ld.checksum if ld is not None else None   # None for an empty or damaged read: no copy of anything
+            if cs is not None and cs in sums:
+                it.sr = skipped_copy(it.src.uri, sums[cs])
+                continue
+            copy = cs is not None and cs in batch_sums           # the same bytes as a source of this batch
+            if ld is not None and not copy and set(head_keys(ld.head)) & (known | batch_keys):
                 it.single, it.load, ld = True, None, None   # may continue an earlier load: the streaming path resumes it
             if ld is None:
                 next_id = flush()
@@ -186,11 +191,7 @@ class SmallSources:
                 self._remember(it, known, sums)
                 next_id = store_sources.next_id(self.con)
                 continue
-            cs = ld.checksum       # None for an empty or damaged read: not "the same bytes" as anything
-            if cs is not None and cs in sums:
-                it.sr = skipped_copy(it.src.uri, sums[cs])
-                continue
-            if cs is not None and cs in batch_sums:
+            if copy and cs is not None:
                 it.copy_of = batch_sums[cs]
             else:
                 ld.sr.source_id, next_id = next_id, next_id + 1
