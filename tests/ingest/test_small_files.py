@@ -335,3 +335,33 @@ def test_kill_9_mid_batch_leaves_no_partial_source_and_a_rerun_loads_the_rest(tm
         con.close()
     for key in ("sources", "requests", "rejects", "rollups"):
         assert got[key] == reference[key], key
+
+
+def test_small_s3_objects_load_in_batches_as_one_by_one(tmp_path, aws_client, aws_settings, aws_name, batches):
+    s3 = aws_client("s3")
+    s3.create_bucket(Bucket=aws_name)
+    rng, pools = random.Random(5), _pools()
+    for k in range(40):
+        pool = pools[rng.choice(("apigw_rest_json.log", "alb.log", "clf.log"))]
+        a = k * 13 % len(pool)         # pieces overlap (ids repeat) but never start alike (no resumes)
+        data = b"".join(pool[a:a + rng.randint(1, 20)]) + (BAD[0] if k % 5 == 0 else b"")
+        s3.put_object(Bucket=aws_name, Key=f"exports/{k:03d}.log", Body=gzip.compress(data, mtime=0) if k % 3 else data)
+    uri = f"s3://{aws_name}/exports/"
+
+    def load_s3(db: Path, **kw):
+        con = connect(db)
+        try:
+            report = ingest(con, [uri], aws_settings.model_copy(update={**SETTINGS, **kw}))
+            return snapshot(con, report), report
+        finally:
+            con.close()
+
+    one, _ = load_s3(tmp_path / "one.duckdb", ingest_batch_files=0)
+    assert not batches
+    many, report = load_s3(tmp_path / "many.duckdb")
+    assert batches == [39] and report.rows_duplicate > 0 and report.rows_rejected >= 7   # one fails: no format
+    for key in one:
+        assert many[key] == one[key], key
+    batches.clear()
+    _, again = load_s3(tmp_path / "many.duckdb")             # every object known by key + ETag
+    assert not batches and [s.status for s in again.by_source].count("skipped") == 39
