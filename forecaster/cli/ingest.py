@@ -40,6 +40,9 @@ def register(app: typer.Typer) -> None:
 
                     def progress(uri: str, done: int, total: int | None) -> None:
                         if uri not in tasks:
+                            for old in tasks.values():   # sources load one after another: one bar at a time,
+                                bar.remove_task(old)     # not thousands for thousands of small objects
+                            tasks.clear()
                             tasks[uri] = bar.add_task(short(Path(uri).name, 40), total=total)
                         bar.update(tasks[uri], completed=done)
 
