@@ -112,10 +112,12 @@ def _client_proc(port: int, key: str, clients: int, seconds: float, interval: fl
                 + (b"\r\nIf-None-Match: " + etag if etag else b"") + b"\r\n\r\n")
 
     async def one(out: list, errors: list, stop: float) -> None:
+        # connect when the phase starts: a connection left idle longer than the server's keep-alive
+        # timeout (uvicorn: 5 s) while the other processes start is closed by the server
+        await asyncio.sleep(max(0.0, start_at - time.time()) + rng.uniform(0, interval))  # together, not in lock step
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         try:
             _, etag = await _get(reader, writer, request(None))
-            await asyncio.sleep(max(0.0, start_at - time.time()) + rng.uniform(0, interval))  # together, not in lock step
             req = request(etag if conditional else None)
             while time.monotonic() < stop:
                 t0 = time.perf_counter()
@@ -247,6 +249,9 @@ def main(argv: list[str] | None = None) -> int:
         md += (f"| {phase} | {'yes' if cond else 'no'} | {r['requests']:,} | {r['rps']:,.0f} | {r['p50_ms']:.1f} | "
                f"{r['p99_ms']:.1f} | {r['max_ms']:.1f} | {r['share_304']:.0%} | {r['errors']} | "
                f"{'-' if still is None else ('yes' if still else 'no')} |\n")
+    kinds = sorted({k for *_x, r, _s in rows for k in r["error_kinds"]})
+    if kinds:
+        md += f"\nErrors seen: {', '.join(kinds)}.\n"
     write_report("service.md", md)
     return 1 if any(r["errors"] for *_x, r, _s in rows) else 0
 

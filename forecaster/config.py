@@ -252,7 +252,7 @@ class Settings(BaseSettings):
         3.0, ge=1.0, le=3600.0, description="busiest-second / hourly-mean rps assumed where logs give counts only (flagged)"
     )
     decide_floor_lookback_hours: float = Field(1.0, gt=0, le=24 * 90, description="guardrail: look back this far for the observed peak")
-    decide_floor_margin: float = Field(1.0, gt=0, le=10.0, description="guardrail: a limit is never below the observed peak x this")
+    decide_floor_margin: float = Field(1.2, gt=0, le=10.0, description="guardrail: a limit is never below the observed peak x this")
     decide_max_step_factor: float = Field(4.0, gt=1.0, le=1000.0, description="guardrail: a limit changes at most x this per window")
     decide_account_rps_limit: float = Field(10000.0, gt=0, description="guardrail: AWS account throttle rate limit per region (rps)")
     decide_account_burst_limit: int = Field(5000, gt=0, description="guardrail: AWS account burst limit per region (requests)")

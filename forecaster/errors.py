@@ -122,6 +122,8 @@ class Interrupted(ForecasterError):
 
     status = 409
     code = "interrupted"
+
+
 class DuplicateName(Conflict, ValueError):
     """A registry name registered twice (``forecaster.registry``)."""
 

@@ -16,7 +16,6 @@ from ..errors import ForecasterError
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Forecast, price and decide for API gateways.")
 
 
-
 @app.callback()
 def _root() -> None:
     """forecaster: forecast, price and decide for API gateways."""
@@ -48,7 +47,10 @@ def main() -> None:
     from pydantic import ValidationError
 
     try:
-        app()   # click's standalone mode: usage errors as one line, Ctrl-C as "Aborted!" (each source rolls back)
+        app()   # click's standalone mode: usage errors as one line; Ctrl-C exits 130 (see common.interruptible)
+    except KeyboardInterrupt:   # between commands' own handlers, e.g. while the settings load
+        sys.stderr.write("\ninterrupted\n")
+        sys.exit(130)
     except ForecasterError as e:
         typer.secho(f"error: {e}", err=True, fg=typer.colors.RED)
         sys.exit(2)

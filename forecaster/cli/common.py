@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sys
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 import typer
 
@@ -58,3 +60,14 @@ def short(text: str, width: int) -> str:
         return text[:width]
     head = (width - 1) // 3
     return text[:head] + "…" + text[len(text) - (width - 1 - head):]
+
+
+@contextlib.contextmanager
+def interruptible(what_is_kept: str) -> Iterator[None]:
+    """Ctrl-C as one line saying what was kept (exit status 130, the shell's for SIGINT), not a
+    traceback or a bare newline. The work itself already rolls back what it had not finished."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        sys.stderr.write(f"\ninterrupted: {what_is_kept}\n")
+        raise typer.Exit(130) from None

@@ -14,7 +14,7 @@ from rich.table import Table
 
 from ..errors import BadInput
 from ..store import open_store
-from .common import ConfigOption, DbOption, JsonOption, load_settings, print_json, require_db
+from .common import ConfigOption, DbOption, JsonOption, interruptible, load_settings, print_json, require_db
 
 
 def register(app: typer.Typer) -> None:
@@ -32,7 +32,8 @@ def register(app: typer.Typer) -> None:
 
         settings = load_settings(config, db)
         require_db(settings.db)
-        with open_store(settings.db, settings) as con:
+        with interruptible("the decide run stopped before it wrote anything"), \
+                open_store(settings.db, settings) as con:
             result = decide(con, settings, run_id=run_id, kinds=kinds, as_of=as_of)
         if as_json:
             print_json(result.to_dict())
@@ -66,7 +67,7 @@ def register(app: typer.Typer) -> None:
             raise BadInput(f"--decide-every must be positive, got {every!r}")
         names = [p.strip() for p in policy.split(",") if p.strip()]
         require_db(settings.db)
-        with open_store(settings.db, settings) as con:
+        with interruptible("the replay stopped; it writes nothing"), open_store(settings.db, settings) as con:
             tr = load_traffic(con, series, pd.Timestamp(start) if start else None, pd.Timestamp(end) if end else None,
                               history_days=history_days, events_file=events or settings.events_file, settings=settings)
         limits: dict = {}

@@ -23,7 +23,7 @@ from ..store import open_store, traffic
 from ..config import DEFAULT_CONFIG_FILE
 from ..errors import ForecasterError
 from ..sample_store import DEMO_AS_OF, DEMO_CONFIG, DEMO_LOGS, default_samples_dir
-from .common import ConfigOption, DbOption, load_settings
+from .common import ConfigOption, DbOption, interruptible, load_settings
 from .control import show_plan
 from .decide import show_decisions
 from .ingest import print_summary
@@ -62,7 +62,8 @@ def register(app: typer.Typer) -> None:
         from ..forecast.workers import models_of, prestart
 
         prestart(models_of(settings.forecast_model, settings.forecast_preset))  # workers get ready while logs load
-        with open_store(settings.db, settings) as con:
+        with interruptible(f"the demo stopped; {settings.db} keeps the steps finished so far"), \
+                open_store(settings.db, settings) as con:
             console.rule("1. ingest")
             result = run_pipeline(settings, DEMO_STEPS, con=con, sources=[str(samples_dir / n) for n in DEMO_LOGS],
                                   as_of=now, events=str(events) if events.is_file() else None, force=True,

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, List, Optional
+from typing import TYPE_CHECKING, Callable, Iterator, List, Optional
 
 import typer
+from rich import box
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from ..store import open_reader, open_store
-from .common import ConfigOption, DbOption, JsonOption, load_settings, print_json, require_db
+from .common import ConfigOption, DbOption, JsonOption, interruptible, load_settings, print_json, require_db
 
 if TYPE_CHECKING:   # forecaster.forecast imports statsmodels and scipy (~1.4 s): only the commands that run it pay
     from ..forecast.run import RunSummary
@@ -93,30 +96,55 @@ def _run(kind: str, db, horizon, step, model, as_of, routes, events, engine, sch
          as_json, config) -> None:
     settings = load_settings(config, db)
     require_db(settings.db)
-    with open_store(settings.db, settings) as con:
+    kept = f"the {kind} run was marked interrupted and none of its results were kept"
+    with interruptible(kept), open_store(settings.db, settings) as con, _progress(as_json) as progress:
         from ..forecast.run import run_forecast
 
         summary = run_forecast(con, settings, horizon=horizon, step=step, model=model, as_of=as_of, routes=routes,
                                events=events, engine=engine, scheduler=scheduler, preset=preset, folds=folds,
-                               seed=seed, workers=workers, kind=kind)
+                               seed=seed, workers=workers, kind=kind, progress=progress)
     if as_json:
         print_json(summary.to_dict())
     else:
         print_summary(summary)
 
 
+@contextlib.contextmanager
+def _progress(as_json: bool) -> Iterator[Callable[[int, int], None] | None]:
+    """Series done / total, elapsed and time left on a terminal (stderr); nothing with --json or when piped."""
+    console = Console(stderr=True)
+    if as_json or not console.is_terminal:
+        yield None
+        return
+    with Progress(TextColumn("series"), BarColumn(), MofNCompleteColumn(), TextColumn("elapsed"), TimeElapsedColumn(),
+                  TextColumn("left"), TimeRemainingColumn(), console=console, transient=True) as bar:
+        task = bar.add_task("series", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield progress
+
+
 def print_summary(s: RunSummary, limit: int = 40) -> None:
     console = Console()
-    t = Table(title=f"{s.kind} run {s.run_id}: {s.series} series, {s.horizon_steps} x {s.step} ahead of {s.cutoff}")
-    for col in ("series", "model", "rel_mae", "mase", "coverage 80%", f"next {s.horizon_steps} peak", "spikes"):
-        t.add_column(col, justify="left" if col in ("series", "model") else "right")
-    rows = sorted(s.per_series, key=lambda r: (-r["spikes"], r["series"]))
+    t = Table(title=f"{s.kind} run {s.run_id}: {s.series} series, {s.horizon_steps} x {s.step} ahead of {(s.cutoff or '?')[:16]}",
+              box=box.SIMPLE_HEAD, pad_edge=False)
+    # the series key folds rather than being cut: its end (route, region) is what tells rows apart
+    t.add_column("series", overflow="fold", ratio=1, min_width=20)
+    t.add_column("model", no_wrap=True)
+    for col in ("relMAE", "cov80", "peak", "spikes"):
+        t.add_column(col, justify="right", no_wrap=True)
+    # spikes first, then the busiest series: what a person acts on
+    rows = sorted(s.per_series, key=lambda r: (-r["spikes"], -(r["peak"] or 0), r["series"]))
     for r in rows[:limit]:
         t.add_row(r["series"], r["model"] + (" (fallback)" if r["fallback"] else ""), _num(r["rel_mae"]),
-                  _num(r["mase"]), _num(r["coverage_80"], pct=True), _num(r["peak"], digits=0), str(r["spikes"]))
+                  _num(r["coverage_80"], pct=True), _num(r["peak"], digits=0), str(r["spikes"]))
     console.print(t)
     if len(rows) > limit:
         console.print(f"... and {len(rows) - limit} more series (--json for all)")
+    console.print(f"relMAE: mean absolute error / mean; cov80: share of actuals inside "
+                  f"the 80% interval (backtests); peak: the highest forecast in the next {s.horizon_steps} x {s.step}")
     a = s.accuracy
     console.print(f"accuracy (mean over series): rel_mae {_num(a.get('rel_mae'))}, MASE {_num(a.get('mase'))}, "
                   f"80% coverage {_num(a.get('coverage_80'), pct=True)}, 95% coverage {_num(a.get('coverage_95'), pct=True)}")

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from ..ingest import IngestReport, ingest
 from ..store import open_store
-from .common import ConfigOption, DbOption, JsonOption, load_settings, print_json, short
+from .common import ConfigOption, DbOption, JsonOption, interruptible, load_settings, print_json, short
 
 
 def register(app: typer.Typer) -> None:
@@ -30,7 +30,9 @@ def register(app: typer.Typer) -> None:
         """Load gateway access logs into DuckDB. Loading the same bytes twice adds nothing."""
         settings = load_settings(config, db)
         console = Console(stderr=True)
-        with open_store(settings.db, settings) as con:
+        kept = ("the sources loaded before Ctrl-C stay loaded; the one being read was rolled back whole. "
+                "Run the same command again to load the rest, exactly once")
+        with interruptible(kept), open_store(settings.db, settings) as con:
             if as_json or not console.is_terminal:
                 report = ingest(con, sources, settings, fmt=fmt, route_map=route_map)
             else:

@@ -12,7 +12,7 @@ from rich.console import Console
 from ..errors import ForecasterError
 from ..pipeline import STEPS, StepResult, recover, run_pipeline
 from ..store import open_store
-from .common import ConfigOption, DbOption, JsonOption, load_settings, print_json
+from .common import ConfigOption, DbOption, JsonOption, interruptible, load_settings, print_json
 
 
 def register(app: typer.Typer) -> None:
@@ -38,7 +38,9 @@ def register(app: typer.Typer) -> None:
                                if k not in ("seconds", "models", "failed") and not isinstance(v, (dict, list)))
             console.print(f"[bold]{sr.step:<9}[/] {sr.status:<8} {sr.seconds:7.1f}s  {counts}")
 
-        with open_store(settings.db, settings) as con:
+        kept = ("the steps finished before Ctrl-C are kept; the one running was rolled back and marked "
+                "interrupted. Run again: finished steps whose inputs did not change are skipped")
+        with interruptible(kept), open_store(settings.db, settings) as con:
             recover(con)
             try:
                 result = run_pipeline(settings, steps, con=con, sources=sources, as_of=as_of,

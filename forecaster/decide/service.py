@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
 import logging
 import uuid
 from typing import Any, Callable
@@ -18,7 +17,8 @@ from ..config import Settings
 from ..errors import BadInput, ConfigError, ForecasterError, NotFound, UnknownName
 from ..store import decide_reads as reads
 from ..store import recommendations as recstore
-from ..store.db import one, run, transaction, utcnow
+from ..store import runs
+from ..store.db import transaction, utcnow
 from .guardrails import check_change
 from .inputs import DecideInputs, Rec, gather
 
@@ -185,9 +185,7 @@ def decide(con, settings: Settings, run_id: str | None = None, kinds: str | list
     result = DecideResult(decide_id, run_id, inp.as_of, records)
     started = utcnow()
     with transaction(con):
-        run(con, "INSERT INTO runs (run_id, kind, params, started, finished, status, summary) "
-                 "VALUES (?, 'decide', ?, ?, ?, 'ok', ?)",
-            [decide_id, json.dumps(params), started, utcnow(), json.dumps({"counts": result.counts()})])
+        runs.record(con, decide_id, "decide", params, started, {"counts": result.counts()})
         recstore.insert(con, records)
         result.superseded = recstore.supersede(con, decide_id, names)
     log.info("decide run %s: %d recommendations", decide_id, len(records))

@@ -13,7 +13,7 @@ import os
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -178,10 +178,11 @@ def run_forecast(con: Connection, settings, horizon: str | None = None, step: st
                  model: str | None = None, as_of=None, routes: list[str] | str | None = None, events=None,
                  engine: str | None = None, scheduler: str | None = None, preset: str | None = None,
                  folds: int | None = None, seed: int | None = None, workers: int | None = None,
-                 kind: str = "forecast", dask_processes: bool = True) -> RunSummary:
+                 kind: str = "forecast", dask_processes: bool = True,
+                 progress: Callable[[int, int], None] | None = None) -> RunSummary:
     """Forecast every selected series and record the run (``kind='backtest'``: backtests only).
 
-    Arguments left None come from ``settings``. Returns the run summary; on an error the run row
+    Arguments left None come from ``settings``; ``progress(done, total)`` is called as series finish. Returns the run summary; on an error the run row
     is marked failed with the error and the exception propagates (nothing half-written).
     """
     p = _params(settings, horizon, step, model, as_of, routes, events, engine, scheduler, preset, folds, seed, workers)
@@ -196,7 +197,10 @@ def run_forecast(con: Connection, settings, horizon: str | None = None, step: st
     runs.start(con, run_id, kind, p, started)
     t0 = time.perf_counter()
     try:
-        summary = _execute(con, settings, run_id, kind, p, dask_processes, t0)
+        summary = _execute(con, settings, run_id, kind, p, dask_processes, t0, progress)
+    except (KeyboardInterrupt, SystemExit):
+        runs.end(con, run_id, "interrupted", None, "interrupted before it finished: nothing of this run was kept")
+        raise
     except BaseException as e:
         runs.fail(con, run_id, _why(e))
         raise
@@ -230,7 +234,8 @@ def _params(settings, horizon, step, model, as_of, routes, events, engine, sched
     return p
 
 
-def _execute(con, settings, run_id: str, kind: str, p: dict, dask_processes: bool, t0: float) -> RunSummary:
+def _execute(con, settings, run_id: str, kind: str, p: dict, dask_processes: bool, t0: float,
+             progress: Callable[[int, int], None] | None = None) -> RunSummary:
     resolution = data_resolution(con, None if p["as_of"] is None else pd.Timestamp(p["as_of"]))
     if resolution is not None and step_delta(p["step"]) < resolution:
         coarse = [name for name, w in STEPS.items() if w >= resolution]
@@ -259,6 +264,8 @@ def _execute(con, settings, run_id: str, kind: str, p: dict, dask_processes: boo
     with transaction(con):
         writer = _Writer(con, run_id, write_forecasts=(kind == "forecast"))
         tasks = ((sid, History(ds, y)) for sid, ds, y in frame.arrays())
+        if progress:
+            progress(0, n)
         for sid, hist, res in ENGINES.get(p["engine"])(tasks, spec, opts):
             if isinstance(res, BaseException):
                 if isinstance(res, (KeyboardInterrupt, SystemExit)):
@@ -266,6 +273,8 @@ def _execute(con, settings, run_id: str, kind: str, p: dict, dask_processes: boo
                 res = fallback_result(sid, hist, spec, f"{p['engine']} engine: {_why(res)}")
             writer.add(res)
             tally.add(res)
+            if progress:
+                progress(len(tally.rows), n)
         writer.flush()
         seconds = time.perf_counter() - t0
         summary = RunSummary(

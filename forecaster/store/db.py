@@ -155,6 +155,16 @@ def utcnow() -> dt.datetime:
 
 # ---- running statements ----------------------------------------------------------------------
 
+def and_where(where: str, params: list[Any], *conditions: tuple[str, Any]) -> str:
+    """``where`` with `` AND condition`` for each ``(condition, value)`` whose value is not None,
+    its value appended to ``params``: ``and_where("api = ?", p, ("ts >= ?", start), ("ts < ?", end))``."""
+    for condition, value in conditions:
+        if value is not None:
+            where += f" AND {condition}"
+            params.append(value)
+    return where
+
+
 def run(con: Connection, query: str, params: Sequence[Any] | None = None) -> list[tuple]:
     """Execute and drain the result (DuckDB wants each result finished before the next statement)."""
     return con.execute(query, params or []).fetchall()

@@ -11,7 +11,7 @@ import duckdb
 import pandas as pd
 
 from ..errors import BadInput
-from .db import one, run
+from .db import and_where, one, run
 
 
 def series_filter(series: str) -> tuple[str, list]:
@@ -38,12 +38,7 @@ def series_minutes(con: duckdb.DuckDBPyConnection, series: str, start: dt.dateti
     """``ts, requests, peak_rps`` per logged minute of one series in [start, end) (peak_rps: the
     busiest second, NULL where the logs give counts only)."""
     where, params = series_filter(series)
-    if start is not None:
-        where += " AND ts >= ?"
-        params.append(start)
-    if end is not None:
-        where += " AND ts < ?"
-        params.append(end)
+    where = and_where(where, params, ("ts >= ?", start), ("ts < ?", end))
     rel = con.execute(f"""
         SELECT ts, sum(requests)::DOUBLE AS requests,
                CASE WHEN count(peak_rps) = count(*) THEN sum(peak_rps)::DOUBLE END AS peak_rps

@@ -15,7 +15,7 @@ from typing import Any, Iterable
 import duckdb
 
 from ..errors import BadInput, NotFound
-from .db import one, run, scalar
+from .db import and_where, one, run, scalar
 
 KINDS = ("throttle", "prewarm", "route", "cache", "websocket")
 STATUSES = ("proposed", "forecast_only", "superseded", "applied", "rolled_back")
@@ -88,10 +88,8 @@ def get(con: duckdb.DuckDBPyConnection, rec_id: str) -> Recommendation:
 
 def by_run(con: duckdb.DuckDBPyConnection, run_id: str, kind: str | None = None) -> list[Recommendation]:
     """Every record a decide run wrote (optionally of one kind), by kind, target, window."""
-    where, params = "run_id = ?", [run_id]
-    if kind is not None:
-        where += " AND kind = ?"
-        params.append(kind)
+    params: list[Any] = [run_id]
+    where = and_where("run_id = ?", params, ("kind = ?", kind))
     return [_row(r) for r in run(con, f"{_SELECT} WHERE {where} ORDER BY kind, target, valid_from, id", params)]
 
 

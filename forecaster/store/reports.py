@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from ..errors import UnknownName
-from .db import one, run
+from .db import and_where, one, run
 
 
 def _frame(con, query: str, params: list | None = None) -> pd.DataFrame:
@@ -93,14 +93,9 @@ def latest_forecast_run(con) -> dict[str, Any] | None:
 
 def forecast(con, run_id: str, series: list[str] | None = None, prefix: str | None = None) -> pd.DataFrame:
     """A run's forecasts (series, ds, model, yhat and 80/95% bounds), for some series or a prefix."""
-    where = "run_id = ?"
     params: list[Any] = [run_id]
-    if series is not None:
-        where += " AND list_contains(?, series)"
-        params.append(list(series))
-    if prefix is not None:
-        where += " AND starts_with(series, ?)"
-        params.append(prefix)
+    where = and_where("run_id = ?", params, ("list_contains(?, series)", None if series is None else list(series)),
+                      ("starts_with(series, ?)", prefix))
     return _frame(con, f"""
         SELECT series, ds, model, yhat, yhat_lo_80, yhat_hi_80, yhat_lo_95, yhat_hi_95
         FROM forecasts WHERE {where} ORDER BY series, ds""", params)
@@ -108,11 +103,8 @@ def forecast(con, run_id: str, series: list[str] | None = None, prefix: str | No
 
 def spikes(con, run_id: str, series: str | None = None) -> pd.DataFrame:
     """A run's spikes, soonest first."""
-    where = "run_id = ?"
     params: list[Any] = [run_id]
-    if series is not None:
-        where += " AND series = ?"
-        params.append(series)
+    where = and_where("run_id = ?", params, ("series = ?", series))
     return _frame(con, f"""
         SELECT series, start_ts, end_ts, peak_ts, peak, baseline, ratio, threshold, probability,
                lead_time_hours, reason, event
@@ -146,14 +138,8 @@ def _money_or_carbon(con, table: str, measure: str, kinds: list[str], by: str,
     keys = {"api": "api", "region": "region", "component": "component",
             "day": "date_trunc('day', ts)", "hour": "ts", "kind": "kind",
             "route": "'route:' || api || '|' || stage || '|' || route || '|' || region"}
-    where = "list_contains(?, kind)"
     params: list = [list(kinds)]
-    if start is not None:
-        where += " AND ts >= ?"
-        params.append(start)
-    if end is not None:
-        where += " AND ts < ?"
-        params.append(end)
+    where = and_where("list_contains(?, kind)", params, ("ts >= ?", start), ("ts < ?", end))
     return _frame(con, f"""
         SELECT {keys[by]} AS key, {measure} FROM {table} WHERE {where}
         GROUP BY ALL ORDER BY 2 DESC, 1""", params)
@@ -238,14 +224,8 @@ def target_rps(con, api: str, stage: str | None, route: str | None, start: dt.da
                end: dt.datetime, bucket: str = "1 hour") -> pd.DataFrame:
     """Requests per second of a decision target (an api, a stage or a route, all regions): per
     bucket the mean rate and the busiest minute's rate."""
-    where = "api = ?"
     params: list[Any] = [api]
-    if stage is not None:
-        where += " AND stage = ?"
-        params.append(stage)
-    if route is not None:
-        where += " AND route = ?"
-        params.append(route)
+    where = and_where("api = ?", params, ("stage = ?", stage), ("route = ?", route))
     return _frame(con, f"""
         WITH per_minute AS (
             SELECT ts, sum(requests) AS requests FROM traffic_1m
@@ -258,14 +238,8 @@ def target_rps(con, api: str, stage: str | None, route: str | None, start: dt.da
 
 def clients(con, start: dt.datetime | None = None, end: dt.datetime | None = None, top: int = 15) -> pd.DataFrame:
     """The busiest callers (API key or caller id) in the raw requests, with their routes and errors."""
-    where = "client IS NOT NULL"
     params: list[Any] = []
-    if start is not None:
-        where += " AND ts >= ?"
-        params.append(start)
-    if end is not None:
-        where += " AND ts < ?"
-        params.append(end)
+    where = and_where("client IS NOT NULL", params, ("ts >= ?", start), ("ts < ?", end))
     return _frame(con, f"""
         SELECT client, count(*) AS requests, count(DISTINCT api || route) AS routes,
                avg((status >= 400)::INT) AS error_share, quantile_cont(latency_ms, 0.95) AS latency_p95_ms

@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import json
 import re
+import time
 
 import pytest
 
@@ -147,6 +148,50 @@ def test_etag_and_304(api):
         changed = c.get("/v1/recommendations", headers={"If-None-Match": etag})
         assert changed.status_code == 200 and changed.headers["etag"] != etag
         assert "rec-5" in [x["id"] for x in changed.json()["recommendations"]]
+
+
+def _expire(cache) -> None:
+    for ck, entry in list(cache.d.items()):
+        cache.d[ck] = (entry[0], 0.0, *entry[2:])
+
+
+def test_many_polls_at_expiry_rebuild_once_and_never_wait(api):
+    """64 gateways polling when the cached response expires: one rebuild, and every poll is
+    answered from what was cached (stale while revalidating), none waits for the rebuild."""
+    import concurrent.futures as cf
+
+    cache = api.app.state.rec_cache
+    with api.client() as c:
+        etag = c.get("/v1/recommendations").headers["etag"]
+        _expire(cache)
+        before = cache.fills
+        with cf.ThreadPoolExecutor(16) as pool:
+            codes = list(pool.map(lambda _: c.get("/v1/recommendations", headers={"If-None-Match": etag}).status_code,
+                                  range(64)))
+        assert codes == [304] * 64
+        for _ in range(100):                 # the one background rebuild lands
+            if not cache.inflight:
+                break
+            time.sleep(0.05)
+        assert cache.fills - before == 1 and not cache.inflight
+
+
+def test_a_write_from_another_process_shows_after_one_background_rebuild(api):
+    cache = api.app.state.rec_cache
+    with api.client() as c:
+        etag = c.get("/v1/recommendations").headers["etag"]
+        # written behind the server's back (no version bump): as another process's decide run would
+        insert_recommendations(api.runtime.cursor(), [("rec-6", "throttle", "shop|prod",
+                               {"api": "shop", "stage": "prod", "route": None, "rate_limit_rps": 50.0,
+                                "burst_limit": 100}, "2026-11-25T00:00:00", "2026-11-26T00:00:00", "proposed")])
+        _expire(cache)
+        assert c.get("/v1/recommendations", headers={"If-None-Match": etag}).status_code == 304   # stale, at once
+        for _ in range(100):
+            r = c.get("/v1/recommendations", headers={"If-None-Match": etag})
+            if r.status_code == 200:
+                break
+            time.sleep(0.05)
+        assert r.status_code == 200 and "rec-6" in [x["id"] for x in r.json()["recommendations"]]
 
 
 # ---- pages ---------------------------------------------------------------------------------

@@ -1,0 +1,123 @@
+"""Ctrl-C and progress as a person sees them: one line and exit status 130 (never a traceback),
+nothing half-written, and series done / total while a forecast runs."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from forecaster.cli import app
+from forecaster.config import Settings
+from forecaster.forecast import engines
+from forecaster.forecast.run import run_forecast
+from forecaster.ingest import loader
+from forecaster.store.db import connect, run
+
+END = pd.Timestamp("2026-11-23")
+
+
+@pytest.fixture
+def settings(tmp_path):
+    """Three routes of hourly counts over three weeks, as traffic_1m rows."""
+    rng = np.random.default_rng(0)
+    ds = pd.date_range(END - pd.Timedelta(days=21), END, freq="1h", inclusive="left")
+    frame = pd.concat([pd.DataFrame({"ts": ds, "route": route, "requests": rng.poisson(level, len(ds))})
+                       for route, level in (("GET /a", 100), ("GET /b", 30), ("POST /c", 10))])
+    path = tmp_path / "f.duckdb"
+    con = connect(path)
+    con.register("_c", frame)
+    run(con, "INSERT INTO traffic_1m (ts, api, stage, route, region, api_type, requests, status_4xx, status_5xx, "
+             "bytes_out, latency_n, latency_ms_sum, integration_n, integration_ms_sum, billed_ms_sum) "
+             "SELECT ts, 'shop', 'prod', route, 'us-east-1', 'rest', requests, 0, 0, 0, 0, 0, 0, 0, 0 FROM _c")
+    con.close()
+    return Settings(db=path, forecast_history_days=None)
+
+
+def _rows(path, sql):
+    con = connect(path, read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def test_progress_reports_every_series_done_out_of_the_total(settings):
+    calls: list[tuple[int, int]] = []
+    con = connect(settings.db)
+    try:
+        s = run_forecast(con, settings, model="seasonal_naive_weekly", workers=1, as_of=END, progress=lambda d, t: calls.append((d, t)))
+    finally:
+        con.close()
+    assert calls[0] == (0, s.series) and calls[-1] == (s.series, s.series)
+    assert [d for d, _ in calls] == list(range(s.series + 1))
+
+
+def test_ctrl_c_during_a_forecast_keeps_nothing_and_says_so(settings, monkeypatch):
+    real, fits = engines.fit_series, []
+
+    def interrupted_on_the_third(*args, **kw):
+        fits.append(1)
+        if len(fits) == 3:
+            raise KeyboardInterrupt
+        return real(*args, **kw)
+
+    monkeypatch.setattr(engines, "fit_series", interrupted_on_the_third)
+    res = CliRunner().invoke(app, ["forecast", "--db", str(settings.db), "--model", "seasonal_naive_weekly",
+                                   "--workers", "1", "--as-of", str(END)])
+    assert res.exit_code == 130, res.output
+    assert "interrupted: the forecast run was marked interrupted" in res.output and "Traceback" not in res.output
+    [(rid, status)] = _rows(settings.db, "SELECT run_id, status FROM runs")
+    assert status == "interrupted"
+    assert _rows(settings.db, f"SELECT count(*) FROM forecasts WHERE run_id = '{rid}'") == [(0,)]
+    monkeypatch.setattr(engines, "fit_series", real)   # the next run is whole
+    res = CliRunner().invoke(app, ["forecast", "--db", str(settings.db), "--model", "seasonal_naive_weekly",
+                                   "--workers", "1", "--as-of", str(END), "--json"])
+    assert res.exit_code == 0 and json.loads(res.stdout)["series"] >= 3
+
+
+def test_ctrl_c_during_an_ingest_keeps_the_finished_sources(tmp_path, monkeypatch):
+    line = '{"requestId":"r%d","requestTime":"03/Dec/2026:10:%02d:00 +0000","httpMethod":"GET","resourcePath":"/a","status":"200","responseLength":"10","apiId":"x","stage":"p"}\n'
+    first, second = tmp_path / "a.log", tmp_path / "b.log"
+    first.write_text("".join(line % (i, i % 60) for i in range(50)))
+    second.write_text("".join(line % (100 + i, i % 60) for i in range(50)))
+    real = loader._load_chunk
+
+    def interrupt_on_b(con, state, chunk, fmt, ctx, settings, sr, *rest):
+        if sr.uri.endswith("b.log"):
+            raise KeyboardInterrupt
+        return real(con, state, chunk, fmt, ctx, settings, sr, *rest)
+
+    monkeypatch.setattr(loader, "_load_chunk", interrupt_on_b)
+    db = tmp_path / "i.duckdb"
+    res = CliRunner().invoke(app, ["ingest", str(first), str(second), "--db", str(db)])
+    assert res.exit_code == 130, res.output
+    assert "the sources loaded before Ctrl-C stay loaded" in res.output and "Traceback" not in res.output
+    assert _rows(db, "SELECT count(*) FROM requests") == [(50,)]
+    assert [r[0].endswith("a.log") for r in _rows(db, "SELECT uri FROM sources")] == [True]
+    monkeypatch.setattr(loader, "_load_chunk", real)
+    res = CliRunner().invoke(app, ["ingest", str(first), str(second), "--db", str(db), "--json"])
+    assert res.exit_code == 0
+    assert _rows(db, "SELECT count(*), count(DISTINCT request_id) FROM requests") == [(100, 100)]
+
+
+@pytest.mark.parametrize("after_s", [0.3, 2.5])
+def test_a_real_sigint_ends_with_one_line_and_status_130(settings, after_s):
+    """SIGINT while the command imports (0.3 s) or while it works (2.5 s): never a traceback.
+    (The process may also have finished by 2.5 s on a fast machine: then it simply succeeded.)"""
+    p = subprocess.Popen([sys.executable, "-m", "forecaster", "forecast", "--db", str(settings.db), "--model",
+                          "seasonal_naive_weekly", "--workers", "1", "--as-of", str(END), "--json"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(after_s)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=120)
+    assert "Traceback" not in err, err
+    if p.returncode != 0:
+        assert p.returncode == 130 and "interrupted" in err
