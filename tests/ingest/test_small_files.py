@@ -198,7 +198,8 @@ def _clf_files(root: Path, n: int) -> list[str]:
     return [str(root)]
 
 
-def test_a_failure_mid_batch_rolls_the_batch_back_and_the_rerun_is_exact(tmp_path, monkeypatch, batches):
+@pytest.mark.parametrize("error", [RuntimeError("power cut"), KeyboardInterrupt()])
+def test_a_failure_mid_batch_rolls_the_batch_back_and_the_rerun_is_exact(tmp_path, monkeypatch, batches, error):
     uris = _clf_files(tmp_path / "logs", 60)
     reference, _ = load(tmp_path / "ref.duckdb", uris, ingest_batch_files=0)
     real, calls = batchload.rollups.fold_table, []
@@ -207,11 +208,11 @@ def test_a_failure_mid_batch_rolls_the_batch_back_and_the_rerun_is_exact(tmp_pat
         calls.append(1)
         real(*a, **k)
         if len(calls) == 3:
-            raise RuntimeError("power cut")
+            raise error
 
     monkeypatch.setattr(batchload.rollups, "fold_table", failing)
     db = tmp_path / "t.duckdb"
-    with pytest.raises(RuntimeError):
+    with pytest.raises(type(error)):
         load(db, uris, ingest_batch_files=16)
     con = connect(db)
     try:   # two whole batches committed, nothing of the third
