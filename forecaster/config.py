@@ -162,6 +162,18 @@ class Settings(BaseSettings):
         86400, ge=0, description="an unfinished last line of a file modified less than this many seconds ago waits for the next load (0: load it as is)"
     )
     route_map: Path | None = Field(None, description="route-map or OpenAPI file used to template paths")
+    route_mining: bool = Field(
+        True, description="group paths no route map or logged template covers by templates mined from the traffic"
+    )
+    route_param_min_values: int = Field(
+        10, ge=2, description="distinct values under one prefix that make a path segment (not the first) a parameter"
+    )
+    route_min_requests: int = Field(
+        2, ge=1, description="when an API has more mined routes than route_max_per_api, those with fewer requests go to '{other}' first"
+    )
+    route_max_per_api: int = Field(
+        50, ge=1, description="mined routes kept per API (the busiest; the rest go to '{other}')"
+    )
     custom_formats: dict[str, CustomFormat] = Field(default_factory=dict, description="extra log formats")
     default_region: str = Field("us-east-1", description="region for logs that carry none")
     s3_endpoint_url: str | None = Field(None, description="S3 endpoint override (e.g. MinIO, moto)")
@@ -198,6 +210,14 @@ class Settings(BaseSettings):
     )
     budgets: dict[str, float] = Field(
         default_factory=dict, description="monthly budget in USD per '*' (account), 'api' or 'api|stage|route'"
+    )
+    model_price_catalog: Path | None = Field(
+        None, description="model (LLM) price catalog TOML (default: the newest forecaster/data/model_prices/models-<date>.toml)"
+    )
+    model_budgets: dict[str, float] = Field(
+        default_factory=dict,
+        description="monthly model (token) spend budget in USD per '*', 'api', 'api|stage|route', 'model:<id>', "
+                    "'provider:<name>' or 'client:<client>'",
     )
     # carbon (forecaster.carbon)
     grid_intensity_file: Path | None = Field(

@@ -18,7 +18,7 @@ from .store import connect
 # One file per simulated API (the other sample files are other views of the same requests), plus
 # six weeks of hourly counts: see data/samples/README.md.
 DEMO_LOGS = ("apigw_rest_json.log", "apigw_http.log", "apigw_websocket.log", "combined.log", "alb.log",
-             "kong.log", "envoy.log", "counts_hourly.csv")
+             "kong.log", "envoy.log", "counts_hourly.csv", "kong_ai.log", "bedrock.log")
 DEMO_AS_OF = "2026-11-25T05:00:00"
 DEMO_CONFIG = Path(__file__).resolve().parent / "data" / "demo.toml"   # budgets, Lambda sizes
 

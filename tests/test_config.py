@@ -53,10 +53,11 @@ def test_every_cost_and_carbon_flag_is_documented_in_the_readme():
     import forecaster.carbon.intensity as intensity
     import forecaster.pricing.catalog as catalog
     import forecaster.pricing.costs as costs
+    import forecaster.pricing.models as models
     import forecaster.pricing.projection as projection
     import forecaster.pricing.usage as usage
 
-    flags = {v for m in (footprint, intensity, catalog, costs, projection, usage)
+    flags = {v for m in (footprint, intensity, catalog, costs, models, projection, usage)
              for k, v in vars(m).items() if k.startswith("FLAG_")}
     documented = set(re.findall(r"^\| `([a-z_]+)` \| (?:cost|carbon)", README, flags=re.M))
     assert flags and not flags - documented, f"flags missing from the README: {sorted(flags - documented)}"

@@ -22,7 +22,7 @@ def _root() -> None:
 
 
 # Command modules, in help order. Each has register(app).
-COMMAND_MODULES = ("demo", "run", "ingest", "sources", "samples", "forecast", "costs", "decide", "control", "dashboard", "serve", "keys")
+COMMAND_MODULES = ("demo", "run", "ingest", "sources", "samples", "forecast", "costs", "tokens", "decide", "control", "dashboard", "serve", "keys")
 
 
 def _load_commands() -> None:

@@ -58,7 +58,10 @@ def register(app: typer.Typer) -> None:
             out = report.to_dict(by)
             if save:
                 out["run_id"] = write_report(con, report, {"from": start, "to": end, "forecast": forecast}, fc_run)
+            models = _model_spend(con, settings, start, end, forecast, as_of)
         out["forecast_run_id"] = fc_run
+        if models is not None:
+            out["models"] = models
         if as_json:
             print_json(out)
             return
@@ -72,6 +75,8 @@ def register(app: typer.Typer) -> None:
                             f" + forecast ${p['forecast_usd']:,.2f} + run-rate ${p['run_rate_usd']:,.2f})")
             for a in out["alerts"]:
                 Console().print(f"[red]budget alert[/red] {a['message']}")
+        if models is not None:
+            print_model_spend(models)
 
     @app.command("carbon")
     def carbon_cmd(
@@ -126,6 +131,42 @@ def register(app: typer.Typer) -> None:
         from ..carbon.whatif import shift_to_clean_hours
         traffic, inputs = _whatif_inputs(config, db, start, end)
         _print_whatif(shift_to_clean_hours(traffic, route, share, inputs, window), as_json)
+
+
+def _model_spend(con, settings, start, end, forecast: bool, as_of) -> dict | None:
+    """Model (token) spend of the same window, when the store holds model calls."""
+    from ..pricing.model_store import has_tokens, model_spend_from_db
+    if not has_tokens(con):
+        return None
+    spend = model_spend_from_db(con, settings, parse_ts(start, "--from"), parse_ts(end, "--to"), forecast,
+                                parse_ts(as_of, "--as-of"))
+    return spend.to_dict()
+
+
+def print_model_spend(m: dict, top: int = 10) -> None:
+    """Model spend as tables (by route, model and client), unpriced models and budget alerts."""
+    for by in ("route", "model", "client"):
+        t = Table(title=f"model spend {m['from']} .. {m['to']} by {by} (catalog {m['catalog']})")
+        for col in (by, "usd", "calls", "input tok", "output tok", "cached tok", "flags"):
+            t.add_column(col, justify="left" if col in (by, "flags") else "right")
+        for r in m[f"by_{by}"][:top]:
+            usd = f"${r['usd']:,.6f}" + (" + unpriced" if r["unpriced"] else "")
+            t.add_row(r["key"], usd, f"{r['requests']:,}", f"{r['input_tokens']:,}", f"{r['output_tokens']:,}",
+                      f"{r['cached_input_tokens']:,}", ", ".join(r["flags"]))
+        Console().print(t)
+    Console().print(f"model spend: ${m['total_usd']:,.6f} for {m['input_tokens']:,} input + "
+                    f"{m['output_tokens']:,} output tokens")
+    for u in m["unpriced_models"]:
+        Console().print(f"[red]unknown model[/red] {u['provider']}/{u['model']} in {u['region']}: "
+                        f"{u['input_tokens']:,} input + {u['output_tokens']:,} output tokens NOT priced"
+                        + (f" (${u['priced_from_log_usd']:,.6f} from the log's own cost)" if u["priced_from_log_usd"] else "")
+                        + "; add a \\[\\[model_price]] row in price_overrides_file")
+    if "projection" in m:
+        p = m["projection"]
+        Console().print(f"model spend month-end projection {p['month']}: ${p['total_usd']:,.2f} "
+                        f"(actual ${p['actual_usd']:,.2f} + run-rate ${p['run_rate_usd']:,.2f})")
+        for a in m["alerts"]:
+            Console().print(f"[red]budget alert[/red] {a['message']}")
 
 
 def _whatif_inputs(config, db, start, end):

@@ -22,6 +22,7 @@ from ..store import forecasts as results
 from ..store import open_store, traffic
 from ..config import DEFAULT_CONFIG_FILE
 from ..errors import ForecasterError
+from .demo_llm import show_token_spenders
 from ..sample_store import DEMO_AS_OF, DEMO_CONFIG, DEMO_LOGS, default_samples_dir
 from .common import ConfigOption, DbOption, interruptible, load_settings
 from .control import show_plan
@@ -72,6 +73,8 @@ def register(app: typer.Typer) -> None:
             if ingest is None:
                 raise ForecasterError(f"the demo's pipeline run has no ingest step; it ran {[s.step for s in result.steps]}")
             report = ingest.value
+            console.rule("AI traffic: tokens per route and client, in dollars")
+            show_token_spenders(con, settings, now, console)
             console.rule("4. decide: throttle limits, pre-warming, region weights, cache and WebSocket advice")
             show_decisions(con, settings, now, console, events_file=events if events.is_file() else None)
             console.rule("5. dashboards")

@@ -61,6 +61,27 @@ def register(app: typer.Typer) -> None:
         Console().print(t)
         Console().print(f"{len(report.files)} file(s) in {report.seconds:.2f}s")
 
+    @samples.command("generate-llm")
+    def generate_llm_cmd(
+        out: Path = typer.Option(Path("samples"), "--out", help="directory to write into (created if missing)"),
+        start: str = typer.Option("2026-11-16", "--start", help="window start, ISO date (UTC)"),
+        days: float = typer.Option(9.0, "--days", min=0.04, help="length of the window, days"),
+        seed: int = typer.Option(0, "--seed", help="random seed; same arguments give the same bytes"),
+        as_json: bool = JsonOption,
+    ) -> None:
+        """Write sample model-call logs of an AI API: kong_ai.log (Kong AI Proxy) and bedrock.log (Bedrock)."""
+        from ..samples.llm import write_llm_samples
+
+        try:
+            written = write_llm_samples(out, start=start, days=days, seed=seed)
+        except ValueError as e:
+            raise BadInput(str(e)) from e
+        if as_json:
+            print_json(written)
+            return
+        for name, n in written.items():
+            Console().print(f"{out / name}: {n:,} lines")
+
     @samples.command("list")
     def list_cmd(as_json: bool = JsonOption) -> None:
         """The formats ``samples generate`` writes, with their file names and the APIs behind them."""

@@ -13,7 +13,8 @@ Before anything is parsed, for the whole run of sources at once: a source alread
 size + mtime, or key + ETag) is skipped, and so are the same bytes under another name (by checksum).
 A source the batch cannot take as it is goes through the streaming path, after the batch before it
 is committed, so loads keep their order: one whose first lines match an earlier load (a grown or
-rotated file continues it), a CSV of counts (its header), one bigger than it said, one met twice.
+rotated file continues it), a CSV of counts (its header), model-call logs (their tokens), one
+bigger than it said, one met twice.
 If the batch's SQL fails, it rolls back and its sources load one by one (each failing alone).
 """
 
@@ -73,7 +74,7 @@ class SmallSources:
     def eligible(self, src: Source) -> bool:
         """Whether ``src`` may load in a batch (what its listing says; its read may still say no)."""
         return (self.max_files > 1 and src.resumable and src.size is not None and src.size <= self.max_bytes
-                and (self.fmt is None or not (self.fmt.header or self.fmt.aggregated)))
+                and (self.fmt is None or batchable(self.fmt)))
 
     def load(self, sources: list[Source]) -> list[SourceReport]:
         """Load ``sources`` (each :meth:`eligible`), in order; one report each, in the same order."""
@@ -125,7 +126,7 @@ class SmallSources:
                 fmt = detect_format(chunk)
                 if fmt is None and has_content(chunk):
                     raise undetected(src.uri)
-            if fmt is not None and (fmt.header or fmt.aggregated):
+            if fmt is not None and not batchable(fmt):
                 it.single = True
                 return
         except SOURCE_ERRORS as e:
@@ -238,6 +239,12 @@ class SmallSources:
             known.add(rec["head_sha256"])
         if rec.get("checksum"):
             sums.setdefault(rec["checksum"], it.sr.source_id)
+
+
+def batchable(fmt: LogFormat) -> bool:
+    """Formats that load in batches: not a CSV whose header every chunk needs, not counts (their
+    rows go to the rollups alone), not model calls (their tokens go to ``llm_calls``)."""
+    return not (fmt.header or fmt.aggregated or fmt.tokens is not None)
 
 
 def _merged(chunks: list[Chunk]) -> Chunk | None:

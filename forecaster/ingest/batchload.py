@@ -28,12 +28,14 @@ import numpy as np
 import pyarrow as pa
 
 from ..config import Settings
+from ..store import route_paths as store_routes
 from ..store import sources as store_sources
-from ..store.db import Connection, registered, run, scalar, utcnow
+from ..store.db import Connection, registered, run, scalar, table_relation, utcnow
 from . import rollups
 from .chunkload import REQUEST_COLUMNS
 from .chunks import Chunk, StreamStats, int64_array
 from .formats import LogFormat
+from .mined_routes import MinedRoutes
 from .normalize import LINE_MASK, load_context, normalized_sql
 from .report import SourceReport, cwrecords_note, tail_note
 from .resume import stored_key
@@ -125,10 +127,13 @@ def load_batch(con: Connection, loads: list[Load], settings: Settings, templates
                             reason FROM {ROWS} WHERE reason IS NOT NULL""")
         dropped = _duplicates(con, counts)
         where = "reason IS NULL" + (f" AND _key NOT IN (SELECT _key FROM {_DROP})" if dropped else "")
+        mining = _mine_routes(con, settings, where)
         run(con, f"""INSERT INTO requests ({REQUEST_COLUMNS}, source_id, line_no)
                      SELECT {REQUEST_COLUMNS}, source_id, line_no FROM {ROWS} WHERE {where} ORDER BY _key""")
         rollups.ensure_macros(con)
         rollups.fold_table(con, ROWS, where)
+        if mining is not None:   # stored routes mining moved whole into another: their rows follow
+            store_routes.merge_routes(con, [(a, old, new) for (a, old), new in sorted(mining.merges.items())])
     store_sources.reject_many(con, [(sid, *r) for sid, ld in by_id.items() for r in ld.rejects])
     for sid, c in counts.items():
         sr, dups = by_id[sid].sr, dropped.get(sid, 0)
@@ -166,6 +171,20 @@ def _parse(con: Connection, groups: dict[str, list[Load]], settings: Settings,
                                     * EXCLUDE (line_no)
                              FROM ({normalized_sql(fmt, view, ctx)})""")
         run(con, f"CREATE OR REPLACE TEMP TABLE {ROWS} AS " + " UNION ALL BY NAME ".join(parts))
+
+
+def _mine_routes(con: Connection, settings: Settings, where: str) -> MinedRoutes | None:
+    """Route mining over the batch's rows at once, as over one chunk (:mod:`.mined_routes`): the
+    path keys counted per source, then the rows given the routes they map to."""
+    if not settings.route_mining:
+        return None
+    mining = MinedRoutes(0, settings)       # its counts are the batch's; they are recorded per source below
+    rel = table_relation(con, ROWS)
+    need_map = mining.apply(con, rel, where) is not rel   # a new relation: some key maps to another route
+    store_routes.add_counts_from(con, ROWS, where)
+    if need_map:
+        store_routes.map_table(con, ROWS)
+    return mining
 
 
 def _lines(group: list[Load]) -> pa.Table:

@@ -17,11 +17,12 @@ from ..errors import BadInput
 from ..store import sources as sources_table
 from ..store.db import (Connection, append_arrow, cursor, from_arrow, materialize, rel_arrow, rel_insert,
                         rel_query, rel_rows, run)
-from . import dedupe, rollups
+from . import dedupe, llm, rollups
 from .chunks import Chunk, StreamStats
 from .appender import Appender
 from .dedupe import SeenIds
 from .formats import LogFormat, all_formats
+from .mined_routes import MinedRoutes
 from .normalize import OCCURRENCES_TABLE, NormalizeContext, normalized_sql
 from .rollups import MinuteLedger
 
@@ -99,6 +100,7 @@ class SourceLoad:
         self.occurrences = False         # the content-id occurrence table exists (stdin)
         self.dedupe_tables = False       # created with the first logged id (most small logs never need them)
         self.minutes = MinuteLedger()
+        self.routes: MinedRoutes | None = None   # mined route templates (with the first chunk: it has the settings)
         rollups.ensure_macros(con)
 
     def finish(self, con: Connection) -> None:
@@ -106,6 +108,8 @@ class SourceLoad:
         the scratch tables (created in the source's transaction: a rollback drops them too)."""
         self.appender.flush()
         rollups.refold_minutes(con, self.committed, self.source_id, self.minutes.split)
+        if self.routes is not None:
+            self.routes.finish(con)
         self.appender.drop_table()
         if self.dedupe_tables:
             dedupe.drop_tables(con)
@@ -150,9 +154,14 @@ def load_chunk(con, state: SourceLoad, chunk: Chunk, fmt: LogFormat, ctx: Normal
         _reject_bad(con, parsed, table, sid, keep)
     sr.rows_rejected += n_bad
     sr.lines_blank += lines_in - n_bad - n_good   # lines a format leaves out on purpose (a CSV header)
+    if fmt.tokens is not None:   # model-call logs: their tokens to llm_calls (and only there, unless also requests)
+        n_good = llm.load_chunk(con, parsed, table, fmt, ctx, settings, sr, n_good)
     if not n_good:
         return
+    if state.routes is None:
+        state.routes = MinedRoutes(sid, settings)
     if fmt.aggregated:
+        parsed = state.routes.apply(con, parsed, "reason IS NULL")
         rollups.keep_counts(parsed, "reason IS NULL", sid)   # so the source can be forgotten exactly
         sr.requests_counted += rollups.fold_counts_chunk(parsed, "reason IS NULL")
         sr.rows_loaded += n_good
@@ -172,6 +181,7 @@ def load_chunk(con, state: SourceLoad, chunk: Chunk, fmt: LogFormat, ctx: Normal
         dropped += dedupe.mark_repeats(con, parsed, stored, state.seen)
         state.dropped = state.dropped or dropped > 0
     where = "reason IS NULL" + (f" AND line_no NOT IN (SELECT line_no FROM {dedupe.DROP_TABLE})" if state.dropped else "")
+    parsed = state.routes.apply(con, parsed, where)
     state.appender.append(parsed, where, n_good - dropped)
     state.minutes.add(rollups.chunk_minutes(parsed, "reason IS NULL"))
     rollups.fold_chunk(parsed, where)

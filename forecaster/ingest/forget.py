@@ -11,9 +11,12 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..errors import BadInput, NotFound
+from ..store import llm as store_llm
+from ..store import route_paths as store_route_paths
 from ..store import sources as store_sources
 from ..store.db import run, transaction
-from . import rollups
+from . import llm, rollups
+from .formats import all_formats
 
 
 @dataclass
@@ -24,6 +27,7 @@ class ForgetReport:
     count_rows: int = 0
     rollup_rows_removed: int = 0
     rollup_rows_rebuilt: int = 0
+    llm_calls: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -44,12 +48,18 @@ def forget(con, key: str) -> ForgetReport:
         raise NotFound(f"no source {key!r}: expected a source id or a loaded path/URI (see `forecaster sources list`)")
     ids = store_sources.with_descendants(con, ids)
     pruned = store_sources.pruned_raw_rows(con, ids)
+    calls_only = {n for n, f in all_formats().items() if not f.requests}   # model-call logs: no raw requests
+    pruned = [i for i, f in store_llm.source_formats(con, pruned).items() if f not in calls_only]
     if pruned:
         raise BadInput(f"source(s) {', '.join(map(str, pruned))}: retention removed some of their raw requests, "
                        "so their rollup contribution cannot be removed exactly")
     with transaction(con):
         n = store_sources.forget(con, ids)
+        store_route_paths.forget(con, ids)
         rebuilt = rollups.rebuild_keys(con, store_sources.FORGET_KEYS)
         run(con, f"DROP TABLE {store_sources.FORGET_KEYS}")
+        calls = store_llm.forget_sources(con, ids)
+        llm.refresh(con)
     return ForgetReport(source_ids=ids, requests=n["requests"], rejects=n["rejects"], count_rows=n["source_counts"],
-                        rollup_rows_removed=n["rollup_rows"], rollup_rows_rebuilt=rebuilt)
+                        rollup_rows_removed=n["rollup_rows"], rollup_rows_rebuilt=rebuilt,
+                        llm_calls=calls)

@@ -19,6 +19,7 @@ from ..errors import BadInput, SourceError
 from ..store import requests as store_requests
 from ..store import sources as store_sources
 from ..store.db import Connection, transaction, utcnow
+from . import llm
 from .chunks import StreamStats, iter_chunks, prefetch
 from .formats import LogFormat, all_formats, get_format
 from .formats.custom import register_custom_formats
@@ -78,6 +79,8 @@ def ingest(
             for sr in small.load(sources[i:j]):
                 report.add(sr)
             i = j
+    # model calls: attribute to gateway routes by request id (before retention), rebuild tokens_1m
+    llm.refresh(con, [s.source_id for s in report.by_source if s.status == "loaded" and s.source_id is not None])
     apply_retention(con, settings)
     report.seconds = round(time.perf_counter() - t0, 3)
     return report

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from ..config import Settings
 
 from .formats.base import LogFormat, sql_str
-from .routes import RouteTemplate, clean_path_sql, route_sql
+from .routes import RouteTemplate, clean_path_sql, heuristic_sql, mapped_sql
 
 # text -> typed; each with the type named in the reason when the cast fails
 _TYPED = {
@@ -78,7 +78,8 @@ OCCURRENCES_TABLE = "_ingest_occurrences"   # content hash -> times seen in the 
 
 
 def normalized_sql(fmt: LogFormat, lines_rel: str, ctx: NormalizeContext, with_line: bool = True) -> str:
-    """SELECT producing line_no, line, reason and the typed requests columns (+ ``requests`` weight).
+    """SELECT producing line_no, line, reason and the typed requests columns (+ ``requests`` weight, and
+    ``_mine``: the route is a path key the heuristics made, which mined templates may group).
 
     Layered so every expression is computed once: raw text -> typed values -> route -> reason.
     The reason is built only for rows that fail the cheap all-good test (most rows are good).
@@ -87,7 +88,10 @@ def normalized_sql(fmt: LogFormat, lines_rel: str, ctx: NormalizeContext, with_l
     """
     raw = fmt.select_sql(lines_rel)
     typed = ", ".join(f"TRY_CAST({c} AS {t}) AS _t_{c}" for c, (t, _) in _TYPED.items())
-    derived = route_sql("_method", "_path", list(ctx.route_templates))
+    # The route a route map gives (NULL when none matches), else the heuristic template: only
+    # the latter is a path key that mined templates may group further (``_mine``).
+    mapped = mapped_sql("_method", "_path", list(ctx.route_templates))
+    derived = f"coalesce(_mapped, _method || ' ' || {heuristic_sql('_path')})"
     # A logged template: 'GET /pets/{id}' as is; a bare '/pets/{id}' gets the method in front.
     # (So the path is only cleaned, further in, for rows without a logged template.)
     route = (
@@ -156,12 +160,14 @@ def normalized_sql(fmt: LogFormat, lines_rel: str, ctx: NormalizeContext, with_l
            {_request_id(ctx)} AS request_id,
            {'TRUE' if ctx.content_ids else 'request_id IS NOT NULL'} AS id_logged,
            {'_content_hash' if ctx.content_ids else 'NULL::VARCHAR'} AS _content_hash,
-           coalesce(_t_requests, 1) AS requests
+           coalesce(_t_requests, 1) AS requests,
+           (route IS NULL AND _mapped IS NULL AND _route IS NOT NULL) AS _mine
     FROM (SELECT *, {route} AS _route
-          FROM (SELECT *, {fmt.ts_sql("ts")} AS _ts, {typed}, upper(trim(method)) AS _method,
-                       {"md5(rtrim(line, chr(13) || chr(10))) AS _content_hash," if ctx.content_ids else ""}
-                       CASE WHEN route IS NULL THEN {clean_path_sql("path")} END AS _path
-                FROM ({raw})))
+          FROM (SELECT *, {mapped} AS _mapped
+                FROM (SELECT *, {fmt.ts_sql("ts")} AS _ts, {typed}, upper(trim(method)) AS _method,
+                             {"md5(rtrim(line, chr(13) || chr(10))) AS _content_hash," if ctx.content_ids else ""}
+                             CASE WHEN route IS NULL THEN {clean_path_sql("path")} END AS _path
+                      FROM ({raw}))))
     """
 
 

@@ -3,7 +3,9 @@
 Where the gateway logs a template (REST ``resourcePath``, HTTP API ``routeKey``) we keep it.
 Otherwise the route comes from a route map (our YAML/JSON/TOML list, or an OpenAPI spec) given
 with ``--route-map``, and failing that from heuristics: numeric ids, UUIDs and long hex or
-base64-ish tokens become ``{id}``. All of it compiles to one SQL expression.
+base64-ish tokens become ``{id}``. All of it compiles to one SQL expression. Paths templated by
+the heuristics alone are then grouped further by templates mined from the traffic itself
+(:mod:`forecaster.ingest.route_mining`).
 """
 
 from __future__ import annotations
@@ -141,10 +143,17 @@ def route_sql(method: str, clean: str, templates: list[RouteTemplate] | None = N
     heur = f"{method} || ' ' || {heuristic_sql(clean)}"
     if not templates:
         return heur
+    return f"coalesce({mapped_sql(method, clean, templates)}, {heur})"
+
+
+def mapped_sql(method: str, clean: str, templates: list[RouteTemplate] | None) -> str:
+    """SQL for the route-map template (method + template) a path matches, NULL when none does."""
+    if not templates:
+        return "NULL::VARCHAR"
     whens = []
     for t in templates:
         cond = f"regexp_matches({clean}, {sql_str(t.regex())})"
         if t.method != "ANY":
             cond = f"{method} = {sql_str(t.method)} AND {cond}"
         whens.append(f"WHEN {cond} THEN {method} || ' ' || {sql_str(t.template)}")
-    return f"(CASE {' '.join(whens)} ELSE {heur} END)"
+    return f"(CASE {' '.join(whens)} END)"

@@ -85,6 +85,34 @@ STEPS: list[Step] = [
                route VARCHAR NOT NULL, region VARCHAR NOT NULL, api_type VARCHAR NOT NULL, status SMALLINT,
                bytes_out BIGINT, requests BIGINT NOT NULL)""",
     )),
+    Step(6, "llm_calls (one row per model call: tokens, never bodies) and tokens_1m (tokens per route, "
+            "model, provider, region, client and minute)", (
+        # owner: store.llm. gw_* hold the gateway access log's attribution (joined by request id).
+        """CREATE TABLE IF NOT EXISTS llm_calls (
+               request_id VARCHAR PRIMARY KEY, id_logged BOOLEAN NOT NULL, source_id BIGINT NOT NULL,
+               line_no BIGINT, ts TIMESTAMP NOT NULL, api VARCHAR NOT NULL, stage VARCHAR NOT NULL,
+               route VARCHAR NOT NULL, provider VARCHAR NOT NULL, model VARCHAR NOT NULL, region VARCHAR NOT NULL,
+               client VARCHAR, operation VARCHAR, tier VARCHAR NOT NULL, input_tokens BIGINT NOT NULL,
+               output_tokens BIGINT NOT NULL, cached_input_tokens BIGINT NOT NULL, logged_cost_usd DOUBLE,
+               llm_latency_ms DOUBLE, gw_api VARCHAR, gw_stage VARCHAR, gw_route VARCHAR, gw_client VARCHAR,
+               gw_source_id BIGINT)""",
+        "CREATE INDEX IF NOT EXISTS llm_calls_source ON llm_calls(source_id)",
+        """CREATE TABLE IF NOT EXISTS tokens_1m (
+               ts TIMESTAMP NOT NULL, api VARCHAR NOT NULL, stage VARCHAR NOT NULL, route VARCHAR NOT NULL,
+               provider VARCHAR NOT NULL, model VARCHAR NOT NULL, region VARCHAR NOT NULL, client VARCHAR NOT NULL,
+               tier VARCHAR NOT NULL, requests BIGINT NOT NULL, input_tokens BIGINT NOT NULL,
+               output_tokens BIGINT NOT NULL, cached_input_tokens BIGINT NOT NULL, logged_cost_usd DOUBLE,
+               PRIMARY KEY (api, stage, route, provider, model, region, client, tier, ts))""",
+    )),
+    Step(7, "route_paths, route_path_counts: route templates mined from the traffic (logs without templates)", (
+        # owner: store.route_paths. Each path key the heuristics left ('GET /a/b.csv') -> the route its rows carry.
+        """CREATE TABLE IF NOT EXISTS route_paths (
+               api VARCHAR NOT NULL, path VARCHAR NOT NULL, route VARCHAR NOT NULL, PRIMARY KEY (api, path))""",
+        # what each source brought per path key (mining counts on it; forget removes it)
+        """CREATE TABLE IF NOT EXISTS route_path_counts (
+               source_id BIGINT NOT NULL, api VARCHAR NOT NULL, path VARCHAR NOT NULL,
+               requests BIGINT NOT NULL, not_found BIGINT NOT NULL)""",
+    )),
 ]
 
 

@@ -61,7 +61,9 @@ def test_examples_load_without_rejects(con, tmp_path, name, fmt):
     assert sr.rows_rejected == 0, rows(con, "SELECT line_no, reason FROM rejects")
     data_lines = len(f.examples) - (1 if name == "counts" else 0)   # the CSV header is not a row
     assert sr.rows_loaded == data_lines
-    if not f.aggregated:
+    if f.tokens is not None:   # model-call logs: one llm_calls row per line
+        assert rows(con, "SELECT count(*) FROM llm_calls")[0][0] == data_lines
+    if not f.aggregated and f.requests:
         assert rows(con, "SELECT count(*) FROM requests")[0][0] == data_lines
         assert rows(con, "SELECT sum(requests) FROM traffic_1m")[0][0] == data_lines
         assert rows(con, "SELECT DISTINCT api_type FROM requests") == [(f.api_type,)]

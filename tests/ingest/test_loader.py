@@ -168,7 +168,9 @@ def test_real_nasa_log(con):
     assert r.by_source[0].format == "clf"
     first = run(con, "SELECT ts, route, status, bytes_out FROM requests ORDER BY line_no LIMIT 1")[0]
     assert str(first[0]) == "1995-08-01 04:00:01"   # -0400 converted to UTC
-    assert first[1:] == ("GET /shuttle/missions/sts-68/news/sts-68-mcc-05.txt", 200, 1839)
+    # a path seen once, in a log with more paths than route_max_per_api: its API's {other} bucket
+    assert first[1:] == ("GET {other}", 200, 1839)
+    assert ("GET /images/{name}.gif",) in run(con, "SELECT DISTINCT route FROM requests")
 
 
 def test_cli_json_summary(tmp_path):

@@ -52,6 +52,10 @@ class LogFormat:
     api_type: str = "web"
     aggregated: bool = False        # rows are pre-aggregated counts (go straight to the rollups)
     header: bool = False            # the source's first line is a header every chunk needs (CSV)
+    # Model-call (LLM) logs: a SELECT over the lines giving token columns (see ingest/llm.py), and
+    # whether the lines are also gateway requests (Kong AI Proxy) or only model calls (Bedrock).
+    tokens: Callable[[str], str] | None = None
+    requests: bool = True
     examples: tuple[str, ...] = field(default_factory=tuple)
 
 

@@ -35,7 +35,8 @@ KONG = register(LogFormat(
     description="Kong Gateway file-log / http-log JSON (service.name as the api)",
     select_sql=json_select(_KEYS, {"api_type": "kong"}),
     detect=lambda lines: json_share(lines, (("started_at",), ("latencies",), ("request",), ("response",)),
-                                    ("service", "route", "client_ip", "upstream_uri")),
+                                    ("service", "route", "client_ip", "upstream_uri"),
+                                    absent=("ai.proxy", "ai.ai-proxy")),   # AI Proxy lines: kong_ai
     ts_sql=ts_epoch_auto,
     api_type="kong",
     examples=(
