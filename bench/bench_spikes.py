@@ -80,6 +80,8 @@ def main() -> None:
     occurrences = sorted({(e.name, s, en) for e in upward for s, en in e.occurrences(START + MIN_HISTORY, END - pd.Timedelta("3D"))},
                          key=lambda t: t[1])
     by_name = {e.name: e for e in calendar}
+    actual = {f"route:{k[0]}|{k[1]}|{k[2]}|{k[3]}": g.set_index("ts").requests.astype(float)
+              for k, g in counts.assign(ts=counts.ts.astype("datetime64[ns]")).groupby(["api", "stage", "route", "region"])}
     settings = Settings(db=db, events_file=csv, forecast_history_days=None, holiday_country="US")
     con = connect(db)
     cases, reported, t_total = [], [], 0.0
@@ -106,9 +108,14 @@ def main() -> None:
                 hours = pd.date_range(r.start_ts, r.end_ts - pd.Timedelta("1h"), freq="1h")
                 on = sum(any(e.applies_to(r.series) and any(s0 <= h < s1 for s0, s1 in e.occurrences(h - pd.Timedelta("7D"), h + H1))
                              for e in upward) for h in hours)
+                seen = actual.get(r.series)
+                window = seen[(seen.index >= r.start_ts - TOL) & (seen.index < r.end_ts + TOL)] if seen is not None else None
                 reported.append({"run_as_of": as_of, "series": r.series, "start": r.start_ts, "end": r.end_ts,
                                  "hours": len(hours), "event_hours": int(on), "ratio": r.ratio,
-                                 "probability": r.probability, "lead_h": r.lead_time_hours, "event": r.event, "real": real})
+                                 "probability": r.probability, "lead_h": r.lead_time_hours, "event": r.event,
+                                 "threshold": r.threshold,
+                                 "happened": bool(window is not None and (window > r.threshold).any()),
+                                 "reason": r.reason, "real": real})
             print(f"{name} {ev_start} lead {lead}h: {s.series} series, {s.spikes} spikes, {s.seconds:.1f}s", flush=True)
     con.close()
     cases_df, rep = pd.DataFrame(cases), pd.DataFrame(reported)
@@ -126,6 +133,8 @@ def main() -> None:
              f"**hour precision (hours inside reported spikes that are event hours): {hour_precision:.1%}** of "
              f"{int(rep.hours.sum()) if len(rep) else 0} hours\n",
              "### recall per event and lead\n", _md(cases_df.groupby(["event", "lead_h"]).found.agg(["mean", "count"]).reset_index()),
+             "\n### stated probability vs share of spikes that happened (actual above the threshold, +-1 h) and real\n",
+             reliability(rep) if len(rep) else "none\n",
              "\n### spikes not on an event (up to 20)\n", _md(rep[~rep.real].head(20)) if len(rep) else "none\n",
              "\n### missed cases (up to 20)\n", _md(cases_df[~cases_df.found].head(20)) if len(cases_df) else "none\n"]
     OUT.mkdir(parents=True, exist_ok=True)
@@ -153,6 +162,18 @@ def _real(args) -> None:
     cases.to_csv(OUT / f"{stem}_cases.csv", index=False)
     reported.to_csv(OUT / f"{stem}_reported.csv", index=False)
     print(text)
+
+
+def reliability(rep: pd.DataFrame) -> str:
+    """Spikes binned by stated probability: how many, the share that happened (``happened``: the
+    actual above the spike's threshold in its window), the share real, and the mean stated."""
+    bins = pd.cut(rep.probability, [0, 0.2, 0.5, 0.8, 0.95, 1.0001], right=False)
+    table = (rep.groupby(bins, observed=True)
+             .agg(count=("probability", "size"), mean_stated=("probability", "mean"),
+                  share_happened=("happened", "mean"), share_real=("real", "mean"))
+             .reset_index().rename(columns={"probability": "stated probability"})
+             .astype({"stated probability": str}))
+    return _md(table)
 
 
 def _md(frame: pd.DataFrame) -> str:

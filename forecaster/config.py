@@ -257,6 +257,9 @@ class Settings(BaseSettings):
     spike_min_excess: float = Field(
         30.0, ge=0, description="requests per step a spike must rise above the route's expected traffic (a quiet route's small burst is not a spike)"
     )
+    spike_min_probability: float = Field(
+        0.8, ge=0, le=1, description="a spike no calendar event or capacity limit explains is reported only when its probability, calibrated on the model's backtest spikes, reaches this"
+    )
     forecast_max_horizon: str = Field("14d", description="the longest --horizon accepted (a duration: 14d, 336h)")
     spike_capacity_rps: dict[str, float] = Field(
         default_factory=dict,
@@ -301,6 +304,12 @@ class Settings(BaseSettings):
     decide_route_capacity_rps: dict[str, float] = Field(
         default_factory=dict, description="capacity (rps) per region or 'api|region', capping the traffic route weights send there"
     )
+    decide_route_min_g_co2e: float = Field(
+        100.0, ge=0, description="route weights are proposed only when they save at least this many gCO2e over the horizon "
+                                 "(or decide_route_min_usd)")
+    decide_route_min_usd: float = Field(
+        1.0, ge=0, description="route weights are proposed only when they save at least this many dollars over the horizon "
+                               "(or decide_route_min_g_co2e)")
     decide_cache_ttl_s: int = Field(300, ge=1, le=3600, description="stage cache TTL the cache policy evaluates (s)")
     decide_cache_min_hit_ratio: float = Field(0.2, ge=0, le=1, description="cache advice only where the hit ratio would reach this")
     decide_ws_idle_quantile: float = Field(0.95, gt=0.5, lt=1.0, description="WebSocket idle timeout = this quantile of message gaps")

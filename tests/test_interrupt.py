@@ -121,5 +121,7 @@ def test_a_real_sigint_ends_with_one_line_and_status_130(settings, after_s):
     p.send_signal(signal.SIGINT)
     out, err = p.communicate(timeout=120)
     assert "Traceback" not in err, err
-    if p.returncode != 0:
-        assert p.returncode == 130 and "interrupted" in err
+    # 130: our one line; -SIGINT: the signal came before Python set its handler (a loaded machine)
+    assert p.returncode in (0, 130, -signal.SIGINT), (p.returncode, err)
+    if p.returncode == 130:
+        assert "interrupted" in err

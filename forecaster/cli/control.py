@@ -8,7 +8,9 @@ from typing import Any, List, Optional
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.padding import Padding
 from rich.table import Table
+from rich.text import Text
 
 from ..store import open_store
 from .common import ConfigOption, DbOption, JsonOption, load_settings, print_json, require_db
@@ -29,30 +31,34 @@ def _cut(text: str, n: int | None) -> str:
 
 def print_plan(p, console: Console, limit: int | None = None, reason_chars: int | None = None,
                shown_changes: list | None = None) -> None:
-    """The plan as a table (target, setting, before -> after, recommendation, reason) and the skipped;
-    ``limit`` rows of each at most (the rest counted; ``shown_changes``: which), reasons cut to ``reason_chars``."""
+    """The plan, grouped by target: each setting before -> after, then why (cut to ``reason_chars``),
+    and the skipped; ``limit`` changes and skips at most (the rest counted; ``shown_changes``: which).
+    A list rather than a table, so that it reads at 80 columns; ids are in ``--json``."""
     if p.changes:
         shown = shown_changes if shown_changes is not None else p.changes[:limit] if limit else p.changes
         more = f" (first {len(shown)})" if len(shown) < len(p.changes) else ""
-        t = Table(title=f"{len(p.changes)} change(s) on {len(p.ops)} target part(s), as of "
-                        f"{p.now:%Y-%m-%d %H:%M} UTC{more}")
-        for c in ("target", "setting", "before", "after", "recommendation", "reason"):
-            t.add_column(c, overflow="fold", justify="right" if c in ("before", "after") else "left")
+        console.print(f"[bold]{len(p.changes)} change(s) on {len(p.ops)} target part(s)[/], as of "
+                      f"{p.now:%Y-%m-%d %H:%M} UTC{more}:", highlight=False)
+        groups: dict[str, list] = {}
         for c in shown:
-            t.add_row(escape(c.target), escape(c.setting), escape(_v(c.before)), f"[bold]{escape(_v(c.after))}[/]",
-                      escape(c.recommendation_id), escape(_cut(c.reason, reason_chars)))
-        console.print(t)
+            groups.setdefault(c.target, []).append(c)
+        for target, changes in groups.items():
+            console.print(f"[bold]{escape(target)}[/]", highlight=False)
+            settings = "; ".join(f"{escape(c.setting)} {escape(_v(c.before))} -> [bold]{escape(_v(c.after))}[/]"
+                                 for c in changes)
+            console.print(Padding(settings, (0, 0, 0, 4)), highlight=False)
+            reasons = list(dict.fromkeys(_cut(c.reason, reason_chars) for c in changes if c.reason))
+            for reason in reasons:
+                console.print(Padding(Text("why: " + reason), (0, 0, 0, 4)), highlight=False)
     else:
         console.print("no changes: the live targets already hold every recommendation in force")
     if p.skipped:
         skipped = p.skipped[:limit] if limit else p.skipped
         more = f" (first {len(skipped)})" if len(skipped) < len(p.skipped) else ""
-        t = Table(title=f"{len(p.skipped)} recommendation(s) skipped{more}")
-        t.add_column("recommendation")
-        t.add_column("why", overflow="fold")
+        console.print(f"[bold]{len(p.skipped)} recommendation(s) skipped[/]{more}:", highlight=False)
         for s in skipped:
-            t.add_row(escape(s["recommendation_id"]), escape(_cut(s["why"], reason_chars)))
-        console.print(t)
+            console.print(Padding(Text(f"{s['recommendation_id']}: {_cut(s['why'], reason_chars)}"), (0, 0, 0, 4)),
+                          highlight=False)
 
 
 def show_plan(con, settings, now, console: Console) -> None:

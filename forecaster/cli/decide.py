@@ -10,6 +10,8 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+from rich.padding import Padding
 from rich.table import Table
 
 from ..errors import BadInput
@@ -122,17 +124,17 @@ def print_decisions(result, console: Console, limit: int = 15) -> None:
                        for k, v in result.counts().items())
     console.print(f"decide run [bold]{result.run_id}[/] from forecast run {result.forecast_run_id}: "
                   f"{len(result.records)} recommendations — {counts}; {result.superseded} earlier ones superseded")
-    t = Table(title=f"top {limit} recommendations (spike windows and non-throttle advice first)")
-    for c in ("kind", "target", "from", "status", "rationale"):
-        t.add_column(c, overflow="fold")
-    for r in top(result.records, limit):
-        t.add_row(r.kind, r.target, f"{r.valid_from:%a %d %H:%M}" if r.valid_from else "-", r.status, r.rationale)
-    console.print(t)
+    console.print(f"[bold]top {limit} recommendations[/] (one per target; spike windows and non-throttle advice first):")
+    for r in top(result.records, limit):   # a list, not a table: the rationale is the point and needs the width
+        when = f"{r.valid_from:%a %d %b %H:%M}" if r.valid_from else "now"
+        console.print(f"[bold]{r.kind}[/] {escape(r.target)} from {when} ({r.status})", highlight=False)
+        console.print(Padding(r.rationale, (0, 0, 0, 4)), highlight=False, markup=False)
 
 
 def top(records: list, limit: int) -> list:
     """The records worth reading first: one of each kind, then throttle windows with a forecast
-    spike (highest forecast peak first), then the rest."""
+    spike (highest forecast peak first), then the rest — one record per target before any target
+    shows twice (the hourly windows of one limit say the same thing)."""
     thr = sorted((r for r in records if r.kind == "throttle"),
                  key=lambda r: (-("spike" in r.rationale), -r.expected_impact.get("forecast_peak_rps", 0.0)))
     first, seen = [], set()
@@ -140,14 +142,19 @@ def top(records: list, limit: int) -> list:
         if r.kind not in seen:
             first.append(r)
             seen.add(r.kind)
-    rest = [r for r in [*thr, *records] if r not in first]
-    out = []
-    for r in [*first, *rest]:
-        if r not in out:
+    ordered = [*first, *thr, *records]
+    out: list = []
+    targets: set = set()
+    for distinct in (True, False):     # first pass: a target once; second: fill up if targets run out
+        for r in ordered:
+            if len(out) >= limit:
+                return out
+            if r in out or (distinct and (r.kind, r.target) in targets):
+                continue
             out.append(r)
-        if len(out) >= limit:
-            break
+            targets.add((r.kind, r.target))
     return out
+
 
 
 def show_decisions(con, settings, now: dt.datetime, console: Console, limit: int = 10, events_file=None) -> None:

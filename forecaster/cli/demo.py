@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -124,11 +125,16 @@ def show_forecast(con, summary, console: Console) -> None:
 
     print_run(summary, limit=12)
     rows = results.top_spikes(con, summary.run_id, 10)
-    t = Table(title=f"spikes ahead (top {len(rows)} of {summary.spikes}, by ratio to expected traffic)")
-    for c in ("series", "starts", "peak at", "peak/h", "x expected", "P(exceed)", "lead h", "event"):
-        t.add_column(c, justify="right" if c in ("peak/h", "x expected", "P(exceed)", "lead h") else "left")
+    t = Table(title=f"spikes ahead (top {len(rows)} of {summary.spikes}, by ratio to expected traffic; "
+                    f"lead h: hours until it starts)",
+              box=box.SIMPLE_HEAD, pad_edge=False)
+    t.add_column("series", overflow="fold", ratio=1, min_width=16)   # folded, not cut: its end tells rows apart
+    t.add_column("peak at", no_wrap=True)
+    for c in ("peak/h", "x exp", "P", "lead h"):
+        t.add_column(c, justify="right", no_wrap=True)
+    t.add_column("event", overflow="fold", max_width=12)
     for r in rows:
-        t.add_row(r["series"], f"{r['start_ts']:%a %d %H:%M}", f"{r['peak_ts']:%a %d %H:%M}", f"{r['peak']:,.0f}",
+        t.add_row(r["series"], f"{r['peak_ts']:%a %H:%M}", f"{r['peak']:,.0f}",
                   f"{r['ratio']:.1f}x", f"{r['probability']:.0%}", f"{r['lead_time_hours']:.0f}", r["event"])
     console.print(t)
 

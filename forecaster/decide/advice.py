@@ -124,6 +124,8 @@ def route_weights(inp: DecideInputs, settings: Settings, catalog: Catalog, grid:
         if key:
             price = {r: _price(catalog, key, r) for r in regions}
             usd_saved = total * sum((current.get(r, 0.0) - new[r]) * price[r] for r in regions)
+        if g_saved < settings.decide_route_min_g_co2e and usd_saved < settings.decide_route_min_usd:
+            continue   # a move that saves next to nothing is noise in the plan, not advice
         rationale = (f"{api}: {moved:,.0f} forecast requests of {total:,.0f} move to {best} "
                      f"({kwh_g[best]:,.0f} gCO2e/kWh, lowest of {', '.join(regions)} within the "
                      f"{settings.decide_route_latency_budget_ms:g} ms latency budget"

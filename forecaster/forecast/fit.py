@@ -1,5 +1,9 @@
 """The unit of work of a forecast run: one series fitted, predicted and scanned for spikes (pure).
 
+Spikes that no calendar event or capacity limit explains get a probability calibrated on the chosen
+model's own backtest spikes and are dropped under ``spike_min_probability``
+(``forecaster.forecast.spike_calibration``; the run's notes say how many and why).
+
 :func:`fit_series` is module-level and picklable: it gets a :class:`History` of numpy arrays (the
 DuckDB connection stays in the run's process; arrays pickle in microseconds where a frame costs
 more than a seasonal naive fit), returns a :class:`SeriesResult` of arrays, and never raises: a
@@ -31,6 +35,7 @@ from .conformal import log_residuals
 from .robust import damp_outliers
 from .uplift import yearly_uplift
 from .spikes import Spike, capacity_for, event_mask, find_spikes
+from .spike_calibration import SPIKE_FOLDS, SpikeEvidence, calibrate_spikes, dropped_note, explained, fold_evidence
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +60,7 @@ class FitSpec:
     min_peak: float = 0.0
     min_excess: float = 0.0      # requests per step a spike must rise above the expected traffic
     capacity_rps: tuple[tuple[str, float], ...] = ()   # (series id or glob, requests/s): settings.spike_capacity_rps
+    min_probability: float = 0.0   # unexplained spikes under this backtest-calibrated probability are not reported
 
 
 class History(NamedTuple):
@@ -89,16 +95,17 @@ def fit_series(series: str, history: History | pd.DataFrame, spec: FitSpec) -> S
     ctx = series_context(spec.events, series, ds, spec.horizon, width)
     y, notes = _robust(series, ds, y, spec, width)
     data = _validated(ds, y, width)
-    residuals = None
+    residuals, backtest = None, None
     try:
         with _deadline(spec.timeout_s, series):
-            frame, model, reason, scores, residuals = _fit_predict(data, ctx, spec, width)
+            frame, model, reason, scores, residuals, backtest = _fit_predict(data, ctx, spec, width)
         fallback = False
     except Exception as e:  # noqa: BLE001 - any model failure falls back, by design; the reason is kept
         frame, model, reason, scores = _safe_fallback(data, ds, y, ctx, spec, width, f"{spec.model} failed: {_why(e)}")
         fallback = True
     frame, said = _yearly(series, ds, y, ctx, spec, width, frame, model)
-    return _result(series, ds, y, ctx, spec, width, frame, model, reason, fallback, scores, t0, notes + said, residuals)
+    return _result(series, ds, y, ctx, spec, width, frame, model, reason, fallback, scores, t0, notes + said, residuals,
+                   _Evidence(data, model, backtest))
 
 
 def _yearly(series, ds, y, ctx: SeriesContext, spec: FitSpec, width, frame: Arrays, model: str) -> tuple[Arrays, list[str]]:
@@ -127,14 +134,53 @@ def _robust(series: str, ds: np.ndarray, y: np.ndarray, spec: FitSpec, width: pd
     return damped, [note] if note else []
 
 
+class _Evidence(NamedTuple):
+    """What the spike calibration reads: the validated history, the chosen model, its backtest."""
+
+    data: Prepared | pd.DataFrame
+    model: str
+    backtest: dict | None
+
+
 def _result(series, ds, y, ctx, spec: FitSpec, width, frame, model, reason, fallback, scores, t0,
-            notes=(), residuals=None) -> SeriesResult:
+            notes=(), residuals=None, evidence: _Evidence | None = None) -> SeriesResult:
     as_of = spec.as_of if spec.as_of is not None else ctx.future[0]
     spikes = find_spikes(series, frame, {"ds": ds, "y": y}, as_of, width, spec.min_ratio, spec.min_peak,
                          capacity_rps=capacity_for(series, dict(spec.capacity_rps)), events=list(spec.events),
                          min_excess=spec.min_excess, residuals=residuals)
+    notes = tuple(notes)
+    if evidence is not None and any(not explained(s, list(spec.events)) for s in spikes):
+        budget = spec.timeout_s - (time.perf_counter() - t0)
+        found = _spike_evidence(series, ds, y, ctx, spec, width, evidence, budget)
+        spikes, dropped = calibrate_spikes(spikes, found, list(spec.events), spec.min_probability)
+        note = dropped_note(dropped, found, spec.min_probability)
+        notes += (note,) if note else ()
     return SeriesResult(series, model, reason, fallback, frame, _score_arrays(scores), spikes,
-                        time.perf_counter() - t0, tuple(notes))
+                        time.perf_counter() - t0, notes)
+
+
+def _spike_evidence(series, ds, y, ctx: SeriesContext, spec: FitSpec, width, evidence: _Evidence,
+                    budget_s: float) -> SpikeEvidence:
+    """The chosen model's unexplained spikes in backtest folds and how many happened
+    (``forecaster.forecast.spike_calibration``): rolling origins a day apart over the history
+    (``SPIKE_FOLDS``), within what is left of the series' time budget; the run's own backtest folds
+    instead for a slow model (Prophet, MSTL: their selection budget already limits their folds), when
+    no more folds can be cut, or when their fits fail or run out of time."""
+    from .backtest import evaluate_arrays, make_folds
+    from .models.common import season_steps
+    from .selection import slow_rule
+
+    rule = {"min_ratio": spec.min_ratio, "min_peak": spec.min_peak, "min_excess": spec.min_excess}
+    backtest = evidence.backtest
+    if slow_rule(evidence.model) is None and budget_s > 0:
+        try:
+            with _deadline(budget_s, series):
+                folds = make_folds(evidence.data, spec.horizon, SPIKE_FOLDS, width, spec.seed, ctx.hist_regs,
+                                   spacing=season_steps(width, pd.Timedelta("1D")))
+                backtest = evaluate_arrays(folds, evidence.model, spec.horizon, spec.seed)
+        except Exception as e:  # noqa: BLE001 - too short, failing or out of time: the run's own folds are the evidence
+            log.info("%s: spike folds not fitted (%s); using the run's backtest", series, _why(e))
+    return fold_evidence(series, ds, y, backtest, width, rule, list(spec.events))
 
 
 def _columns(history: History | pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -165,18 +211,18 @@ def _fit_predict(data, ctx: SeriesContext, spec: FitSpec, width: pd.Timedelta):
                                          ctx.hist_regs, ctx.fut_regs)
         arrays = {c: frame[c].to_numpy() for c in FORECAST_COLS if c in frame.columns}
         model, reason, scores = choice.model, choice.reason, choice.scores
-        residuals = _residuals(choice.backtest)
+        residuals, backtest = _residuals(choice.backtest), choice.backtest
     else:
         from .models import get_model
 
         m = get_model(spec.model, step=width, seed=spec.seed)
         arrays = m.fit(data, ctx.hist_regs).forecast_arrays(spec.horizon, (80, 95), ctx.fut_regs)
         model, reason, scores = spec.model, "model named by the caller", _named_scores(data, ctx.hist_regs, spec, width)
-        residuals = None
+        residuals, backtest = None, None
     arrays = _checked(arrays, ctx.future)
     if not model_class(model).uses_regressors:  # the model ignored the events: apply their expected uplift here
         arrays = _uplifted(arrays, ctx.uplift)
-    return arrays, model, reason, scores, residuals
+    return arrays, model, reason, scores, residuals, backtest
 
 
 def _residuals(backtest) -> np.ndarray | None:
@@ -284,5 +330,7 @@ def fallback_result(series: str, history: History | pd.DataFrame, spec: FitSpec,
     ds, y = _columns(history)
     ctx = series_context(spec.events, series, ds, spec.horizon, width)
     y, notes = _robust(series, ds, y, spec, width)
-    frame, model, why, scores = _safe_fallback(_validated(ds, y, width), ds, y, ctx, spec, width, reason)
-    return _result(series, ds, y, ctx, spec, width, frame, model, why, True, scores, t0, notes)
+    data = _validated(ds, y, width)
+    frame, model, why, scores = _safe_fallback(data, ds, y, ctx, spec, width, reason)
+    return _result(series, ds, y, ctx, spec, width, frame, model, why, True, scores, t0, notes,
+                   evidence=_Evidence(data, model, None))

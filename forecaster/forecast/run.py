@@ -253,7 +253,7 @@ def _execute(con, settings, run_id: str, kind: str, p: dict, dask_processes: boo
     spec = FitSpec(horizon=p["horizon_steps"], step=p["step"], model=p["model"], preset=p["preset"], folds=p["folds"],
                    seed=p["seed"], timeout_s=settings.forecast_timeout_s, as_of=p["as_of"] or frame.cutoff,
                    events=tuple(calendar.events), min_ratio=settings.spike_min_ratio, min_peak=settings.spike_min_peak,
-                   min_excess=settings.spike_min_excess,
+                   min_excess=settings.spike_min_excess, min_probability=settings.spike_min_probability,
                    capacity_rps=tuple(sorted(settings.spike_capacity_rps.items())))
     n = len(frame)
     opts = EngineOptions(workers=p["workers"], scheduler=p["scheduler"], dask_processes=dask_processes,

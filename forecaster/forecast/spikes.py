@@ -21,9 +21,11 @@ only, never the whole horizon. ``ratio`` is ``peak / max(expected, 1)``: always 
 Probability: the chance that the actual exceeds the spike's threshold at the likeliest step. With
 the backtest's out-of-sample log residuals (``log1p(y) - log1p(yhat)`` of the chosen model, what
 calibrates its intervals) it is the share of those residuals that would carry ``yhat`` over the
-threshold: calibrated against backtests by construction. Without them (a named model, a
-fallback) the forecast is taken as lognormal with median ``yhat`` and 90th percentile
-``yhat_hi_80``. Lead time: from the as-of point to the spike's start, never negative.
+threshold. Without them (a named model, a fallback) the forecast is taken as lognormal with
+median ``yhat`` and 90th percentile ``yhat_hi_80``. That is the *model-stated* probability: the
+residuals of ordinary hours say little about the hours a model forecasts a spike (a one-off peak
+repeated a week later), so a forecast run recalibrates it on the model's own backtest spikes
+(``forecaster.forecast.spike_calibration``). Lead time: from the as-of point to the spike's start, never negative.
 """
 
 from __future__ import annotations

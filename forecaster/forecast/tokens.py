@@ -57,10 +57,11 @@ class TokenForecast:
 
 def forecast_tokens(hourly: pd.DataFrame, as_of: dt.datetime, horizon_hours: int = 72, model: str = "auto",
                     preset: str = "fast", seed: int = 0, min_ratio: float = 1.5,
-                    min_excess_tokens: float = 1000.0) -> TokenForecast:
+                    min_excess_tokens: float = 1000.0, min_probability: float = 0.0) -> TokenForecast:
     """Forecast every route-and-model token series ``horizon_hours`` past ``as_of`` (pure; fits in process)."""
     spec = FitSpec(horizon=horizon_hours, step="1h", model=model, preset=preset, seed=seed,
-                   as_of=pd.Timestamp(as_of), min_ratio=min_ratio, min_excess=min_excess_tokens)
+                   as_of=pd.Timestamp(as_of), min_ratio=min_ratio, min_excess=min_excess_tokens,
+                   min_probability=min_probability)
     rows, results = [], []
     for sid, (key, hist) in token_histories(hourly, as_of).items():
         res = fit_series(sid, hist, spec)

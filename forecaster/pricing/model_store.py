@@ -62,7 +62,7 @@ def token_forecast_from_db(con: Connection, settings: Settings, horizon_hours: i
     hourly["ts"] = pd.to_datetime(hourly["ts"])
     catalog = model_catalog_for(settings)
     tf = forecast_tokens(hourly, cut, horizon_hours, model or settings.forecast_model, settings.forecast_preset,
-                         settings.forecast_seed)
+                         settings.forecast_seed, min_probability=settings.spike_min_probability)
     lines = {lvl: forecast_lines(tf.forecast, hourly, cut, lvl) for lvl in ("yhat", "yhat_lo_80", "yhat_hi_80")}
     priced = price_tokens(lines["yhat"], catalog, "forecast")
     by_series = {r["key"]: r for r in summarize_models(priced.assign(route=priced["route"] + "|" + priced["provider"]
