@@ -142,6 +142,12 @@ class Settings(BaseSettings):
     # ingest
     ingest_chunk_mb: int = Field(128, ge=1, le=2048, description="bytes read per parse chunk, in MB")
     ingest_max_line_kb: int = Field(64, ge=1, description="lines longer than this are rejected")
+    ingest_batch_files: int = Field(
+        1000, ge=0, description="small sources loaded together in one transaction (0 or 1: each in its own)"
+    )
+    ingest_batch_kb: int = Field(
+        1024, ge=1, description="a source of at most this many KB (and a quarter of ingest_chunk_mb) is a small one"
+    )
     reject_raw_max_chars: int = Field(2000, ge=16, description="raw text kept per reject")
     retention_raw_days: int | None = Field(
         None, ge=0, description="keep raw requests this many days (None: forever, 0: rollups only)"

@@ -97,7 +97,9 @@ def test_ctrl_c_during_an_ingest_keeps_the_finished_sources(tmp_path, monkeypatc
 
     monkeypatch.setattr(loader, "_load_chunk", interrupt_on_b)
     db = tmp_path / "i.duckdb"
-    res = CliRunner().invoke(app, ["ingest", str(first), str(second), "--db", str(db)])
+    cfg = tmp_path / "one-by-one.toml"       # small files: each in its own transaction, not one batch
+    cfg.write_text("[forecaster]\ningest_batch_files = 0\n")
+    res = CliRunner().invoke(app, ["ingest", str(first), str(second), "--db", str(db), "--config", str(cfg)])
     assert res.exit_code == 130, res.output
     assert "the sources loaded before Ctrl-C stay loaded" in res.output and "Traceback" not in res.output
     assert _rows(db, "SELECT count(*) FROM requests") == [(50,)]

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
@@ -42,6 +43,9 @@ def register(app: typer.Typer) -> None:
 
                     def progress(uri: str, done: int, total: int | None) -> None:
                         if uri not in tasks:
+                            for old in tasks.values():   # sources load one after another: one bar at a time,
+                                bar.remove_task(old)     # not thousands for thousands of small objects
+                            tasks.clear()
                             tasks[uri] = bar.add_task(short(Path(uri).name, 40), total=total)
                         bar.update(tasks[uri], completed=done)
 
@@ -54,24 +58,42 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(1)
 
 
-def print_summary(report: IngestReport, db: Path) -> None:
+def print_summary(report: IngestReport, db: Path, limit: int = 25) -> None:
+    """One row per source (failed ones first, then those with rejects; at most ``limit``), paths
+    relative to the working directory and folded rather than cut; then each failure's note whole."""
     console = Console()
-    t = Table(title=f"ingest into {db}", show_lines=False)
-    for col in ("source", "status", "format", "loaded", "rejected", "duplicate", "seconds"):
-        t.add_column(col, justify="right" if col in ("loaded", "rejected", "duplicate", "seconds") else "left")
-    width = max(16, console.width - 64)   # the other columns and the borders take ~64
+    t = Table(title=f"ingest into {db}", box=box.SIMPLE_HEAD, pad_edge=False)
+    t.add_column("source", overflow="fold", ratio=1, min_width=16)
+    for col in ("status", "format", "loaded", "rejects", "dups", "s"):
+        t.add_column(col, no_wrap=True, justify="left" if col in ("status", "format") else "right")
+    rank = {"failed": 0, "loaded": 1, "skipped": 2}
+    rows = sorted(report.by_source, key=lambda s: (rank.get(s.status, 1), s.rows_rejected == 0))
     notes = []
-    for s in report.by_source:
-        t.add_row(short(s.uri, width), s.status, s.format or "-", f"{s.rows_loaded:,}", f"{s.rows_rejected:,}",
+    for s in rows[:limit]:
+        t.add_row(_display(s.uri), s.status, s.format or "-", f"{s.rows_loaded:,}", f"{s.rows_rejected:,}",
                   f"{s.rows_duplicate:,}", f"{s.seconds:.2f}")
+    for s in report.by_source:
         if s.note and s.status != "loaded":
-            notes.append(f"{s.status}: {s.uri}: {s.note}")
+            notes.append(f"{s.status}: {s.note}" if s.uri in s.note else f"{s.status}: {s.uri}: {s.note}")
     console.print(t)
-    for n in notes:   # whole, under the table, rather than folded into a narrow column
+    if len(rows) > limit:
+        console.print(f"... and {len(rows) - limit:,} more source(s) (--json for all; `forecaster sources list`)")
+    for n in notes[:limit]:   # whole, under the table, rather than folded into a narrow column
         console.print(n, soft_wrap=True, markup=False, highlight=False)
+    if len(notes) > limit:
+        console.print(f"... and {len(notes) - limit:,} more note(s) (--json for all)")
     console.print(
+        f"dups: rows seen before (same request id, or same place in the same bytes); s: seconds\n"
         f"{report.sources} source(s): {report.rows_loaded:,} rows loaded, {report.rows_rejected:,} rejected "
         f"(see table rejects), {report.rows_duplicate:,} duplicate, in {report.seconds:.2f}s"
     )
 
 
+def _display(uri: str) -> str:
+    """A local path under the working directory as a relative one (what a person typed); others whole."""
+    if "://" in uri or uri == "-":
+        return uri
+    try:
+        return str(Path(uri).resolve().relative_to(Path.cwd()))
+    except (ValueError, OSError):
+        return uri

@@ -13,6 +13,7 @@ import numpy as np
 import pyarrow as pa
 
 from ..config import Settings
+from ..errors import BadInput
 from ..store import sources as sources_table
 from ..store.db import (Connection, append_arrow, cursor, from_arrow, materialize, rel_arrow, rel_insert,
                         rel_query, rel_rows, run)
@@ -73,6 +74,12 @@ def detect_format(chunk: Chunk, sample: int = DETECT_SAMPLE) -> LogFormat | None
     return best if best_score >= 0.5 or (best_score >= 0.1 and best_score * len(lines) >= 3) else None
 
 
+def undetected(uri: str) -> BadInput:
+    """The error of a source whose format no registered one matches."""
+    return BadInput(f"{uri}: cannot tell the log format from its first lines; name it with --format "
+                    f"(one of: {', '.join(sorted(all_formats()))})")
+
+
 class SourceLoad:
     """What one source's load carries from chunk to chunk.
 
@@ -113,7 +120,7 @@ class SourceLoad:
         self.committed.close()
 
 
-_REQUEST_COLUMNS = ("ts, api, api_type, stage, route, method, status, latency_ms, integration_latency_ms, "
+REQUEST_COLUMNS = _REQUEST_COLUMNS = ("ts, api, api_type, stage, route, method, status, latency_ms, integration_latency_ms, "
                     "bytes_out, region, client, request_id")
 
 _STATS = """SELECT count(*) FILTER (WHERE reason IS NOT NULL), count(*) FILTER (WHERE reason IS NULL),

@@ -9,67 +9,34 @@ is ever left behind, and a rerun gets the totals right.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import time
-import zlib
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Callable
+from typing import BinaryIO
 
 from ..config import Settings
-from ..errors import BadInput, ForecasterError, SourceError
+from ..errors import BadInput, SourceError
 from ..store import requests as store_requests
 from ..store import sources as store_sources
-from ..store.db import Connection, DatabaseError, transaction, utcnow
+from ..store.db import Connection, transaction, utcnow
 from . import llm
 from .chunks import StreamStats, iter_chunks, prefetch
 from .formats import LogFormat, all_formats, get_format
 from .formats.custom import register_custom_formats
 from .appender import ROW_GROUP_ROWS
-from .chunkload import SourceLoad, detect_format, first_content_line, has_content, reject_oversize
+from .chunkload import SourceLoad, detect_format, undetected, first_content_line, has_content, reject_oversize
 from .chunkload import load_chunk as _load_chunk  # a module global, so tests can interrupt a load
-from .normalize import NormalizeContext
+from .batch import Progress, SmallSources
+from .normalize import load_context
+from .report import (SOURCE_ERRORS, IngestReport, SourceReport, cwrecords_note, failed, skipped_copy, skipped_seen,
+                     tail_note)
 from .resume import find_resume, stored_key
 from .routes import RouteTemplate, load_route_map
 from .sources import Source, expand
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[str, int, int | None], None]   # (uri, bytes read, total bytes or None)
-
-
-@dataclass
-class SourceReport:
-    uri: str
-    status: str = "loaded"        # loaded | skipped (seen before) | failed
-    source_id: int | None = None
-    format: str | None = None
-    rows_loaded: int = 0
-    rows_rejected: int = 0
-    rows_duplicate: int = 0
-    lines_blank: int = 0
-    requests_counted: int = 0     # counts format: requests these rows stand for
-    bytes: int = 0
-    seconds: float = 0.0
-    note: str | None = None
-
-
-@dataclass
-class IngestReport:
-    sources: int = 0
-    rows_loaded: int = 0
-    rows_rejected: int = 0
-    rows_duplicate: int = 0
-    seconds: float = 0.0
-    by_source: list[SourceReport] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @property
-    def failed(self) -> list[SourceReport]:
-        return [s for s in self.by_source if s.status == "failed"]
+__all__ = ["IngestReport", "SourceReport", "ingest", "load_source", "apply_retention"]
 
 
 class _AlreadyLoaded(Exception):
@@ -97,13 +64,21 @@ def ingest(
     templates = tuple(load_route_map(rm)) if rm else ()
     t0 = time.perf_counter()
     report = IngestReport()
-    for src in expand(uris, settings, con, stdin=stdin):
-        sr = load_source(con, src, settings, fmt, templates, progress)
-        report.by_source.append(sr)
-        report.sources += 1
-        report.rows_loaded += sr.rows_loaded
-        report.rows_rejected += sr.rows_rejected
-        report.rows_duplicate += sr.rows_duplicate
+    sources = expand(uris, settings, con, stdin=stdin)
+    small = SmallSources(con, settings, None if fmt == "auto" else get_format(fmt), templates, progress,
+                         single=lambda src: load_source(con, src, settings, fmt, templates, progress))
+    i = 0
+    while i < len(sources):   # runs of small sources load many per transaction; the rest one by one
+        j = i
+        while j < len(sources) and j - i < small.max_files and small.eligible(sources[j]):
+            j += 1
+        if j == i:
+            report.add(load_source(con, sources[i], settings, fmt, templates, progress))
+            i += 1
+        else:
+            for sr in small.load(sources[i:j]):
+                report.add(sr)
+            i = j
     # model calls: attribute to gateway routes by request id (before retention), rebuild tokens_1m
     llm.refresh(con, [s.source_id for s in report.by_source if s.status == "loaded" and s.source_id is not None])
     apply_retention(con, settings)
@@ -132,23 +107,19 @@ def load_source(
     sr = SourceReport(uri=src.uri)
     prior = _seen_before(con, src)
     if prior is not None:
-        sr.status, sr.source_id, sr.note = "skipped", prior, f"already loaded as source {prior}"
-        return sr
+        return skipped_seen(src.uri, prior)
     try:
         with transaction(con):
             _load_in_transaction(con, src, settings, fmt, templates, progress, sr)
             sr.seconds = round(time.perf_counter() - t0, 3)
             _record_source(con, src, sr)
     except _AlreadyLoaded as e:
-        sr = SourceReport(uri=src.uri, status="skipped", source_id=e.source_id,
-                          note=f"same bytes already loaded as source {e.source_id}")
-    except (OSError, EOFError, zlib.error, DatabaseError, ForecasterError, ValueError) as e:
+        sr = skipped_copy(src.uri, e.source_id)
+    except SOURCE_ERRORS as e:
         log.warning("source %s failed: %s", src.uri, e)
-        sr = SourceReport(uri=src.uri, status="failed", note=f"{type(e).__name__}: {e}")
-    cw = src.extra.get("cwrecords")
-    if cw and sr.status == "loaded":   # subscription records: say what was unpacked and what was skipped
-        sr.note = (f"{cw['records']} CloudWatch Logs subscription record(s), {cw['events']} log event(s); "
-                   f"skipped {cw['control_messages']} CONTROL_MESSAGE and {cw['other_records']} other record(s)")
+        sr = failed(src.uri, e)
+    if sr.status == "loaded":   # subscription records: say what was unpacked and what was skipped
+        sr.note = cwrecords_note(src.extra) or sr.note
     sr.seconds = round(time.perf_counter() - t0, 3)
     return sr
 
@@ -167,16 +138,15 @@ def _load_in_transaction(con, src: Source, settings: Settings, fmt: str, templat
     header: str | None = None   # for formats whose first line every chunk needs (CSV header)
     if prior is not None and log_format is not None and log_format.header:
         header = _first_content_line(resume.head)
-    now = utcnow()
-    ctx = NormalizeContext(source_id=sid, default_region=settings.default_region, route_templates=templates,
-                           content_ids=not src.resumable,
-                           ts_min=str(now - dt.timedelta(days=settings.ingest_ts_window_days))[:19],
-                           ts_max=str(now + dt.timedelta(days=settings.ingest_ts_future_days))[:19])
+    ctx = load_context(settings, templates, source_id=sid, content_ids=not src.resumable, now=utcnow())
     state = SourceLoad(con, sid)
     hold_tail = (src.hold_tail and not src.extra.get("gzip")
                  and (src.mtime is None or time.time() - src.mtime < settings.ingest_tail_wait_s))
     try:
-        chunks = iter_chunks(stream, settings.ingest_chunk_mb << 20, stats, max_line_bytes=max(max_line, 1 << 20),
+        chunk_bytes = settings.ingest_chunk_mb << 20
+        if src.size is not None and not src.extra.get("gzip"):   # a small file: no buffer far bigger than it
+            chunk_bytes = min(chunk_bytes, max(1 << 20, src.size + 1))
+        chunks = iter_chunks(stream, chunk_bytes, stats, max_line_bytes=max(max_line, 1 << 20),
                              align_lines=ROW_GROUP_ROWS, hold_tail=hold_tail, first_line=resume.first_line)
         small = src.size is not None and src.size <= (settings.ingest_chunk_mb << 20) // 4
         for chunk in (chunks if small else prefetch(chunks)):   # one chunk: no read-ahead thread to start
@@ -186,10 +156,7 @@ def _load_in_transaction(con, src: Source, settings: Settings, fmt: str, templat
                     sr.lines_blank += len(chunk)      # nothing but blank lines so far: keep looking
                     continue
                 if log_format is None:
-                    raise BadInput(
-                        f"{src.uri}: cannot tell the log format from its first lines; name it with --format "
-                        f"(one of: {', '.join(sorted(all_formats()))})"
-                    )
+                    raise undetected(src.uri)
                 sr.format = log_format.name
             if log_format.header and header is None:
                 header = first_content_line(chunk)
@@ -216,8 +183,7 @@ def _load_in_transaction(con, src: Source, settings: Settings, fmt: str, templat
         same = store_sources.by_checksum(con, checksum)
         if same is not None:
             raise _AlreadyLoaded(same)
-    if stats.tail_bytes:
-        sr.note = f"unfinished last line ({stats.tail_bytes} bytes) left for the next load"
+    sr.note = tail_note(stats.tail_bytes)
     lines_total = resume.first_line - 1 + stats.lines
     src.extra["resume"] = {
         "checksum": checksum, "offset_bytes": resume.offset, "loaded_bytes": resume.offset + stats.whole_bytes,

@@ -6,7 +6,10 @@ builds ``reason`` — every problem of the line joined by '; ' (NULL when the ro
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
+
+from ..config import Settings
 
 from .formats.base import LogFormat, sql_str
 from .routes import RouteTemplate, clean_path_sql, heuristic_sql, mapped_sql
@@ -54,7 +57,22 @@ class NormalizeContext:
     # Timestamps outside [ts_min, ts_max] are rejected (a window ending a day after now).
     ts_min: str = "1970-01-01 00:00:00"
     ts_max: str = "9999-12-31 00:00:00"
+    # Many small sources parsed as one (:mod:`.batch`): ``line_no`` carries the source id in its
+    # high 32 bits (``source_id << 32 | line_no``), so the ids made from it are the same per source.
+    packed_ids: bool = False
 
+
+def load_context(settings: Settings, templates: tuple[RouteTemplate, ...], source_id: int = 0,
+                 content_ids: bool = False, packed_ids: bool = False, now: dt.datetime | None = None) -> NormalizeContext:
+    """The context of one load: its timestamp window ends ``ingest_ts_future_days`` after ``now``."""
+    now = now or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    return NormalizeContext(source_id=source_id, default_region=settings.default_region, route_templates=templates,
+                            content_ids=content_ids, packed_ids=packed_ids,
+                            ts_min=str(now - dt.timedelta(days=settings.ingest_ts_window_days))[:19],
+                            ts_max=str(now + dt.timedelta(days=settings.ingest_ts_future_days))[:19])
+
+
+LINE_MASK = (1 << 32) - 1                   # packed_ids: the line number's bits
 
 OCCURRENCES_TABLE = "_ingest_occurrences"   # content hash -> times seen in the chunks before (content_ids)
 
@@ -154,6 +172,8 @@ def normalized_sql(fmt: LogFormat, lines_rel: str, ctx: NormalizeContext, with_l
 
 
 def _request_id(ctx: NormalizeContext) -> str:
+    if ctx.packed_ids:
+        return f"coalesce(request_id, (line_no >> 32)::VARCHAR || ':' || (line_no & {LINE_MASK}))"
     if not ctx.content_ids:
         return f"coalesce(request_id, '{ctx.source_id}:' || line_no)"
     seen = f"coalesce((SELECT o.n FROM {OCCURRENCES_TABLE} o WHERE o.h = _content_hash), 0)"

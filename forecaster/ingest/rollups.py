@@ -86,6 +86,11 @@ def fold_chunk(rel: Relation, where: str) -> None:
     rel_rows(rel, f"INSERT INTO traffic_1m ({_COLUMNS}) {_AGGREGATE.format(rel='_p', where=where)} {_MERGE}")
 
 
+def fold_table(con: Connection, table: str, where: str) -> None:
+    """:func:`fold_chunk` over a table (a batch of small sources, :mod:`.batch`), all its sources at once."""
+    run(con, f"INSERT INTO traffic_1m ({_COLUMNS}) {_AGGREGATE.format(rel=table, where=where)} {_MERGE}")
+
+
 def fold_counts_chunk(rel: Relation, where: str) -> int:
     """Add pre-aggregated count rows (``requests`` weight each) to ``traffic_1m``, as that many log
     lines would; returns how many requests they stand for. No percentiles, so any chunking is exact."""

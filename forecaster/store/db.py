@@ -241,6 +241,11 @@ def from_arrow(con: Connection, table: pa.Table) -> Relation:
     return con.from_arrow(table)
 
 
+def table_relation(con: Connection, name: str) -> Relation:
+    """A table (a temp table of parsed rows) as a relation, for the helpers that take one."""
+    return con.table(name)
+
+
 def rel_query(rel: Relation, sql: str, alias: str = "_p") -> Relation:
     """``sql`` over ``rel`` (called ``alias`` in it), as a new lazy relation."""
     out = rel.query(alias, sql)
@@ -287,5 +292,5 @@ def table_exists(con: Connection, name: str) -> bool:
 
 __all__ = ["Connection", "Relation", "DatabaseError", "connect", "cursor", "open_store", "open_reader", "migrate",
            "transaction", "utcnow", "run", "one", "scalar", "many", "frame", "arrow", "records", "registered",
-           "insert_frame", "numpy", "from_arrow", "rel_query", "materialize", "rel_rows", "rel_numpy", "rel_arrow",
+           "insert_frame", "numpy", "from_arrow", "table_relation", "rel_query", "materialize", "rel_rows", "rel_numpy", "rel_arrow",
            "rel_insert", "append_arrow", "table_exists"]

@@ -85,6 +85,21 @@ def add_counts(con: Connection, source_id: int, rows: Sequence[tuple[str, str, i
             "not_found": pa.array([r[3] for r in rows], pa.int64())}))
 
 
+def add_counts_from(con: Connection, table: str, where: str) -> None:
+    """:func:`add_counts` for every source of a table of parsed rows at once (a batch of small
+    sources: ``source_id`` is a column), from its ``_mine`` rows passing ``where``, before they are mapped."""
+    run(con, f"""INSERT INTO route_path_counts (source_id, api, path, requests, not_found)
+                 SELECT source_id, api, route, sum(requests)::BIGINT,
+                        coalesce(sum(requests) FILTER (WHERE status = 404), 0)::BIGINT
+                 FROM {table} WHERE ({where}) AND _mine GROUP BY ALL""")
+
+
+def map_table(con: Connection, table: str) -> None:
+    """:func:`mapped` in place, for a table of parsed rows."""
+    run(con, f"""UPDATE {table} SET route = m.route FROM route_paths m
+                 WHERE {table}._mine AND m.api = {table}.api AND m.path = {table}.route""")
+
+
 def mapped(rel: Relation) -> Relation:
     """A parsed chunk with each ``_mine`` row's route replaced by the route ``route_paths`` maps its key to."""
     return materialize(rel_query(rel, """

@@ -11,7 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from .db import one, run, scalar
+import pyarrow as pa
+
+from .db import append_arrow, arrow, one, run, scalar
 
 _COLUMNS = ("source_id", "uri", "size_bytes", "mtime", "checksum", "etag", "cursor", "format", "rows_loaded",
             "rows_rejected", "rows_duplicate", "lines_blank", "requests_counted", "loaded_at", "seconds",
@@ -63,13 +65,77 @@ def insert(con, row: dict[str, Any]) -> None:
         [row[c] for c in cols])
 
 
+# Arrow types of the source columns, for rows inserted many at once.
+_TYPES = {"source_id": pa.int64(), "uri": pa.string(), "size_bytes": pa.int64(), "mtime": pa.float64(),
+          "checksum": pa.string(), "etag": pa.string(), "cursor": pa.string(), "format": pa.string(),
+          "rows_loaded": pa.int64(), "rows_rejected": pa.int64(), "rows_duplicate": pa.int64(),
+          "lines_blank": pa.int64(), "requests_counted": pa.int64(), "loaded_at": pa.timestamp("us"),
+          "seconds": pa.float64(), "offset_bytes": pa.int64(), "loaded_bytes": pa.int64(), "lines_total": pa.int64(),
+          "head_sha256": pa.string(), "parent_id": pa.int64(), "tail_bytes": pa.int64()}
+
+
 def insert_many(con, rows: Sequence[dict[str, Any]]) -> None:
-    """Many source rows in one statement (the small-files path)."""
+    """Many source rows in one statement (the small-files path); every row has the same keys."""
     if not rows:
         return
     cols = [c for c in _COLUMNS if c in rows[0]]
-    con.executemany(f"INSERT INTO sources ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})",
-                    [[r[c] for c in cols] for r in rows])
+    append_arrow(con, "sources", pa.table({c: pa.array([r[c] for r in rows], _TYPES[c]) for c in cols}))
+
+
+def reject_many(con, rows: Sequence[tuple[int, int, str | None, str]]) -> None:
+    """Record many unusable lines at once: (source_id, line_no, raw, reason) each."""
+    if rows:
+        cols = list(zip(*rows))
+        append_arrow(con, "rejects", pa.table({
+            "source_id": pa.array(cols[0], pa.int64()), "line_no": pa.array(cols[1], pa.int64()),
+            "raw": pa.array(cols[2], pa.string()), "reason": pa.array(cols[3], pa.string())}))
+
+
+def seen_many(con, keys: Sequence[tuple[str, int | None, float | None, str | None]]) -> list[int | None]:
+    """:func:`seen_file` / :func:`seen_object` for many sources at once: per (uri, size, mtime, etag),
+    the newest source loaded from that object (same ETag) or file (same size and mtime), or None."""
+    if not keys:
+        return []
+    cols = list(zip(*keys))
+    probe = pa.table({"i": pa.array(range(len(keys)), pa.int64()), "uri": pa.array(cols[0], pa.string()),
+                      "size_bytes": pa.array(cols[1], pa.int64()), "mtime": pa.array(cols[2], pa.float64()),
+                      "etag": pa.array(cols[3], pa.string())})
+    run(con, "CREATE OR REPLACE TEMP TABLE _seen_probe (i BIGINT, uri VARCHAR, size_bytes BIGINT, mtime DOUBLE, "
+             "etag VARCHAR)")
+    append_arrow(con, "_seen_probe", probe)
+    rows = run(con, """SELECT p.i, max(s.source_id) FROM _seen_probe p JOIN sources s ON s.uri = p.uri
+                       AND CASE WHEN p.etag IS NOT NULL THEN s.etag = p.etag
+                                ELSE s.size_bytes = p.size_bytes AND s.mtime = p.mtime END
+                       WHERE p.etag IS NOT NULL OR (p.size_bytes IS NOT NULL AND p.mtime IS NOT NULL)
+                       GROUP BY p.i""")
+    run(con, "DROP TABLE _seen_probe")
+    out: list[int | None] = [None] * len(keys)
+    for i, sid in rows:
+        out[i] = sid
+    return out
+
+
+def known_head_keys(con, keys: Sequence[str]) -> set[str]:
+    """Which of ``keys`` an earlier load was stored under (see :func:`priors`)."""
+    if not keys:
+        return set()
+    return {r[0] for r in run(con, "SELECT DISTINCT head_sha256 FROM sources WHERE loaded_bytes > 0 "
+                                   "AND head_sha256 IN (SELECT unnest(?::VARCHAR[]))", [list(set(keys))])}
+
+
+def by_checksums(con, checksums: Sequence[str]) -> dict[str, int]:
+    """:func:`by_checksum` for many: checksum -> a source that loaded those bytes."""
+    if not checksums:
+        return {}
+    return {r[0]: r[1] for r in run(con, "SELECT checksum, min(source_id) FROM sources "
+                                         "WHERE checksum IN (SELECT unnest(?::VARCHAR[])) GROUP BY 1",
+                                    [list(set(checksums))])}
+
+
+def delete_requests_of(con, ids: Sequence[int]) -> None:
+    """Drop the raw requests of sources ``ids`` (their rollups stay)."""
+    if ids:
+        run(con, "DELETE FROM requests WHERE source_id IN (SELECT unnest(?::BIGINT[]))", [list(ids)])
 
 
 def seen_file(con, uri: str, size: int | None, mtime: float | None) -> int | None:

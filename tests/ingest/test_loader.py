@@ -102,10 +102,18 @@ def test_rollups_match_requests(con, tmp_path):
 def test_minute_shared_by_two_sources_adds_counts(con, tmp_path):
     a = write(tmp_path / "a.log", [rest_line(i, T0 + i, latency=10) for i in range(10)])
     b = write(tmp_path / "b.log", [rest_line(i, T0 + i, latency=30) for i in range(10, 40)])
-    ingest(con, [str(a), str(b)])
+    ingest(con, [str(a), str(b)], Settings(ingest_batch_files=0))   # each source in its own transaction
     (req, n, p50), = run(con, "SELECT requests, latency_n, latency_p50_ms FROM traffic_1m")
     assert (req, n) == (40, 40)
     assert p50 == pytest.approx((10 * 10 + 30 * 30) / 40)   # latency-count-weighted
+
+
+def test_minute_shared_by_two_sources_of_one_batch_is_exact(con, tmp_path):
+    a = write(tmp_path / "a.log", [rest_line(i, T0 + i, latency=10) for i in range(10)])
+    b = write(tmp_path / "b.log", [rest_line(i, T0 + i, latency=30) for i in range(10, 40)])
+    ingest(con, [str(a), str(b)])                                  # small files: one batch, one fold
+    (req, n, p50), = run(con, "SELECT requests, latency_n, latency_p50_ms FROM traffic_1m")
+    assert (req, n, p50) == (40, 40, 30.0)                         # the median of all 40 rows
 
 
 def test_gzip_and_directory_and_glob(con, tmp_path):

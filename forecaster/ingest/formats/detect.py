@@ -11,6 +11,9 @@ import orjson
 def json_objects(lines: Iterable[str]) -> list[dict | None]:
     out: list[dict | None] = []
     for ln in lines:
+        if ln.lstrip(" \t\r\n")[:1] != "{":   # not an object: skip the parse (a failed one costs ~2 us)
+            out.append(None)
+            continue
         try:
             v = orjson.loads(ln)
         except orjson.JSONDecodeError:
