@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import sys
 import logging
 from pathlib import Path
 from typing import Optional, cast
@@ -39,6 +40,9 @@ def register(app: typer.Typer) -> None:
         api = create_app(settings, runtime=runtime, background=background)
         gc.collect()
         gc.freeze()     # what start-up made lives as long as the process: no collector pass walks it again
+        # the scheduled pipeline runs in a thread of this process (the store has one writer): hand the
+        # GIL back to the event loop every 1 ms rather than 5, so a poll never waits behind its Python work
+        sys.setswitchinterval(0.001)
         try:
             # uvicorn annotates this int but passes it to asyncio.timeout(), which takes float seconds
             grace = cast(int, settings.shutdown_timeout_s)
