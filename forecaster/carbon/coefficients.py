@@ -6,12 +6,12 @@ Every value comes with its source in the data file; a user overlay (same keys) r
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ..pricing.catalog import read_toml
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,10 +44,10 @@ def default_path() -> Path:
 
 def load_coefficients(overlay: Path | str | None = None, path: Path | str | None = None) -> Coefficients:
     """The shipped coefficients, with an optional overlay file's values on top."""
-    data = _read(Path(path) if path else default_path())
+    data = read_toml(Path(path) if path else default_path(), "carbon coefficients")
     values = dict(data.get("coefficients", {}))
     if overlay is not None:
-        o = _read(Path(overlay))
+        o = read_toml(Path(overlay), "carbon coefficients")
         values.update(o.get("coefficients", o))
     return coefficients_from(values, source=data.get("meta", {}).get("source", ""),
                              as_of=str(data.get("meta", {}).get("as_of", "")))
@@ -70,10 +70,3 @@ def coefficients_from(values: dict[str, Any], source: str = "", as_of: str = "")
     if problems:
         raise ConfigError("carbon coefficients are invalid: " + "; ".join(problems))
     return Coefficients(**{k: float(values[k]) for k in _FIELDS}, source=source, as_of=as_of)
-
-
-def _read(path: Path) -> dict[str, Any]:
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
-        raise ConfigError(f"cannot read carbon coefficients {path}: {e}") from e

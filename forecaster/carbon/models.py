@@ -10,7 +10,6 @@ Pure: token frames in, carbon lines out.
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError
+from ..pricing.catalog import read_toml
 from ..pricing.models import ModelCatalog
 from .coefficients import Coefficients
 from .intensity import GridIntensity
@@ -68,10 +68,7 @@ def default_path() -> Path:
 def load_model_energy(path: Path | str | None = None) -> ModelEnergy:
     """The shipped estimates (or ``path``: same layout); every bad row is reported at once."""
     p = Path(path) if path else default_path()
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
-        raise ConfigError(f"cannot read model energy file {p}: {e}") from e
+    data = read_toml(p, "model energy file")
     tiers, problems = {}, []
     for i, r in enumerate(data.get("model_energy", [])):
         try:

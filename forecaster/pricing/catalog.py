@@ -79,30 +79,38 @@ class Catalog:
         return any(k == key for k, _ in self.prices)
 
 
+def shipped_files(folder: str) -> list[Path]:
+    """The TOML files shipped in ``forecaster/data/<folder>``, oldest first (names end in their date)."""
+    root = resources.files("forecaster") / "data" / folder
+    return sorted(Path(str(p)) for p in root.iterdir() if p.name.endswith(".toml"))
+
+
+def newest_shipped(folder: str, what: str) -> Path:
+    shipped = shipped_files(folder)
+    if not shipped:
+        raise ConfigError(f"no {what} shipped in forecaster/data/{folder}")
+    return shipped[-1]
+
+
 def builtin_catalogs() -> list[Path]:
     """The catalogs shipped in the package, oldest first (names end in the date)."""
-    folder = resources.files("forecaster") / "data" / "prices"
-    return sorted(Path(str(p)) for p in folder.iterdir() if p.name.endswith(".toml"))
+    return shipped_files("prices")
 
 
 def load_catalog(path: Path | str | None = None, overlay: Path | str | None = None) -> Catalog:
     """Load a catalog (default: the newest shipped one) and apply an optional overlay file."""
-    if path is None:
-        shipped = builtin_catalogs()
-        if not shipped:
-            raise ConfigError("no price catalog shipped in forecaster/data/prices")
-        path = shipped[-1]
-    data = _read(Path(path))
+    path = newest_shipped("prices", "price catalog") if path is None else path
+    data = read_toml(Path(path), "price file")
     if overlay is not None:
-        data = apply_overlay(data, _read(Path(overlay)))
+        data = apply_overlay(data, read_toml(Path(overlay), "price file"))
     return parse_catalog(data, origin=str(path))
 
 
-def _read(path: Path) -> dict[str, Any]:
+def read_toml(path: Path, what: str) -> dict[str, Any]:
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
-        raise ConfigError(f"cannot read price file {path}: {e}") from e
+        raise ConfigError(f"cannot read {what} {path}: {e}") from e
 
 
 def apply_overlay(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:

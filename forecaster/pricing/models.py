@@ -14,9 +14,7 @@ the flag ``unknown_model`` (or, when the log carried its own cost, that cost and
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 from decimal import ROUND_HALF_EVEN, Decimal
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError
+from .catalog import newest_shipped, read_toml, shipped_files
 
 FLAG_UNKNOWN = "unknown_model"
 FLAG_LOGGED_COST = "logged_cost"
@@ -100,31 +99,19 @@ def _candidates(model: str) -> list[str]:
 
 
 def builtin_model_catalogs() -> list[Path]:
-    folder = resources.files("forecaster") / "data" / "model_prices"
-    return sorted(Path(str(p)) for p in folder.iterdir() if p.name.endswith(".toml"))
+    return shipped_files("model_prices")
 
 
 def load_model_catalog(path: Path | str | None = None, overlay: Path | str | None = None) -> ModelCatalog:
     """The newest shipped model catalog (or ``path``), with the overlay's ``[[model_price]]`` rows laid on."""
-    if path is None:
-        shipped = builtin_model_catalogs()
-        if not shipped:
-            raise ConfigError("no model price catalog shipped in forecaster/data/model_prices")
-        path = shipped[-1]
-    data = _read(Path(path))
+    path = newest_shipped("model_prices", "model price catalog") if path is None else path
+    data = read_toml(Path(path), "model price file")
     if overlay is not None:
         rows = {(r.get("provider"), r.get("model"), r.get("region")): r for r in data.get("model_price", [])}
-        for r in _read(Path(overlay)).get("model_price", []):
+        for r in read_toml(Path(overlay), "model price file").get("model_price", []):
             rows[(r.get("provider"), r.get("model"), r.get("region"))] = dict(r, note=r.get("note", "user override"))
         data = dict(data, model_price=list(rows.values()))
     return parse_model_catalog(data, str(path))
-
-
-def _read(path: Path) -> dict[str, Any]:
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
-        raise ConfigError(f"cannot read model price file {path}: {e}") from e
 
 
 def parse_model_catalog(data: dict[str, Any], origin: str = "<dict>") -> ModelCatalog:
