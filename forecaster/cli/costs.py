@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -156,14 +157,18 @@ def _model_spend(con, settings, start, end, forecast: bool, as_of) -> dict | Non
 def print_model_spend(m: dict, top: int = 10) -> None:
     """Model spend as tables (by route, model and client), unpriced models and budget alerts."""
     for by in ("route", "model", "client"):
-        t = Table(title=f"model spend {m['from']} .. {m['to']} by {by} (catalog {m['catalog']})")
-        for col in (by, "usd", "calls", "input tok", "output tok", "cached tok", "flags"):
-            t.add_column(col, justify="left" if col in (by, "flags") else "right")
+        t = Table(title=f"model spend {m['from']} .. {m['to']} by {by} (catalog {m['catalog']})",
+                  box=box.SIMPLE_HEAD, pad_edge=False)
+        t.add_column(by, overflow="fold", ratio=1, min_width=12)    # folded, not cut: its end tells rows apart
+        for col in ("usd", "calls", "in tok", "out tok", "cached"):
+            t.add_column(col, justify="right", no_wrap=True)
+        t.add_column("flags", overflow="fold", max_width=16)
         for r in m[f"by_{by}"][:top]:
-            usd = f"${r['usd']:,.6f}" + (" + unpriced" if r["unpriced"] else "")
+            usd = f"${r['usd']:,.4f}" + ("+?" if r["unpriced"] else "")   # +?: tokens of an unknown model on top
             t.add_row(r["key"], usd, f"{r['requests']:,}", f"{r['input_tokens']:,}", f"{r['output_tokens']:,}",
                       f"{r['cached_input_tokens']:,}", ", ".join(r["flags"]))
         Console().print(t)
+    Console().print("usd +?: some tokens are of a model the catalog does not price (see below)")
     Console().print(f"model spend: ${m['total_usd']:,.6f} for {m['input_tokens']:,} input + "
                     f"{m['output_tokens']:,} output tokens")
     for u in m["unpriced_models"]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -22,9 +23,12 @@ def show_token_spenders(con, settings, now: dt.datetime, console: Console, limit
     proj = spend["projection"]
     for by in ("route", "client"):
         month_end = {r["key"]: r for r in proj[f"by_{by}"]}
-        t = Table(title=f"top token spenders by {by}, {proj['month']} (as of {now:%Y-%m-%d %H:%M})")
-        for col in (by, "calls", "input tok", "output tok", "to date", "month-end", "flags"):
-            t.add_column(col, justify="left" if col in (by, "flags") else "right")
+        t = Table(title=f"top token spenders by {by}, {proj['month']} (as of {now:%Y-%m-%d %H:%M})",
+                  box=box.SIMPLE_HEAD, pad_edge=False)
+        t.add_column(by, overflow="fold", ratio=1, min_width=14)    # folded, not cut: its end tells rows apart
+        for col in ("calls", "in tok", "out tok", "to date", "month-end"):
+            t.add_column(col, justify="right", no_wrap=True)
+        t.add_column("flags", overflow="fold", max_width=16)
         for r in spend[f"by_{by}"][:limit]:
             p = month_end.get(r["key"], {})
             t.add_row(r["key"], f"{r['requests']:,}", f"{r['input_tokens']:,}", f"{r['output_tokens']:,}",

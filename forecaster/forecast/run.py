@@ -8,6 +8,7 @@ and spikes (batched, inside one transaction), the summary, and reading results b
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import time
@@ -22,9 +23,9 @@ from .engines import ENGINES, EngineOptions, batch_size
 from ..errors import BadInput, NotFound, UnknownName
 from .events import Calendar
 from .fit import FORECAST_COLS, FitSpec, History, SeriesResult, _why, fallback_result
-from .series import STEPS, data_resolution, load_series, step_delta, steps_in
+from .series import STEPS, data_cutoff, data_resolution, load_series, step_delta, steps_in
 from ..store import forecasts as results
-from ..store import runs
+from ..store import runs, traffic
 from ..store.db import Connection, transaction, utcnow
 
 log = logging.getLogger(__name__)
@@ -244,8 +245,27 @@ def _execute(con, settings, run_id: str, kind: str, p: dict, dask_processes: boo
                        f"missing; use --step {' or '.join(coarse)}")
     frame = load_series(con, p["step"], p["as_of"], p["routes"], settings.forecast_history_days)
     if len(frame) == 0:
-        raise BadInput(f"no traffic in traffic_1m before {p['as_of'] or 'now'}"
-                       f"{' matching ' + str(p['routes']) if p['routes'] else ''}; ingest logs first")
+        first, last = traffic.span(con)
+        if first is None:
+            raise BadInput("no traffic in traffic_1m; ingest logs first")
+        cutoff, width = data_cutoff(con, p["step"], p["as_of"]), step_delta(p["step"])
+        held = f"traffic_1m holds {first:%Y-%m-%d %H:%M} .. {last:%Y-%m-%d %H:%M}"
+        if cutoff is not None and first >= cutoff and p["as_of"] is not None and last >= cutoff + width:
+            raise BadInput(f"no traffic before --as-of {p['as_of']}: {held}")
+        if cutoff is not None and first >= cutoff:
+            finer = [name for name, w in STEPS.items() if w < width]
+            raise BadInput(f"{held}: not one whole {p['step']} step before {cutoff:%Y-%m-%d %H:%M} (the step in "
+                           f"progress is never read); load more history"
+                           f"{' or use --step ' + ' or '.join(finer) if finer else ''}")
+        days = settings.forecast_history_days
+        if p["routes"]:
+            raise BadInput(f"no series matches --routes {p['routes']} in the {f'{days:g} days' if days else 'history'} "
+                           f"before {p['as_of'] or 'now'} ({held}); series ids look like "
+                           f"route:API|STAGE|METHOD /path|REGION, api:API, stage:API|STAGE, region:REGION, total")
+        raise BadInput(f"no traffic in the "
+                       f"{f'{days:g} days' if days else 'history'} before {p['as_of'] or 'now'} that forecasts read "
+                       f"(forecast_history_days); {held}: "
+                       f"forecast from its end with --as-of {last + dt.timedelta(minutes=1):%Y-%m-%dT%H:%M}")
     width = step_delta(p["step"])
     lo = frame.first_ds
     assert lo is not None and frame.cutoff is not None  # there is traffic

@@ -49,3 +49,25 @@ def test_series_timeout_lives_with_the_other_errors():
     from forecaster.forecast import fit
 
     assert SeriesTimeout.status == 504 and fit.SeriesTimeout is SeriesTimeout
+
+
+def test_no_series_to_forecast_says_which_of_the_three_reasons(tmp_path):
+    """Too little data for one step, an --as-of before the data, a --routes that matches nothing:
+    each error names the span traffic_1m holds and what to do."""
+    from forecaster.config import Settings
+    from forecaster.forecast.run import run_forecast
+    from forecaster.store.db import run
+
+    con = connect(tmp_path / "f.duckdb")
+    for ts in ("2026-11-20 10:00", "2026-11-20 10:01", "2026-11-20 10:02"):
+        run(con, "INSERT INTO traffic_1m (ts, api, stage, route, region, api_type, requests, status_4xx, status_5xx, "
+                 "bytes_out, latency_n, latency_ms_sum, integration_n, integration_ms_sum, billed_ms_sum) "
+                 "VALUES (?, 'a', 's', 'GET /x', 'r', 'rest', 5, 0, 0, 0, 0, 0, 0, 0, 0)", [ts])
+    s = Settings(db=tmp_path / "f.duckdb", forecast_history_days=None)
+    with pytest.raises(BadInput, match=r"holds 2026-11-20 10:00 .. 2026-11-20 10:02: not one whole 1h step.*--step 5m"):
+        run_forecast(con, s, workers=1)
+    with pytest.raises(BadInput, match=r"no traffic before --as-of 2026-11-01"):
+        run_forecast(con, s, workers=1, as_of=pd.Timestamp("2026-11-01"))
+    with pytest.raises(BadInput, match=r"no series matches --routes \['nothing\*'\]"):
+        run_forecast(con, s, workers=1, step="5m", as_of=pd.Timestamp("2026-11-20 10:10"), routes=["nothing*"])
+    con.close()
