@@ -245,27 +245,7 @@ def _execute(con, settings, run_id: str, kind: str, p: dict, dask_processes: boo
                        f"missing; use --step {' or '.join(coarse)}")
     frame = load_series(con, p["step"], p["as_of"], p["routes"], settings.forecast_history_days)
     if len(frame) == 0:
-        first, last = traffic.span(con)
-        if first is None:
-            raise BadInput("no traffic in traffic_1m; ingest logs first")
-        cutoff, width = data_cutoff(con, p["step"], p["as_of"]), step_delta(p["step"])
-        held = f"traffic_1m holds {first:%Y-%m-%d %H:%M} .. {last:%Y-%m-%d %H:%M}"
-        if cutoff is not None and first >= cutoff and p["as_of"] is not None and last >= cutoff + width:
-            raise BadInput(f"no traffic before --as-of {p['as_of']}: {held}")
-        if cutoff is not None and first >= cutoff:
-            finer = [name for name, w in STEPS.items() if w < width]
-            raise BadInput(f"{held}: not one whole {p['step']} step before {cutoff:%Y-%m-%d %H:%M} (the step in "
-                           f"progress is never read); load more history"
-                           f"{' or use --step ' + ' or '.join(finer) if finer else ''}")
-        days = settings.forecast_history_days
-        if p["routes"]:
-            raise BadInput(f"no series matches --routes {p['routes']} in the {f'{days:g} days' if days else 'history'} "
-                           f"before {p['as_of'] or 'now'} ({held}); series ids look like "
-                           f"route:API|STAGE|METHOD /path|REGION, api:API, stage:API|STAGE, region:REGION, total")
-        raise BadInput(f"no traffic in the "
-                       f"{f'{days:g} days' if days else 'history'} before {p['as_of'] or 'now'} that forecasts read "
-                       f"(forecast_history_days); {held}: "
-                       f"forecast from its end with --as-of {last + dt.timedelta(minutes=1):%Y-%m-%dT%H:%M}")
+        raise BadInput(_why_no_series(con, settings, p))
     width = step_delta(p["step"])
     lo = frame.first_ds
     assert lo is not None and frame.cutoff is not None  # there is traffic
@@ -309,6 +289,32 @@ def _execute(con, settings, run_id: str, kind: str, p: dict, dask_processes: boo
         summary.models = {str(k): int(v) for k, v in summary.models.items()}
         runs.finish(con, run_id, summary.to_dict())
     return summary
+
+
+
+
+def _why_no_series(con, settings, p: dict) -> str:
+    """Why the selection holds no series, with the span traffic_1m holds and what to do."""
+    first, last = traffic.span(con)
+    if first is None or last is None:
+        return "no traffic in traffic_1m; ingest logs first"
+    cutoff, width = data_cutoff(con, p["step"], p["as_of"]), step_delta(p["step"])
+    held = f"traffic_1m holds {first:%Y-%m-%d %H:%M} .. {last:%Y-%m-%d %H:%M}"
+    if cutoff is not None and first >= cutoff and p["as_of"] is not None and last >= cutoff + width:
+        return f"no traffic before --as-of {p['as_of']}: {held}"
+    if cutoff is not None and first >= cutoff:
+        finer = [name for name, w in STEPS.items() if w < width]
+        return (f"{held}: not one whole {p['step']} step before {cutoff:%Y-%m-%d %H:%M} (the step in "
+                f"progress is never read); load more history"
+                f"{' or use --step ' + ' or '.join(finer) if finer else ''}")
+    days = settings.forecast_history_days
+    window = f"{days:g} days" if days else "history"
+    if p["routes"]:
+        return (f"no series matches --routes {p['routes']} in the {window} before {p['as_of'] or 'now'} ({held}); "
+                f"series ids look like route:API|STAGE|METHOD /path|REGION, api:API, stage:API|STAGE, "
+                f"region:REGION, total")
+    return (f"no traffic in the {window} before {p['as_of'] or 'now'} that forecasts read (forecast_history_days); "
+            f"{held}: forecast from its end with --as-of {last + dt.timedelta(minutes=1):%Y-%m-%dT%H:%M}")
 
 
 # ---- reading back --------------------------------------------------------------------------
