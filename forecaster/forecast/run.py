@@ -303,7 +303,8 @@ def _why_no_series(con, settings, p: dict) -> str:
     if cutoff is not None and first >= cutoff and p["as_of"] is not None and last >= cutoff + width:
         return f"no traffic before --as-of {p['as_of']}: {held}"
     if cutoff is not None and first >= cutoff:
-        finer = [name for name, w in STEPS.items() if w < width]
+        finer = [name for name, w in STEPS.items()    # the finer steps that would hold a whole one
+                 if w < width and (c := data_cutoff(con, name, p["as_of"])) is not None and c > first]
         return (f"{held}: not one whole {p['step']} step before {cutoff:%Y-%m-%d %H:%M} (the step in "
                 f"progress is never read); load more history"
                 f"{' or use --step ' + ' or '.join(finer) if finer else ''}")

@@ -59,12 +59,12 @@ def test_no_series_to_forecast_says_which_of_the_three_reasons(tmp_path):
     from forecaster.store.db import run
 
     con = connect(tmp_path / "f.duckdb")
-    for ts in ("2026-11-20 10:00", "2026-11-20 10:01", "2026-11-20 10:02"):
+    for ts in ("2026-11-20 10:00", "2026-11-20 10:03", "2026-11-20 10:06"):
         run(con, "INSERT INTO traffic_1m (ts, api, stage, route, region, api_type, requests, status_4xx, status_5xx, "
                  "bytes_out, latency_n, latency_ms_sum, integration_n, integration_ms_sum, billed_ms_sum) "
                  "VALUES (?, 'a', 's', 'GET /x', 'r', 'rest', 5, 0, 0, 0, 0, 0, 0, 0, 0)", [ts])
     s = Settings(db=tmp_path / "f.duckdb", forecast_history_days=None)
-    with pytest.raises(BadInput, match=r"holds 2026-11-20 10:00 .. 2026-11-20 10:02: not one whole 1h step.*--step 5m"):
+    with pytest.raises(BadInput, match=r"holds 2026-11-20 10:00 .. 2026-11-20 10:06: not one whole 1h step.*or use --step 5m$"):
         run_forecast(con, s, workers=1)
     with pytest.raises(BadInput, match=r"no traffic before --as-of 2026-11-01"):
         run_forecast(con, s, workers=1, as_of=pd.Timestamp("2026-11-01"))
