@@ -209,9 +209,11 @@ def _print_whatif(w, as_json: bool) -> None:
 
 
 def _table(title: str, rows: list[dict], value: str, fmt: str) -> None:
-    t = Table(title=title)
-    for col in ("key", value, "components", "flags"):
-        t.add_column(col, justify="right" if col == value else "left")
+    t = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
+    t.add_column("key", overflow="fold", ratio=2)          # folded, not cut: its end tells rows apart
+    t.add_column(value, justify="right", no_wrap=True)
+    t.add_column("components", overflow="fold", ratio=2)
+    t.add_column("flags", overflow="fold", ratio=2)         # whole flag names (README: Costs and carbon)
     for r in rows:
         comps = ", ".join(f"{k} {fmt.format(v)}" for k, v in r["components"].items() if v)
         t.add_row(r["key"], fmt.format(r[value]), comps, ", ".join(r["flags"]))
