@@ -1,15 +1,29 @@
 """The ``forecaster`` console script: Ctrl-C while the commands import (a second or two of pandas,
-DuckDB and typer) ends with one line and exit status 130, like Ctrl-C later, not a traceback."""
+DuckDB and typer) ends with one line and exit status 130, like Ctrl-C later, not a traceback.
+
+While importing, SIGINT ends the process at once (``os._exit``): nothing has been opened or written
+yet, and a ``KeyboardInterrupt`` raised inside an extension module's import is not always a
+``KeyboardInterrupt`` by the time it reaches us (pydantic-core wraps it in a ``SchemaError``).
+Once the commands are loaded, Python's own handler is back and each command cleans up after itself.
+"""
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
+from types import FrameType
+
+
+def _exit_while_importing(signum: int, frame: FrameType | None) -> None:
+    os.write(2, b"\ninterrupted\n")
+    os._exit(130)
 
 
 def main() -> None:
+    previous = signal.signal(signal.SIGINT, _exit_while_importing)
     try:
         from .cli import main as cli_main
-    except KeyboardInterrupt:
-        sys.stderr.write("\ninterrupted\n")
-        sys.exit(130)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     cli_main()

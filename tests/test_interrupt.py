@@ -125,3 +125,52 @@ def test_a_real_sigint_ends_with_one_line_and_status_130(settings, after_s):
     assert p.returncode in (0, 130, -signal.SIGINT), (p.returncode, err)
     if p.returncode == 130:
         assert "interrupted" in err
+
+
+_WRAPS_THE_INTERRUPT = """
+import os, signal, sys, time, types
+from importlib.abc import Loader, MetaPathFinder
+from importlib.machinery import ModuleSpec
+
+class Wrapping(Loader):
+    # what pydantic-core does to a KeyboardInterrupt raised while it builds a schema
+    def create_module(self, spec):
+        return None
+    def exec_module(self, module):
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(2)
+        except BaseException as e:
+            raise RuntimeError("SchemaError: Error building serializer") from e
+        module.main = lambda: None
+
+class Finder(MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        return ModuleSpec(name, Wrapping()) if name == "forecaster.cli" else None
+
+sys.meta_path.insert(0, Finder())
+from forecaster.entry import main
+main()
+"""
+
+
+def test_sigint_during_import_is_one_line_even_when_a_library_wraps_the_interrupt():
+    p = subprocess.run([sys.executable, "-c", _WRAPS_THE_INTERRUPT], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 130, (p.returncode, p.stderr)
+    assert p.stderr.strip() == "interrupted", p.stderr
+
+
+def test_sigint_anywhere_in_the_import_phase_is_one_line_and_130():
+    """Ctrl-C at several points while pandas, DuckDB, pydantic and typer import: each ends with the one
+    line (pydantic-core turns a KeyboardInterrupt raised inside its schema build into a SchemaError,
+    which a try/except KeyboardInterrupt never sees)."""
+    for after_s in (0.05, 0.15, 0.3, 0.5, 0.8):
+        p = subprocess.Popen([sys.executable, "-m", "forecaster", "--help"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(after_s)
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=60)
+        assert "Traceback" not in err and "Error" not in err, (after_s, err)
+        assert p.returncode in (0, 130, -signal.SIGINT), (after_s, p.returncode, err)
+        if p.returncode == 130:
+            assert err.strip() == "interrupted", err
