@@ -35,7 +35,8 @@ from .conformal import log_residuals
 from .robust import damp_outliers
 from .uplift import yearly_uplift
 from .spikes import Spike, capacity_for, event_mask, find_spikes
-from .spike_calibration import SPIKE_FOLDS, SpikeEvidence, calibrate_spikes, dropped_note, explained, fold_evidence
+from .spike_calibration import (SPIKE_FOLDS, SpikeEvidence, base_rate, calibrate_spikes, dropped_note, explained,
+                                fold_evidence)
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +153,11 @@ def _result(series, ds, y, ctx, spec: FitSpec, width, frame, model, reason, fall
     if evidence is not None and any(not explained(s, list(spec.events)) for s in spikes):
         budget = spec.timeout_s - (time.perf_counter() - t0)
         found = _spike_evidence(series, ds, y, ctx, spec, width, evidence, budget)
-        spikes, dropped = calibrate_spikes(spikes, found, list(spec.events), spec.min_probability)
+        base = None
+        if found.flagged == 0 and isinstance(evidence.data, Prepared):
+            rule = {"min_ratio": spec.min_ratio, "min_peak": spec.min_peak, "min_excess": spec.min_excess}
+            base = base_rate(series, evidence.data.y, evidence.data.ds[0].to_datetime64(), width, rule, list(spec.events))
+        spikes, dropped = calibrate_spikes(spikes, found, list(spec.events), spec.min_probability, base=base)
         note = dropped_note(dropped, found, spec.min_probability)
         notes += (note,) if note else ()
     return SeriesResult(series, model, reason, fallback, frame, _score_arrays(scores), spikes,

@@ -12,7 +12,13 @@ then *not* a spike; one that rises above it is. A step is in a spike when
 - ``yhat > min_ratio x expected``, ``yhat - expected >= min_excess`` (an absolute volume: a quiet
   route's burst of 20 requests is not a spike), the lower 80% bound above the expected traffic
   (the model itself is confident the step is unusual), ``yhat >= min_peak`` and ``yhat`` reaches
-  the series' typical level (the median of the expected traffic over the horizon), or
+  the series' typical level (the median of the expected traffic over the horizon), and, where no
+  calendar event (other than a known dip) is on, ``yhat > min_ratio x`` the **recent level** (the
+  median of the last ``RECENT_DAYS`` of history, event hours left out: :func:`recent_level`). A
+  spike nothing announces must be a peak as a person reads one, well above both what the hour of
+  the week usually carries and what the route carries now (the issue's "sharp peak": > 2x both);
+  an hour that is quiet by shape (a Saturday afternoon, a night hour after the holidays' weeks
+  dragged its median down) forecast at an ordinary weekday level is not. Or
 - ``yhat_hi_80 > capacity`` when a capacity/throttle limit (requests per second) is given.
 
 Adjacent flagged steps merge into one spike: start, peak hour and end point at the flagged hours
@@ -41,8 +47,9 @@ import pandas as pd
 _N = NormalDist()
 Z90 = _N.inv_cdf(0.90)   # yhat_hi_80 is the 90th percentile
 LEVEL_HOURS = 48          # actuals that set the current level of the expected shape
-LEVEL_CLIP = (0.25, 4.0)
-MIN_RESIDUALS = 20        # backtest residuals needed to state an empirical probability  # how far the current level may move the shape (a route that died or tripled)
+LEVEL_CLIP = (0.25, 4.0)  # how far the current level may move the shape (a route that died or tripled)
+RECENT_DAYS = 7           # history behind the recent level an unexplained spike must rise above
+MIN_RESIDUALS = 20        # backtest residuals needed to state an empirical probability
 
 SPIKE_COLUMNS = ("series", "start_ts", "end_ts", "peak_ts", "peak", "baseline", "ratio", "threshold",
                  "probability", "lead_time_hours", "reason", "event")
@@ -151,6 +158,20 @@ def current_level(history, weeks: int = 4, exclude: np.ndarray | None = None, ho
     return float(np.clip(max(ratios), *LEVEL_CLIP))
 
 
+def recent_level(history, exclude: np.ndarray | None = None, days: int = RECENT_DAYS) -> float:
+    """The median of the history's last ``days`` days (NaN and ``exclude``d rows, event hours,
+    skipped): the level the route carries now, whatever the hour. 0 when nothing is left."""
+    y = np.asarray(history["y"], dtype=float)
+    ds = np.asarray(history["ds"], dtype="datetime64[ns]")
+    keep = np.isfinite(y)
+    if exclude is not None:
+        keep &= ~np.asarray(exclude, dtype=bool)
+    if not keep.any():
+        return 0.0
+    keep &= ds > ds[keep].max() - np.timedelta64(days, "D")
+    return float(np.median(y[keep]))
+
+
 def _medians(y: np.ndarray, keys: np.ndarray, wanted: np.ndarray) -> np.ndarray:
     """Median of ``y`` per key, looked up for ``wanted`` keys (NaN where a key has no value).
 
@@ -202,6 +223,18 @@ def known_dips(events: list | None, series: str, ds: pd.DatetimeIndex, step: pd.
             continue
         for start, end in ev.occurrences(ds[0], ds[-1] + step):
             out[np.asarray((ds < end) & (ds + step > start))] *= ev.expected_uplift
+    return out
+
+
+def upward_event_steps(events: list | None, series: str, ds: pd.DatetimeIndex, step: pd.Timedelta) -> np.ndarray:
+    """True at the steps a calendar event of ``series`` overlaps that is not a known dip
+    (``expected_uplift`` None or >= 1): what announces a spike (the spike calibration's ``explained``)."""
+    out = np.zeros(len(ds), dtype=bool)
+    for ev in events or ():
+        if (ev.expected_uplift is not None and ev.expected_uplift < 1) or not ev.applies_to(series):
+            continue
+        for start, end in ev.occurrences(ds[0], ds[-1] + step):
+            out |= np.asarray((ds < end) & (ds + step > start))
     return out
 
 
@@ -264,7 +297,9 @@ def find_spikes(series: str, forecast: pd.DataFrame | Mapping[str, np.ndarray],
     ratio_thr = np.maximum(min_ratio * base, base + min_excess)
     typical = float(np.nanmedian(base)) if np.isfinite(base).any() else 0.0
     lo80 = np.asarray(forecast["yhat_lo_80"], dtype=float)[order] if "yhat_lo_80" in forecast else yhat
-    by_ratio = ((yhat > ratio_thr) & (lo80 > base) & (yhat >= max(min_peak, typical)) & np.isfinite(yhat))
+    announced = upward_event_steps(events, series, ds, step)
+    peak_now = announced | (yhat > min_ratio * recent_level(history, mask))
+    by_ratio = ((yhat > ratio_thr) & (lo80 > base) & (yhat >= max(min_peak, typical)) & peak_now & np.isfinite(yhat))
     step_s = step.total_seconds()
     cap_thr = np.full(len(ds), np.inf) if capacity_rps is None else np.full(len(ds), capacity_rps * step_s)
     by_cap = hi80 > cap_thr
