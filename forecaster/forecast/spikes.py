@@ -130,7 +130,11 @@ def current_level(history, weeks: int = 4, exclude: np.ndarray | None = None, ho
 
     The larger of two ratios of actuals to the shape: over the last ``hours`` (follows a level shift
     or a ramp at once) and the median of the last 7 days' daily ratios (a one- or two-day dip, a
-    storm or an outage, does not make the next ordinary day look like a spike)."""
+    storm or an outage, does not make the next ordinary day look like a spike). Each recent hour is
+    held against the same hour of the week in the weeks *before* the last 7 days: a median that
+    held the hour itself would pull the ratio towards 1 (with two weeks of history, a doubling
+    measured 1.33 against the mean of itself and the week before). Hours with no earlier week
+    are left out; with none at all the level is 1."""
     y_all = np.asarray(history["y"], dtype=float)
     ds_all = np.asarray(history["ds"], dtype="datetime64[ns]")
     keep = np.isfinite(y_all)
@@ -143,8 +147,12 @@ def current_level(history, weeks: int = 4, exclude: np.ndarray | None = None, ho
     window = keep & (ds_all > end - np.timedelta64(7 * weeks, "D"))
     if not recent.any():
         return 1.0
-    shape = _shape(y_all[window], ds_all[window], ds_all[recent])
-    actual, when = y_all[recent], ds_all[recent]
+    before = window & ~recent
+    shape = _medians(y_all[before], hour_of_week(ds_all[before]), hour_of_week(ds_all[recent]))
+    seen = np.isfinite(shape)
+    if not seen.any():
+        return 1.0
+    shape, actual, when = shape[seen], y_all[recent][seen], ds_all[recent][seen]
     last = when > end - np.timedelta64(hours, "h")
     ratios = []
     if shape[last].sum() > 0:
