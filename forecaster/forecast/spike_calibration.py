@@ -190,13 +190,17 @@ def calibrate_spikes(spikes: list[Spike], evidence: SpikeEvidence, events: list 
     return kept, dropped
 
 
-def dropped_note(dropped: list[Spike], evidence: SpikeEvidence, min_probability: float) -> str | None:
+def dropped_note(dropped: list[Spike], evidence: SpikeEvidence, min_probability: float,
+                 base: float | None = None) -> str | None:
     """The run note for spikes not reported (None when none was dropped)."""
     if not dropped:
         return None
+    why = evidence.describe()
+    if evidence.flagged == 0 and base is not None:
+        why += f"; the series' base rate of such spikes, {base:.1%} of its hours"
     return (f"{len(dropped)} forecast spike(s) not reported: calibrated probability "
             f"{max(s.probability for s in dropped):.2f} or less < spike_min_probability {min_probability:g} "
-            f"(no event or capacity limit explains them; {evidence.describe()})")
+            f"(no event or capacity limit explains them; {why})")
 
 
 __all__ = ["BASE_RATE_WEEKS", "PRIOR_STRENGTH", "SPIKE_FOLDS", "SpikeEvidence", "base_rate", "calibrate_spikes", "dropped_note",
