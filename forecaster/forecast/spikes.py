@@ -124,6 +124,16 @@ def _shape(y: np.ndarray, rds: np.ndarray, fds: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(out), out, float(np.median(y)))
 
 
+def expected_traffic(series: str, history, ds: pd.DatetimeIndex, step: pd.Timedelta, events: list | None = None,
+                     weeks: int = 4, exclude: np.ndarray | None = None) -> np.ndarray:
+    """The expected traffic at each step of ``ds`` (the spike baseline): the hour-of-week shape
+    (:func:`baseline`) x the current level (:func:`current_level`) x the calendar's known dips,
+    the series' event hours left out of the history (``exclude``: that mask, when already built)."""
+    mask = event_mask(events, series, history["ds"], step) if exclude is None else exclude
+    base = baseline(history, ds, weeks, mask) * current_level(history, weeks, mask)
+    return base * known_dips(events, series, ds, step)
+
+
 def current_level(history, weeks: int = 4, exclude: np.ndarray | None = None, hours: int = LEVEL_HOURS) -> float:
     """The series' level now relative to its seasonal shape (:func:`baseline`), clipped to ``LEVEL_CLIP``;
     1 when it cannot be told.
@@ -300,8 +310,7 @@ def find_spikes(series: str, forecast: pd.DataFrame | Mapping[str, np.ndarray],
     yhat = np.asarray(forecast["yhat"], dtype=float)[order]
     hi80 = np.asarray(forecast["yhat_hi_80"], dtype=float)[order]
     mask = event_mask(events, series, history["ds"], step)
-    base = baseline(history, ds, baseline_weeks, mask) * current_level(history, baseline_weeks, mask)
-    base = base * known_dips(events, series, ds, step)
+    base = expected_traffic(series, history, ds, step, events, baseline_weeks, mask)
     ratio_thr = np.maximum(min_ratio * base, base + min_excess)
     typical = float(np.nanmedian(base)) if np.isfinite(base).any() else 0.0
     lo80 = np.asarray(forecast["yhat_lo_80"], dtype=float)[order] if "yhat_lo_80" in forecast else yhat

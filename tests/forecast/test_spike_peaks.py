@@ -112,3 +112,44 @@ def test_a_repeated_one_off_with_no_backtest_spike_is_not_reported():
     shown = fit_series(SERIES, History(ds.values, y), FitSpec(**{**spec.__dict__, "min_probability": 0.0}))
     (s,) = shown.spikes
     assert s.peak_ts == pd.Timestamp(ds[one_off]) + pd.Timedelta("7D") and s.probability < 0.05
+
+
+# ---- intervals held at the current level ------------------------------------------------------
+
+def test_level_gap_and_hold_level_by_hand():
+    from forecaster.forecast.conformal import hold_level, level_gap
+
+    yhat = np.array([100.0, 100.0, 100.0, 1000.0])
+    expected = np.array([200.0, 200.0, 200.0, 100.0])
+    on_sale = np.array([True, True, True, False])    # the last step is a sale: not a level
+    assert level_gap(yhat, expected, on_sale) == pytest.approx(2.0)
+    assert level_gap(yhat, np.zeros(4)) == 1.0 and level_gap(yhat, expected * 100) == 4.0   # clipped
+    f = {"ds": np.arange(4), "yhat": yhat, "yhat_lo_80": yhat * 0.8, "yhat_hi_80": yhat * 1.2,
+         "yhat_lo_95": yhat * 0.6, "yhat_hi_95": yhat * 1.4}
+    up = hold_level(f, 2.0)
+    np.testing.assert_allclose(up["yhat_hi_80"], yhat * 2.4)
+    np.testing.assert_allclose(up["yhat_lo_80"], yhat * 0.8)
+    np.testing.assert_allclose(up["yhat_hi_95"], yhat * 2.8)
+    down = hold_level(f, 0.5)
+    np.testing.assert_allclose(down["yhat_lo_80"], yhat * 0.4)
+    np.testing.assert_allclose(down["yhat_hi_80"], yhat * 1.2)
+    assert hold_level(f, 1.0) == f
+
+
+def test_a_forecast_that_lags_a_level_shift_keeps_the_new_level_inside_its_band():
+    """Four steady weeks, doubled over the last two days: last week's naive forecast repeats the old
+    level; the stored 80% band still holds traffic that stays at the new level."""
+    ds = pd.date_range(FRIDAY - pd.Timedelta("28D"), FRIDAY - H, freq="1h")
+    rng = np.random.default_rng(1)
+    shape = 1500 * (1 + 0.5 * np.sin(2 * np.pi * (ds.hour.to_numpy() - 6) / 24))
+    y = np.round(np.where(ds >= FRIDAY - pd.Timedelta("2D"), 2.0, 1.0) * shape * rng.lognormal(0, 0.05, len(ds)))
+    spec = FitSpec(horizon=72, step="1h", model="seasonal_naive_weekly", as_of=FRIDAY, min_ratio=1.5, min_peak=5.0,
+                   min_excess=30.0)
+    r = fit_series(SERIES, History(ds.values, y), spec)
+    future = pd.date_range(FRIDAY, periods=72, freq="1h")
+    truth = 2 * 1500 * (1 + 0.5 * np.sin(2 * np.pi * (future.hour.to_numpy() - 6) / 24)) * rng.lognormal(0, 0.05, 72)
+    f = r.forecast
+    assert np.median(truth / f["yhat"]) > 1.8   # the point forecast lags the shift
+    inside = (truth >= f["yhat_lo_80"]) & (truth <= f["yhat_hi_80"])
+    assert inside.mean() >= 0.75
+    assert (f["yhat_lo_80"] <= f["yhat"]).all() and (f["yhat"] <= f["yhat_hi_80"]).all()
