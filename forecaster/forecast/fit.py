@@ -156,12 +156,14 @@ def _result(series, ds, y, ctx, spec: FitSpec, width, frame, model, reason, fall
         base = None
         if found.flagged == 0 and isinstance(evidence.data, Prepared):
             rule = {"min_ratio": spec.min_ratio, "min_peak": spec.min_peak, "min_excess": spec.min_excess}
-            base = base_rate(series, evidence.data.y, evidence.data.ds[0].to_datetime64(), width, rule, list(spec.events))
+            base = base_rate(series, evidence.data.y, evidence.data.ds[0].to_datetime64(), width, rule,
+                             list(spec.events))
         spikes, dropped = calibrate_spikes(spikes, found, list(spec.events), spec.min_probability, base=base)
         note = dropped_note(dropped, found, spec.min_probability, base)
         notes += (note,) if note else ()
-    return SeriesResult(series, model, reason, fallback, _held(series, ds, y, spec, width, frame), _score_arrays(scores),
-                        spikes, time.perf_counter() - t0, notes)
+    held = _held(series, ds, y, spec, width, frame)
+    return SeriesResult(series, model, reason, fallback, held, _score_arrays(scores), spikes,
+                        time.perf_counter() - t0, notes)
 
 
 def _held(series, ds, y, spec: FitSpec, width, frame: Arrays) -> Arrays:

@@ -144,7 +144,8 @@ def base_rate(series: str, y: np.ndarray, start: np.datetime64, step: pd.Timedel
     n, week = len(y), season_steps(step, pd.Timedelta("7D"))
     if n < 2 * week:
         return None
-    ds = pd.DatetimeIndex(np.asarray(start, dtype="datetime64[ns]") + np.arange(n) * np.timedelta64(int(step.value), "ns"))
+    width = np.timedelta64(int(step.value), "ns")
+    ds = pd.DatetimeIndex(np.asarray(start, dtype="datetime64[ns]") + np.arange(n) * width)
     on_event = event_mask(list(events or ()), series, ds, step)
     on_event = np.zeros(n, dtype=bool) if on_event is None else on_event
     usual = np.where(on_event, np.nan, y)
