@@ -169,7 +169,8 @@ def _result(series, ds, y, ctx, spec: FitSpec, width, frame, model, reason, fall
 def _held(series, ds, y, spec: FitSpec, width, frame: Arrays) -> Arrays:
     """The forecast's bands held at the series' current level (``conformal.hold_level``): after the
     spikes, which judge a step on the model's own band (its confidence that the step is unusual).
-    The level gap is read on the steps no upward calendar event is on (a sale is not a level)."""
+    The level gap is read on the steps no upward calendar event is on (a sale is not a level). The
+    backtest coverage the run reports is the calibrated band's, which the held band contains."""
     fds = pd.DatetimeIndex(np.asarray(frame["ds"], dtype="datetime64[ns]"))
     if len(fds) == 0 or not np.isfinite(y).any():
         return frame
