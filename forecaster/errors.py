@@ -124,6 +124,13 @@ class Interrupted(ForecasterError):
     code = "interrupted"
 
 
+def is_interrupt(e: BaseException) -> bool:
+    """Ctrl-C, in whichever form it arrives: ``KeyboardInterrupt``, or the ``RuntimeError("Query
+    interrupted")`` DuckDB raises instead when the signal comes while one of its queries runs (it
+    handles the signal itself and the ``KeyboardInterrupt`` never reaches Python)."""
+    return isinstance(e, KeyboardInterrupt) or (type(e) is RuntimeError and str(e) == "Query interrupted")
+
+
 class DuplicateName(Conflict, ValueError):
     """A registry name registered twice (``forecaster.registry``)."""
 

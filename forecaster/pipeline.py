@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Callable, ContextManager, Iterable
 
 from .config import Settings
-from .errors import BadInput, ForecasterError, Interrupted, UnknownName
+from .errors import BadInput, ForecasterError, Interrupted, UnknownName, is_interrupt
 from .store import events as events_repo
 from .store import open_store
 from .store import reads, runs
@@ -304,7 +304,7 @@ def run_pipeline(settings: Settings, steps: Iterable[str] | str | None = None, *
             if progress:
                 progress(sr)
     except BaseException as e:
-        result.status = "interrupted" if isinstance(e, (Interrupted, KeyboardInterrupt, SystemExit)) else "failed"
+        result.status = "interrupted" if isinstance(e, (Interrupted, SystemExit)) or is_interrupt(e) else "failed"
         result.seconds = round(time.perf_counter() - t0, 3)
         runs.end(con, pid, result.status, _summary(result), _why(e))
         raise
@@ -330,7 +330,7 @@ def _run_step(ctx: Context, name: str) -> StepResult:
     try:
         counts, value = work()
     except BaseException as e:
-        status = "interrupted" if isinstance(e, (KeyboardInterrupt, SystemExit)) else "failed"
+        status = "interrupted" if isinstance(e, SystemExit) or is_interrupt(e) else "failed"
         runs.end(ctx.con, rid, status, None, _why(e))
         raise
     seconds = round(time.perf_counter() - t0, 3)

@@ -61,13 +61,39 @@ def test_progress_reports_every_series_done_out_of_the_total(settings):
     assert [d for d, _ in calls] == list(range(s.series + 1))
 
 
-def test_ctrl_c_during_a_forecast_keeps_nothing_and_says_so(settings, monkeypatch):
+# Ctrl-C arrives as a KeyboardInterrupt, or, while a DuckDB query runs, as DuckDB's own
+# RuntimeError("Query interrupted") (test_duckdb_turns_ctrl_c_into_query_interrupted below).
+CTRL_C = [KeyboardInterrupt, lambda: RuntimeError("Query interrupted")]
+
+
+def test_duckdb_turns_ctrl_c_into_query_interrupted(tmp_path):
+    """What DuckDB raises when SIGINT comes during a query: is_interrupt must know it."""
+    import os
+    import threading
+
+    from forecaster.errors import is_interrupt
+
+    con = connect(tmp_path / "q.duckdb")
+    timer = threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        with pytest.raises(BaseException) as info:
+            run(con, "SELECT count(*) FROM range(100000000000) t(x) WHERE x % 7 = 3")
+    finally:
+        timer.cancel()
+        con.close()
+    assert is_interrupt(info.value), repr(info.value)
+    assert not is_interrupt(RuntimeError("Query failed"))
+
+
+@pytest.mark.parametrize("ctrl_c", CTRL_C, ids=["KeyboardInterrupt", "duckdb"])
+def test_ctrl_c_during_a_forecast_keeps_nothing_and_says_so(settings, monkeypatch, ctrl_c):
     real, fits = engines.fit_series, []
 
     def interrupted_on_the_third(*args, **kw):
         fits.append(1)
         if len(fits) == 3:
-            raise KeyboardInterrupt
+            raise ctrl_c()
         return real(*args, **kw)
 
     monkeypatch.setattr(engines, "fit_series", interrupted_on_the_third)
@@ -84,7 +110,8 @@ def test_ctrl_c_during_a_forecast_keeps_nothing_and_says_so(settings, monkeypatc
     assert res.exit_code == 0 and json.loads(res.stdout)["series"] >= 3
 
 
-def test_ctrl_c_during_an_ingest_keeps_the_finished_sources(tmp_path, monkeypatch):
+@pytest.mark.parametrize("ctrl_c", CTRL_C, ids=["KeyboardInterrupt", "duckdb"])
+def test_ctrl_c_during_an_ingest_keeps_the_finished_sources(tmp_path, monkeypatch, ctrl_c):
     line = '{"requestId":"r%d","requestTime":"03/Dec/2026:10:%02d:00 +0000","httpMethod":"GET","resourcePath":"/a","status":"200","responseLength":"10","apiId":"x","stage":"p"}\n'
     first, second = tmp_path / "a.log", tmp_path / "b.log"
     first.write_text("".join(line % (i, i % 60) for i in range(50)))
@@ -93,7 +120,7 @@ def test_ctrl_c_during_an_ingest_keeps_the_finished_sources(tmp_path, monkeypatc
 
     def interrupt_on_b(con, state, chunk, fmt, ctx, settings, sr, *rest):
         if sr.uri.endswith("b.log"):
-            raise KeyboardInterrupt
+            raise ctrl_c()
         return real(con, state, chunk, fmt, ctx, settings, sr, *rest)
 
     monkeypatch.setattr(loader, "_load_chunk", interrupt_on_b)

@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from ..errors import ForecasterError
+from ..errors import ForecasterError, is_interrupt
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Forecast, price and decide for API gateways.")
 
@@ -48,9 +48,17 @@ def main() -> None:
 
     try:
         app()   # click's standalone mode: usage errors as one line; Ctrl-C exits 130 (see common.interruptible)
-    except KeyboardInterrupt:   # between commands' own handlers, e.g. while the settings load
+    except (KeyboardInterrupt, RuntimeError) as e:   # between commands' own handlers, e.g. while the settings load
+        if not is_interrupt(e):
+            raise
         sys.stderr.write("\ninterrupted\n")
         sys.exit(130)
+    except SystemExit as e:     # typer's own silent exit 130 for a Ctrl-C outside `interruptible`
+        from . import common
+
+        if e.code == 130 and not common.interrupt_said:
+            sys.stderr.write("\ninterrupted\n")
+        raise
     except ForecasterError as e:
         typer.secho(f"error: {e}", err=True, fg=typer.colors.RED)
         sys.exit(2)

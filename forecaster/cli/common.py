@@ -11,6 +11,7 @@ from typing import Any, Iterator, Optional
 import typer
 
 from ..config import Settings, get_settings, settings_from_file
+from ..errors import is_interrupt
 
 DbOption = typer.Option(None, "--db", help="DuckDB file (default: settings.db, ./forecaster.duckdb)")
 JsonOption = typer.Option(False, "--json", help="print one JSON object instead of a human summary")
@@ -66,8 +67,18 @@ def short(text: str, width: int) -> str:
 def interruptible(what_is_kept: str) -> Iterator[None]:
     """Ctrl-C as one line saying what was kept (exit status 130, the shell's for SIGINT), not a
     traceback or a bare newline. The work itself already rolls back what it had not finished."""
+    global interrupt_said
     try:
         yield
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, RuntimeError) as e:
+        if not is_interrupt(e):
+            raise
         sys.stderr.write(f"\ninterrupted: {what_is_kept}\n")
+        interrupt_said = True
         raise typer.Exit(130) from None
+
+
+# Whether `interruptible` has said its line: typer turns a KeyboardInterrupt raised outside a
+# command's own handler (while it prints help, while the settings load) into a silent exit 130, and
+# ``cli.main`` then says the line itself.
+interrupt_said = False

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .engines import ENGINES, EngineOptions, batch_size
-from ..errors import BadInput, NotFound, UnknownName
+from ..errors import BadInput, NotFound, UnknownName, is_interrupt
 from .events import Calendar
 from .fit import FORECAST_COLS, FitSpec, History, SeriesResult, _why, fallback_result
 from .series import STEPS, data_cutoff, data_resolution, load_series, step_delta, steps_in
@@ -199,11 +199,11 @@ def run_forecast(con: Connection, settings, horizon: str | None = None, step: st
     t0 = time.perf_counter()
     try:
         summary = _execute(con, settings, run_id, kind, p, dask_processes, t0, progress)
-    except (KeyboardInterrupt, SystemExit):
-        runs.end(con, run_id, "interrupted", None, "interrupted before it finished: nothing of this run was kept")
-        raise
     except BaseException as e:
-        runs.fail(con, run_id, _why(e))
+        if is_interrupt(e) or isinstance(e, SystemExit):
+            runs.end(con, run_id, "interrupted", None, "interrupted before it finished: nothing of this run was kept")
+        else:
+            runs.fail(con, run_id, _why(e))
         raise
     return summary
 
