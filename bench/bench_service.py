@@ -7,8 +7,10 @@ Phases, in one run:
 
 1. baseline, 304s: no forecast running, every poll sends ``If-None-Match`` with the current ETag;
 2. baseline, full: no ``If-None-Match`` (the whole JSON every time);
-3. and 4. the same two while the scheduler's forecast job runs (preset ``full`` on the samples:
-   long enough to span both phases); the report says how much of each phase it overlapped.
+3. and 4. the same two while the scheduler's forecast job runs (preset ``full``) on the samples plus
+   generated routes (seeded copies of the samples' routes, ``--copies``; by default as many as make
+   the run last about 1.5 times both phases at the rate the set-up measured), so that it writes for
+   the whole of both phases; the report says how many seconds of each phase it was writing.
 
 Each client polls, then sleeps ``--interval`` seconds (x 0.5..1.5, seeded, and a random start: not in
 lock step). A gateway polls every few seconds: the default, 64 clients at one poll a second, is
@@ -16,11 +18,12 @@ already several times what such a fleet sends; ``--interval 0.1`` (640 polls/s o
 stress run that saturates one uvicorn process on these 2 cores, where p99 measures the queue. Reported: requests/s, p50/p99 latency as the
 client sees it (connection kept alive), and errors (any status other than 200/304, or a failure).
 
-The store: the samples' pipeline (ingest, forecast, price, carbon) at the demo's 'now', plus one
-throttle recommendation per route series sized from its forecast peak when the decide step has not
-written any (so a full response is a realistic ~100 KB, not an empty list).
+The store: the samples' pipeline (ingest, forecast with preset ``full``, price, carbon, decide) at
+the demo's 'now', plus one throttle recommendation per route series sized from its forecast peak
+when the decide step has not written any (so a full response is a realistic ~100 KB, not an empty
+list); then the generated routes, so the served forecast has new traffic to forecast.
 
-    .venv/bin/python -m bench.bench_service [--seconds 15] [--clients 64] [--interval 1.0]
+    .venv/bin/python -m bench.bench_service [--seconds 15] [--clients 64] [--interval 1.0] [--copies N]
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import argparse
 import asyncio
 import datetime as dt
 import json
+import math
 import multiprocessing as mp
 import os
 import random
@@ -53,8 +57,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def prepare(work: Path) -> tuple[Path, str]:
-    """The samples' store with recommendations, and an admin key's text."""
+def prepare(work: Path) -> tuple[Path, str, float]:
+    """The samples' store with recommendations, an admin key's text, and the series per second of
+    its forecast (preset full, the one the served job runs)."""
     from forecaster.config import Settings
     from forecaster.pipeline import run_pipeline
     from forecaster.store import api_keys, open_store
@@ -62,9 +67,11 @@ def prepare(work: Path) -> tuple[Path, str]:
     db = work / "bench.duckdb"
     logs = [str(SAMPLES / n) for n in ("apigw_rest_json.log", "apigw_http.log", "apigw_websocket.log", "combined.log",
                                         "alb.log", "kong.log", "envoy.log", "counts_hourly.csv")]
-    s = Settings(db=db, as_of=AS_OF, events_file=SAMPLES / "events.csv")
+    s = Settings(db=db, as_of=AS_OF, events_file=SAMPLES / "events.csv", forecast_preset="full")
     with open_store(db, s) as con:
-        run_pipeline(s, con=con, sources=logs)
+        fc = run_pipeline(s, con=con, sources=logs).step("forecast")
+        assert fc is not None and fc.status == "ok", fc
+        rate = fc.counts["series"] / max(fc.seconds, 0.1)
         if con.execute("SELECT count(*) FROM recommendations").fetchone()[0] == 0:
             rows = con.execute("""
                 SELECT series, max(yhat_hi_80) / 3600.0 FROM forecasts
@@ -84,7 +91,39 @@ def prepare(work: Path) -> tuple[Path, str]:
                              f"admits the forecast traffic with room for a spike on {route} in {region}",
                              json.dumps({"requests_admitted_share": 0.999, "requests_shed": 0}), "proposed"])
         key = api_keys.create(con, "bench", "admin")[1]
-    return db, key
+    return db, key, rate
+
+
+TRAFFIC_COLS = ("ts", "api", "stage", "route", "region", "api_type", "requests", "status_4xx", "status_5xx",
+                "bytes_out", "latency_n", "latency_ms_sum", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms",
+                "integration_n", "integration_ms_sum", "billed_ms_sum")
+COUNTS = ("requests", "status_4xx", "status_5xx", "bytes_out", "latency_n", "latency_ms_sum", "integration_n",
+          "integration_ms_sum", "billed_ms_sum")
+
+
+def add_routes(db: Path, copies: int | None, series: float = 0) -> tuple[int, int]:
+    """``copies`` seeded copies of every route of the samples (``GET /x`` -> ``GET /x/b1`` ...; None: as
+    many as make at least ``series`` new series): each minute's counts scaled by a factor per copy and
+    a noise of +-10 % per minute (deterministic). The series the served forecast will fit; returns
+    (copies, series added)."""
+    from forecaster.config import Settings
+    from forecaster.store import open_store
+
+    def col(c: str) -> str:
+        if c == "route":
+            return "t.route || '/b' || k.k"
+        if c in COUNTS:
+            f = "(0.4 + 0.3 * (k.k % 5)) * (0.9 + (hash(t.ts, t.route, k.k) % 21) / 100.0)"
+            return f"CAST(round(t.{c} * {f}) AS {'DOUBLE' if c.endswith('_sum') else 'BIGINT'})"
+        return f"t.{c}"
+
+    with open_store(db, Settings(db=db)) as con:
+        before = con.execute("SELECT count(DISTINCT (api, stage, route, region)) FROM traffic_1m").fetchone()[0]
+        copies = copies if copies is not None else max(1, math.ceil(series / before))
+        con.execute(f"INSERT INTO traffic_1m ({', '.join(TRAFFIC_COLS)}) "
+                    f"SELECT {', '.join(col(c) for c in TRAFFIC_COLS)} FROM traffic_1m t, range(1, {copies + 1}) k(k)")
+        after = con.execute("SELECT count(DISTINCT (api, stage, route, region)) FROM traffic_1m").fetchone()[0]
+    return copies, after - before
 
 
 async def _get(reader, writer, request: bytes) -> tuple[int, bytes]:
@@ -169,14 +208,14 @@ def load(port: int, key: str, clients: int, seconds: float, interval: float, con
     pct = (lambda p: lat[min(n - 1, int(p * n))] * 1000) if n else (lambda p: float("nan"))
     return {"requests": n, "rps": n / seconds, "p50_ms": pct(0.50), "p99_ms": pct(0.99), "max_ms": lat[-1] * 1000 if n else 0,
             "errors": len(errors), "error_kinds": sorted(set(errors))[:5], "share_304": statuses.count(304) / max(n, 1),
-            "wall_s": wall, "phase": (start_at, start_at + seconds)}
+            "wall_s": wall, "phase": (start_at, start_at + seconds), "load": os.getloadavg()[0]}
 
 
 def _overlap(r: dict, still: bool | None) -> str:
     if still is None:
         return "-"
     lo, hi = r["phase"]
-    return f"{r['overlap_s']:.0f} of {hi - lo:.0f}"
+    return f"{r['overlap_s']:.0f} of {hi - lo:.0f} ({r['overlap_s'] / (hi - lo):.0%})"
 
 
 class Server:
@@ -220,17 +259,32 @@ class Server:
         self.log.close()
 
 
+def _commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO, capture_output=True,
+                               text=True, timeout=10).stdout.strip()
+        return out.stdout.strip() + (" (with uncommitted changes)" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seconds", type=float, default=15.0, help="length of each phase")
     ap.add_argument("--clients", type=int, default=64)
     ap.add_argument("--interval", type=float, default=1.0, help="pause of each client between polls (s)")
+    ap.add_argument("--copies", type=int, default=None,
+                    help="generated copies of the samples' routes (default: enough for the forecast to outlast both phases)")
     ap.add_argument("--work", type=Path, default=None)
     a = ap.parse_args(argv)
     rows = []
     load0 = os.getloadavg()
     with scratch(a.work, "bench-service-") as work:
-        db, key = prepare(work)
+        db, key, rate = prepare(work)
+        # the forecast must write through both phases (each: 5 s to connect, then the phase) and the
+        # wait for it to start; at the set-up's rate, with half again for luck (the clients slow it down)
+        copies, added = add_routes(db, a.copies, 1.5 * rate * (2 * (a.seconds + 5) + 10))
         srv = Server(db, work, scheduler=False)
         try:
             for cond in (True, False):
@@ -258,19 +312,22 @@ def main(argv: list[str] | None = None) -> int:
             lo, hi = r["phase"]
             r["overlap_s"] = max(0.0, min(hi, ended) - max(lo, began)) if began is not None and "while" in phase else 0.0
     md = header("REST API under load: 64 pollers of /v1/recommendations while a forecast writes",
-                f"python -m bench.bench_service --seconds {a.seconds:g} --clients {a.clients} --interval {a.interval:g}")
+                f"python -m bench.bench_service --seconds {a.seconds:g} --clients {a.clients} --interval {a.interval:g}"
+                + (f" --copies {a.copies}" if a.copies is not None else ""))
+    md += f"- commit: {_commit()}\n"
     md += (f"\n{a.clients} clients (2 processes x {a.clients // 2}, asyncio, a minimal keep-alive HTTP/1.1 client) on the same 2 cores as "
            f"the server, each polling then sleeping {a.interval:g} s x 0.5..1.5 (seeded); {a.seconds:g} s per phase. Server: `forecaster serve` "
-           "(uvicorn, one process, the scheduler's forecast job with preset full in the second half). Latency as the "
+           f"(uvicorn, one process, the scheduler's forecast job with preset full in the second half, on the samples plus "
+           f"{added} generated route series ({copies} copies of each route; the set-up forecast {rate:.1f} series/s)). Latency as the "
            "client sees it. Targets: p99 <= 20 ms for 304s, <= 50 ms for full responses. Load average "
            f"(1 min) at the start {load0[0]:.1f}, at the end {os.getloadavg()[0]:.1f} (other work on the machine "
            "competes for the same 2 cores).\n\n"
-           "| phase | If-None-Match | requests | rps | p50 ms | p99 ms | max ms | 304 share | errors | seconds of it the forecast was writing |\n"
-           "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+           "| phase | If-None-Match | requests | rps | p50 ms | p99 ms | max ms | 304 share | errors | seconds of it the forecast was writing | load (1 min) |\n"
+           "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
     for phase, cond, r, still in rows:
         md += (f"| {phase} | {'yes' if cond else 'no'} | {r['requests']:,} | {r['rps']:,.0f} | {r['p50_ms']:.1f} | "
                f"{r['p99_ms']:.1f} | {r['max_ms']:.1f} | {r['share_304']:.0%} | {r['errors']} | "
-               f"{_overlap(r, still)} |\n")
+               f"{_overlap(r, still)} | {r['load']:.1f} |\n")
     kinds = sorted({k for *_x, r, _s in rows for k in r["error_kinds"]})
     if kinds:
         md += f"\nErrors seen: {', '.join(kinds)}.\n"

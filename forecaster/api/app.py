@@ -15,7 +15,7 @@ from .auth import KeyCache
 from .metrics import Metrics, MetricsMiddleware
 from .auth import require_role
 from .routers import control, data, events, health, ingest, keys, recommendations, session
-from .routers.recommendations import _Cache
+from .routers.recommendations import Polls, _Cache
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +77,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None, background: I
     for r in (health.router, session.router, recommendations.router, data.router, events.router, ingest.router,
               keys.router, control.router, *extra):
         app.include_router(r)
+    app.add_middleware(Polls, api=app)      # polls answered from the fresh cache before routing (timed by the metrics)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     return app
 

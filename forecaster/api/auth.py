@@ -47,6 +47,16 @@ class KeyCache:
             self._d.clear()
 
 
+def bearer_digest(header: str) -> str | None:
+    """The hash a key is remembered by, from an ``Authorization`` header's text; None when it is not
+    ``Bearer KEY``."""
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        return None
+    return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
+
+
 async def authenticate(request: Request) -> ApiKey:
     """The caller's live key. A remembered key costs no thread hop; a new one is looked up in a
     worker thread (the store is never queried on the event loop)."""
@@ -58,11 +68,10 @@ async def authenticate(request: Request) -> ApiKey:
     if not header:
         raise Unauthorized("missing Authorization header; expected 'Authorization: Bearer KEY' "
                            "(make a key with `forecaster keys create`)")
-    scheme, _, token = header.partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token:
-        raise Unauthorized(f"expected 'Authorization: Bearer KEY', got scheme {scheme[:20]!r}")
-    digest = hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
+    digest = bearer_digest(header)
+    if digest is None:
+        raise Unauthorized(f"expected 'Authorization: Bearer KEY', got scheme {header.partition(' ')[0][:20]!r}")
+    token = header.partition(" ")[2].strip()
     cache: KeyCache = request.app.state.key_cache
     key = cache.get(digest)
     if key is None:

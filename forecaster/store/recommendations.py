@@ -99,6 +99,26 @@ def in_force(con: duckdb.DuckDBPyConnection, valid_at: dt.datetime | None = None
     """Records whose window holds ``valid_at`` (default: every window; a null bound is open), not
     superseded or rolled back, filtered by params' api / stage / route and kind. When several decide
     runs cover the same kind, target and moment, only the newest run's record is returned."""
+    sql, params = _in_force_query(valid_at, api, stage, route, kind, statuses)
+    return [_row(r) for r in run(con, sql + " ORDER BY r.kind, r.target, r.valid_from, r.id", params)]
+
+
+def in_force_fingerprint(con: duckdb.DuckDBPyConnection, valid_at: dt.datetime | None = None, api: str | None = None,
+                         stage: str | None = None, route: str | None = None, kind: str | None = None,
+                         statuses: tuple[str, ...] = ("proposed", "forecast_only", "applied")) -> str:
+    """A digest of every column of the rows :func:`in_force` returns, in its order, computed in DuckDB:
+    the same digest, the same records (the API checks it before rebuilding a response in Python)."""
+    sql, params = _in_force_query(valid_at, api, stage, route, kind, statuses)
+    cols = ", ".join(f"r.{c}" for c in COLUMNS)
+    row = one(con, f"""
+        SELECT count(*), md5(coalesce(string_agg(CAST(row({cols}) AS VARCHAR), chr(30)
+                                                 ORDER BY r.kind, r.target, r.valid_from, r.id), ''))
+        FROM ({sql}) r""", params)
+    assert row is not None   # an aggregate without GROUP BY always returns its one row
+    return f"{row[0]}:{row[1]}"
+
+
+def _in_force_query(valid_at, api, stage, route, kind, statuses) -> tuple[str, list[Any]]:
     where = [f"r.status IN ({', '.join('?' * len(statuses))})"]
     params: list[Any] = list(statuses)
     if valid_at is not None:
@@ -111,14 +131,12 @@ def in_force(con: duckdb.DuckDBPyConnection, valid_at: dt.datetime | None = None
     if kind is not None:
         where.append("r.kind = ?")
         params.append(kind)
-    rows = run(con, f"""
+    return f"""
         SELECT {', '.join('r.' + c for c in COLUMNS)} FROM recommendations r
         LEFT JOIN runs u ON u.run_id = r.run_id
         WHERE {' AND '.join(where)}
         QUALIFY dense_rank() OVER (PARTITION BY r.kind, r.target, r.valid_from
-                                   ORDER BY u.started DESC NULLS LAST, r.run_id DESC) = 1
-        ORDER BY r.kind, r.target, r.valid_from, r.id""", params)
-    return [_row(r) for r in rows]
+                                   ORDER BY u.started DESC NULLS LAST, r.run_id DESC) = 1""", params
 
 
 def set_status(con: duckdb.DuckDBPyConnection, rec_ids: str | Iterable[str], status: str) -> int:

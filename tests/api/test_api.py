@@ -194,6 +194,70 @@ def test_a_write_from_another_process_shows_after_one_background_rebuild(api):
         assert r.status_code == 200 and "rec-6" in [x["id"] for x in r.json()["recommendations"]]
 
 
+def _settled(cache) -> None:
+    for _ in range(100):                              # the background rebuild lands: fresh again
+        if not cache.inflight:
+            return
+        time.sleep(0.05)
+
+
+def _same(a, b) -> bool:
+    """The same response but for the time it was sent."""
+    return (a.status_code == b.status_code and a.content == b.content
+            and [(k, v) for k, v in a.headers.multi_items() if k != "date"]
+            == [(k, v) for k, v in b.headers.multi_items() if k != "date"])
+
+
+def test_polls_are_answered_before_routing_with_the_routes_responses(api):
+    """A poll with a live key for filters whose response is cached and fresh is answered by the
+    ASGI layer in front of FastAPI: the route's own 304 or 200 (same status, headers and body),
+    timed under the route's endpoint; anything it cannot vouch for goes on to the route (no,
+    unknown or revoked key, an expired entry, odd parameters)."""
+    cache = api.app.state.rec_cache
+    with api.client() as c:
+        etag = c.get("/v1/recommendations").headers["etag"]
+        _settled(cache)
+        for inm in ({"If-None-Match": etag}, {}):     # 304 and 200
+            before = cache.short
+            short = c.get("/v1/recommendations", headers=inm)
+            assert cache.short == before + 1
+            _expire(cache)                            # the route answers (and rebuilds in the background)
+            routed = c.get("/v1/recommendations", headers=inm)
+            assert cache.short == before + 1
+            assert _same(short, routed) and short.status_code == (304 if inm else 200)
+            _settled(cache)
+        # the same filters in another spelling, and ones the route alone parses
+        params = {"api": "shop", "kind": "throttle"}
+        tag = c.get("/v1/recommendations", params=params).headers["etag"]
+        n = cache.short
+        assert c.get("/v1/recommendations", params=params, headers={"If-None-Match": tag}).status_code == 304
+        assert cache.short == n + 1
+        assert c.get("/v1/recommendations", params={**params, "x": "1"}, headers={"If-None-Match": tag}).status_code == 304
+        assert c.get("/v1/recommendations", params={"api": ""}, headers={"If-None-Match": tag}).status_code == 200
+        assert_error(c.get("/v1/recommendations", params={"valid_at": "soon"}, headers={"If-None-Match": etag}), 400)
+        assert cache.short == n + 1
+        other = c.get("/v1/recommendations", headers={"If-None-Match": '"other"'})
+        assert other.status_code == 200 and other.headers["etag"] == etag and cache.short == n + 2
+    # no key, a wrong key, a wrong scheme: the route's 401, never a 304
+    with api.client(None) as anon:
+        assert_error(anon.get("/v1/recommendations", headers={"If-None-Match": etag}), 401)
+        assert_error(anon.get("/v1/recommendations", headers={"If-None-Match": etag,
+                                                              "Authorization": "Bearer not-a-key"}), 401)
+        assert_error(anon.get("/v1/recommendations", headers={"If-None-Match": etag,
+                                                              "Authorization": f"Basic {api.keys['reader']}"}), 401)
+    # a key revoked through the API is forgotten at once, shortcut or not
+    with api.client("admin") as admin:
+        key = admin.post("/v1/keys", json={"name": "short-lived", "role": "reader"}).json()["key"]
+        with api.client(None, headers={"Authorization": f"Bearer {key}"}) as c:
+            assert c.get("/v1/recommendations", headers={"If-None-Match": etag}).status_code == 304
+            assert admin.delete("/v1/keys/short-lived").status_code in (200, 204)
+            assert_error(c.get("/v1/recommendations", headers={"If-None-Match": etag}), 401)
+    with api.client() as c:
+        text = c.get("/metrics").text
+    assert re.search(r'forecaster_http_request_duration_seconds_count\{method="GET",endpoint="/v1/recommendations",'
+                     r'status="3xx"\} [1-9]', text)
+
+
 # ---- pages ---------------------------------------------------------------------------------
 
 def _walk(c, path, **params):

@@ -48,3 +48,26 @@ def test_insert_get_by_run_in_force_supersede(tmp_path):
             recs.get(con, "nope")
         with pytest.raises(BadInput):
             recs.insert(con, [rec(9, "run-b", 3, kind="scale")])
+
+
+def test_in_force_fingerprint_follows_exactly_the_records_in_force(tmp_path):
+    """The digest the API checks before rebuilding a response: equal while in_force returns the same
+    records, different as soon as any column of one of them, or the set, changes."""
+    at = T0 + dt.timedelta(minutes=30)
+    with open_store(tmp_path / "r.duckdb") as con:
+        run(con, "INSERT INTO runs (run_id, kind, started, status) VALUES ('run-a', 'decide', ?, 'ok')", [T0])
+        empty = recs.in_force_fingerprint(con, at)
+        recs.insert(con, [rec(1, "run-a", 0), rec(2, "run-a", 0, target="pets|prod"), rec(3, "run-a", 5)])
+        first = recs.in_force_fingerprint(con, at)
+        assert first != empty and first.startswith("2:")
+        assert recs.in_force_fingerprint(con, at) == first
+        assert recs.in_force_fingerprint(con, at, api="pets") not in (first, empty)
+        recs.insert(con, [rec(4, "run-a", 6)])                      # not in force at 04:30: same records
+        assert recs.in_force_fingerprint(con, at) == first
+        recs.set_status(con, ["r1"], "applied")                     # a column of one: another digest
+        applied = recs.in_force_fingerprint(con, at)
+        assert applied != first and [r.status for r in recs.in_force(con, at, api="shop")] == ["applied"]
+        run(con, "UPDATE recommendations SET params = ? WHERE id = 'r2'", ['{"api": "pets", "rate_limit_rps": 1}'])
+        assert recs.in_force_fingerprint(con, at) not in (first, applied)
+        recs.set_status(con, ["r2"], "rolled_back")                 # out of the set
+        assert recs.in_force_fingerprint(con, at).startswith("1:")
