@@ -15,15 +15,24 @@ import sys
 from types import FrameType
 
 
+_stderr = 2
+
+
 def _exit_while_importing(signum: int, frame: FrameType | None) -> None:
-    os.write(2, b"\ninterrupted\n")
+    os.write(_stderr, b"\ninterrupted\n")
     os._exit(130)
 
 
 def main() -> None:
+    # A copy of the terminal's stderr: some imports point descriptor 2 at /dev/null for a moment to
+    # hush a C library, and the one line must not go there.
+    global _stderr
+    _stderr = os.dup(2)
     previous = signal.signal(signal.SIGINT, _exit_while_importing)
     try:
         from .cli import main as cli_main
     finally:
         signal.signal(signal.SIGINT, previous)
+        os.close(_stderr)
+        _stderr = 2
     cli_main()

@@ -31,11 +31,12 @@ from .models.base import model_class
 from .models.common import Arrays, Prepared, constant_arrays, prepare_arrays
 from .series import step_delta
 from .series_context import SeriesContext, series_context
-from .conformal import log_residuals
+from .conformal import hold_level, level_gap, log_residuals
 from .robust import damp_outliers
 from .uplift import yearly_uplift
-from .spikes import Spike, capacity_for, event_mask, find_spikes
-from .spike_calibration import SPIKE_FOLDS, SpikeEvidence, calibrate_spikes, dropped_note, explained, fold_evidence
+from .spikes import Spike, capacity_for, event_mask, expected_traffic, find_spikes, upward_event_steps
+from .spike_calibration import (SPIKE_FOLDS, SpikeEvidence, base_rate, calibrate_spikes, dropped_note, explained,
+                                fold_evidence)
 
 log = logging.getLogger(__name__)
 
@@ -152,11 +153,31 @@ def _result(series, ds, y, ctx, spec: FitSpec, width, frame, model, reason, fall
     if evidence is not None and any(not explained(s, list(spec.events)) for s in spikes):
         budget = spec.timeout_s - (time.perf_counter() - t0)
         found = _spike_evidence(series, ds, y, ctx, spec, width, evidence, budget)
-        spikes, dropped = calibrate_spikes(spikes, found, list(spec.events), spec.min_probability)
-        note = dropped_note(dropped, found, spec.min_probability)
+        base = None
+        if found.flagged == 0 and isinstance(evidence.data, Prepared):
+            rule = {"min_ratio": spec.min_ratio, "min_peak": spec.min_peak, "min_excess": spec.min_excess}
+            base = base_rate(series, evidence.data.y, evidence.data.ds[0].to_datetime64(), width, rule,
+                             list(spec.events))
+        spikes, dropped = calibrate_spikes(spikes, found, list(spec.events), spec.min_probability, base=base)
+        note = dropped_note(dropped, found, spec.min_probability, base)
         notes += (note,) if note else ()
-    return SeriesResult(series, model, reason, fallback, frame, _score_arrays(scores), spikes,
+    held = _held(series, ds, y, spec, width, frame)
+    return SeriesResult(series, model, reason, fallback, held, _score_arrays(scores), spikes,
                         time.perf_counter() - t0, notes)
+
+
+def _held(series, ds, y, spec: FitSpec, width, frame: Arrays) -> Arrays:
+    """The forecast's bands held at the series' current level (``conformal.hold_level``): after the
+    spikes, which judge a step on the model's own band (its confidence that the step is unusual).
+    The level gap is read on the steps no upward calendar event is on (a sale is not a level). The
+    backtest coverage the run reports is the calibrated band's, which the held band contains."""
+    fds = pd.DatetimeIndex(np.asarray(frame["ds"], dtype="datetime64[ns]"))
+    if len(fds) == 0 or not np.isfinite(y).any():
+        return frame
+    events = list(spec.events)
+    expected = expected_traffic(series, {"ds": ds, "y": y}, fds, width, events)
+    gap = level_gap(frame["yhat"], expected, ~upward_event_steps(events, series, fds, width))
+    return hold_level(frame, gap)
 
 
 def _spike_evidence(series, ds, y, ctx: SeriesContext, spec: FitSpec, width, evidence: _Evidence,

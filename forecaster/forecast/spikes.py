@@ -12,7 +12,13 @@ then *not* a spike; one that rises above it is. A step is in a spike when
 - ``yhat > min_ratio x expected``, ``yhat - expected >= min_excess`` (an absolute volume: a quiet
   route's burst of 20 requests is not a spike), the lower 80% bound above the expected traffic
   (the model itself is confident the step is unusual), ``yhat >= min_peak`` and ``yhat`` reaches
-  the series' typical level (the median of the expected traffic over the horizon), or
+  the series' typical level (the median of the expected traffic over the horizon), and, where no
+  calendar event (other than a known dip) is on, ``yhat > min_ratio x`` the **recent level** (the
+  median of the last ``RECENT_DAYS`` of history, event hours left out: :func:`recent_level`). A
+  spike nothing announces must be a peak as a person reads one, well above both what the hour of
+  the week usually carries and what the route carries now (the issue's "sharp peak": > 2x both);
+  an hour that is quiet by shape (a Saturday afternoon, a night hour after the holidays' weeks
+  dragged its median down) forecast at an ordinary weekday level is not. Or
 - ``yhat_hi_80 > capacity`` when a capacity/throttle limit (requests per second) is given.
 
 Adjacent flagged steps merge into one spike: start, peak hour and end point at the flagged hours
@@ -41,8 +47,9 @@ import pandas as pd
 _N = NormalDist()
 Z90 = _N.inv_cdf(0.90)   # yhat_hi_80 is the 90th percentile
 LEVEL_HOURS = 48          # actuals that set the current level of the expected shape
-LEVEL_CLIP = (0.25, 4.0)
-MIN_RESIDUALS = 20        # backtest residuals needed to state an empirical probability  # how far the current level may move the shape (a route that died or tripled)
+LEVEL_CLIP = (0.25, 4.0)  # how far the current level may move the shape (a route that died or tripled)
+RECENT_DAYS = 7           # history behind the recent level an unexplained spike must rise above
+MIN_RESIDUALS = 20        # backtest residuals needed to state an empirical probability
 
 SPIKE_COLUMNS = ("series", "start_ts", "end_ts", "peak_ts", "peak", "baseline", "ratio", "threshold",
                  "probability", "lead_time_hours", "reason", "event")
@@ -117,13 +124,27 @@ def _shape(y: np.ndarray, rds: np.ndarray, fds: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(out), out, float(np.median(y)))
 
 
+def expected_traffic(series: str, history, ds: pd.DatetimeIndex, step: pd.Timedelta, events: list | None = None,
+                     weeks: int = 4, exclude: np.ndarray | None = None) -> np.ndarray:
+    """The expected traffic at each step of ``ds`` (the spike baseline): the hour-of-week shape
+    (:func:`baseline`) x the current level (:func:`current_level`) x the calendar's known dips,
+    the series' event hours left out of the history (``exclude``: that mask, when already built)."""
+    mask = event_mask(events, series, history["ds"], step) if exclude is None else exclude
+    base = baseline(history, ds, weeks, mask) * current_level(history, weeks, mask)
+    return base * known_dips(events, series, ds, step)
+
+
 def current_level(history, weeks: int = 4, exclude: np.ndarray | None = None, hours: int = LEVEL_HOURS) -> float:
     """The series' level now relative to its seasonal shape (:func:`baseline`), clipped to ``LEVEL_CLIP``;
     1 when it cannot be told.
 
     The larger of two ratios of actuals to the shape: over the last ``hours`` (follows a level shift
     or a ramp at once) and the median of the last 7 days' daily ratios (a one- or two-day dip, a
-    storm or an outage, does not make the next ordinary day look like a spike)."""
+    storm or an outage, does not make the next ordinary day look like a spike). Each recent hour is
+    held against the same hour of the week in the weeks *before* the last 7 days: a median that
+    held the hour itself would pull the ratio towards 1 (with two weeks of history, a doubling
+    measured 1.33 against the mean of itself and the week before). Hours with no earlier week
+    are left out; with none at all the level is 1."""
     y_all = np.asarray(history["y"], dtype=float)
     ds_all = np.asarray(history["ds"], dtype="datetime64[ns]")
     keep = np.isfinite(y_all)
@@ -136,8 +157,12 @@ def current_level(history, weeks: int = 4, exclude: np.ndarray | None = None, ho
     window = keep & (ds_all > end - np.timedelta64(7 * weeks, "D"))
     if not recent.any():
         return 1.0
-    shape = _shape(y_all[window], ds_all[window], ds_all[recent])
-    actual, when = y_all[recent], ds_all[recent]
+    before = window & ~recent
+    shape = _medians(y_all[before], hour_of_week(ds_all[before]), hour_of_week(ds_all[recent]))
+    seen = np.isfinite(shape)
+    if not seen.any():
+        return 1.0
+    shape, actual, when = shape[seen], y_all[recent][seen], ds_all[recent][seen]
     last = when > end - np.timedelta64(hours, "h")
     ratios = []
     if shape[last].sum() > 0:
@@ -149,6 +174,20 @@ def current_level(history, weeks: int = 4, exclude: np.ndarray | None = None, ho
     if not ratios:
         return 1.0
     return float(np.clip(max(ratios), *LEVEL_CLIP))
+
+
+def recent_level(history, exclude: np.ndarray | None = None, days: int = RECENT_DAYS) -> float:
+    """The median of the history's last ``days`` days (NaN and ``exclude``d rows, event hours,
+    skipped): the level the route carries now, whatever the hour. 0 when nothing is left."""
+    y = np.asarray(history["y"], dtype=float)
+    ds = np.asarray(history["ds"], dtype="datetime64[ns]")
+    keep = np.isfinite(y)
+    if exclude is not None:
+        keep &= ~np.asarray(exclude, dtype=bool)
+    if not keep.any():
+        return 0.0
+    keep &= ds > ds[keep].max() - np.timedelta64(days, "D")
+    return float(np.median(y[keep]))
 
 
 def _medians(y: np.ndarray, keys: np.ndarray, wanted: np.ndarray) -> np.ndarray:
@@ -202,6 +241,18 @@ def known_dips(events: list | None, series: str, ds: pd.DatetimeIndex, step: pd.
             continue
         for start, end in ev.occurrences(ds[0], ds[-1] + step):
             out[np.asarray((ds < end) & (ds + step > start))] *= ev.expected_uplift
+    return out
+
+
+def upward_event_steps(events: list | None, series: str, ds: pd.DatetimeIndex, step: pd.Timedelta) -> np.ndarray:
+    """True at the steps a calendar event of ``series`` overlaps that is not a known dip
+    (``expected_uplift`` None or >= 1): what announces a spike (the spike calibration's ``explained``)."""
+    out = np.zeros(len(ds), dtype=bool)
+    for ev in events or ():
+        if (ev.expected_uplift is not None and ev.expected_uplift < 1) or not ev.applies_to(series):
+            continue
+        for start, end in ev.occurrences(ds[0], ds[-1] + step):
+            out |= np.asarray((ds < end) & (ds + step > start))
     return out
 
 
@@ -259,12 +310,13 @@ def find_spikes(series: str, forecast: pd.DataFrame | Mapping[str, np.ndarray],
     yhat = np.asarray(forecast["yhat"], dtype=float)[order]
     hi80 = np.asarray(forecast["yhat_hi_80"], dtype=float)[order]
     mask = event_mask(events, series, history["ds"], step)
-    base = baseline(history, ds, baseline_weeks, mask) * current_level(history, baseline_weeks, mask)
-    base = base * known_dips(events, series, ds, step)
+    base = expected_traffic(series, history, ds, step, events, baseline_weeks, mask)
     ratio_thr = np.maximum(min_ratio * base, base + min_excess)
     typical = float(np.nanmedian(base)) if np.isfinite(base).any() else 0.0
     lo80 = np.asarray(forecast["yhat_lo_80"], dtype=float)[order] if "yhat_lo_80" in forecast else yhat
-    by_ratio = ((yhat > ratio_thr) & (lo80 > base) & (yhat >= max(min_peak, typical)) & np.isfinite(yhat))
+    announced = upward_event_steps(events, series, ds, step)
+    peak_now = announced | (yhat > min_ratio * recent_level(history, mask))
+    by_ratio = ((yhat > ratio_thr) & (lo80 > base) & (yhat >= max(min_peak, typical)) & peak_now & np.isfinite(yhat))
     step_s = step.total_seconds()
     cap_thr = np.full(len(ds), np.inf) if capacity_rps is None else np.full(len(ds), capacity_rps * step_s)
     by_cap = hi80 > cap_thr
