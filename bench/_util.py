@@ -6,6 +6,7 @@ import contextlib
 import datetime as dt
 import os
 import platform
+import resource
 import shutil
 import subprocess
 import sys
@@ -26,10 +27,12 @@ class Measured:
     seconds: float
     peak_rss_mb: float
     stdout: str
+    cpu_seconds: float = 0.0     # user + system CPU of the process tree (less noisy than wall time on a shared box)
 
 
 def measure(cmd: list[str], env: dict | None = None, cwd: Path | None = None) -> Measured:
-    """Run ``cmd``; wall time and peak resident memory of the process tree (sampled every 20 ms)."""
+    """Run ``cmd``; wall time, CPU time and peak resident memory of the process tree (sampled every 20 ms)."""
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, **(env or {})}, cwd=cwd or REPO)
@@ -54,11 +57,13 @@ def measure(cmd: list[str], env: dict | None = None, cwd: Path | None = None) ->
     th.start()
     out, err = proc.communicate()
     secs = time.perf_counter() - t0
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (r1.ru_utime + r1.ru_stime) - (r0.ru_utime + r0.ru_stime)
     stop.set()
     th.join()
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{err[-3000:]}")
-    return Measured(secs, peak / 2**20, out)
+    return Measured(secs, peak / 2**20, out, cpu)
 
 
 def machine() -> str:

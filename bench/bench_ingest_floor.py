@@ -16,12 +16,7 @@ import shutil
 from pathlib import Path
 
 from ._util import header, scratch, write_report
-from .bench_ingest import BASELINES, add_common_args, baseline_sql, count_lines, generate, run_sql
-
-COMBINED_CSV = ("CREATE TABLE t AS SELECT * FROM read_csv('{f}', delim=' ', quote='\"', escape='\\', header=false, "
-                "auto_detect=false, ignore_errors=true, columns={{'ip': 'VARCHAR', 'ident': 'VARCHAR', "
-                "'user': 'VARCHAR', 'time': 'VARCHAR', 'zone': 'VARCHAR', 'request': 'VARCHAR', 'status': 'SMALLINT', "
-                "'bytes': 'VARCHAR', 'referer': 'VARCHAR', 'agent': 'VARCHAR', 'latency': 'DOUBLE'}})")
+from .bench_ingest import BASELINES, COMBINED_CSV, add_common_args, baseline_sql, count_lines, generate, run_sql
 
 CASES = {
     "apigw_rest_json": [("typed read_json", BASELINES["apigw_rest_json"])],

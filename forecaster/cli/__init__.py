@@ -25,18 +25,36 @@ def _root() -> None:
 COMMAND_MODULES = ("demo", "run", "ingest", "sources", "samples", "forecast", "costs", "tokens", "decide", "control", "dashboard", "serve", "keys")
 
 
-def _load_commands() -> None:
+def _load_commands(wanted: str | None = None) -> None:
+    """Register the commands. ``wanted``: the command this process was started for (``forecaster
+    ingest ...``); when the module of that name provides it, only that module is imported, so a
+    command does not pay for the others' imports (pandas, the forecasting stack: a second of
+    start-up that ``forecaster ingest`` never uses). Anything else (``--help``, tests importing
+    ``app``) loads every command."""
+    if wanted in COMMAND_MODULES and _register(wanted) and wanted in _command_names():
+        return
     for name in COMMAND_MODULES:
-        try:
-            mod = importlib.import_module(f"{__name__}.{name}")
-        except ModuleNotFoundError as e:
-            if e.name == f"{__name__}.{name}":
-                continue   # a command group not built yet
-            raise
-        mod.register(app)
+        if name != wanted:
+            _register(name)
 
 
-_load_commands()
+def _register(name: str) -> bool:
+    try:
+        mod = importlib.import_module(f"{__name__}.{name}")
+    except ModuleNotFoundError as e:
+        if e.name == f"{__name__}.{name}":
+            return False   # a command group not built yet
+        raise
+    mod.register(app)
+    return True
+
+
+def _command_names() -> set[str]:
+    names = {c.name or (c.callback.__name__.replace("_", "-") if c.callback else "") for c in app.registered_commands}
+    return names | {g.name or "" for g in app.registered_groups}
+
+
+_load_commands(sys.argv[1] if len(sys.argv) > 1 and sys.argv[0].endswith(("forecaster", "__main__.py")) else None)
 
 
 def main() -> None:

@@ -18,7 +18,7 @@ from ..store import sources as sources_table
 from ..store.db import (Connection, append_arrow, cursor, from_arrow, materialize, rel_arrow, rel_insert,
                         rel_query, rel_rows, run)
 from . import dedupe, llm, rollups
-from .chunks import Chunk, StreamStats
+from .chunks import Chunk, StreamStats, int64_array
 from .appender import Appender
 from .dedupe import SeenIds
 from .formats import LogFormat, all_formats
@@ -59,7 +59,7 @@ def detect_format(chunk: Chunk, sample: int = DETECT_SAMPLE) -> LogFormat | None
     n = len(chunk.lines)
     idx = np.unique(np.linspace(0, n - 1, min(n, sample)).astype(np.int64)) if n else np.empty(0, np.int64)
     lines: list[str] = []
-    for b in chunk.lines.take(pa.array(idx)).to_pylist():
+    for b in chunk.lines.take(int64_array(idx)).to_pylist():   # (pa.array on numpy imports pandas)
         try:
             s = b.decode("utf-8").rstrip("\r\n")
         except UnicodeDecodeError:

@@ -177,6 +177,7 @@ def _fill(stream: BinaryIO, view: memoryview) -> int:
 def iter_chunks(
     stream: BinaryIO, chunk_bytes: int, stats: StreamStats, max_line_bytes: int = 16 << 20,
     align_lines: int | None = None, hold_tail: bool = False, first_line: int = 1,
+    first_chunk_bytes: int | None = None,
 ) -> Iterator[Chunk]:
     """Yield chunks of whole lines from ``stream``, hashing every byte into ``stats``.
 
@@ -193,6 +194,8 @@ def iter_chunks(
     With ``hold_tail``, a last line without a newline (a log still being written) is not yielded:
     its length goes to ``stats.tail_bytes`` and it is not hashed, so the next load of the grown
     stream starts at it. ``first_line``: the number of the stream's first line (a resumed load).
+    ``first_chunk_bytes``: a smaller first read, so the caller's work on the first chunk starts
+    sooner (nothing overlaps the first read, newline scan and hash: 0.3-0.5 s for 128 MB here).
     """
     buffers = _Buffers()
     carry = b""
@@ -200,8 +203,10 @@ def iter_chunks(
     next_line = first_line
     skipping: list | None = None   # [line_no, head, length] of an oversize line being skipped
     damaged: BaseException | None = None   # the read error that ends the stream after this block
+    size = first_chunk_bytes or chunk_bytes
     while True:
-        read = max(chunk_bytes - len(carry), chunk_bytes // 4) if carried_lines else chunk_bytes
+        read = max(size - len(carry), size // 4) if carried_lines else size
+        size = chunk_bytes
         view = None
         buf = buffers.take(len(carry) + read)
         view = memoryview(buf)

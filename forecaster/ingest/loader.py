@@ -146,8 +146,11 @@ def _load_in_transaction(con, src: Source, settings: Settings, fmt: str, templat
         chunk_bytes = settings.ingest_chunk_mb << 20
         if src.size is not None and not src.extra.get("gzip"):   # a small file: no buffer far bigger than it
             chunk_bytes = min(chunk_bytes, max(1 << 20, src.size + 1))
+        # The first chunk half as big: DuckDB starts on it while the reader reads the next. (Half of
+        # the default 128 MB still holds a whole row group of JSON lines, so its append stays aligned.)
         chunks = iter_chunks(stream, chunk_bytes, stats, max_line_bytes=max(max_line, 1 << 20),
-                             align_lines=ROW_GROUP_ROWS, hold_tail=hold_tail, first_line=resume.first_line)
+                             align_lines=ROW_GROUP_ROWS, hold_tail=hold_tail, first_line=resume.first_line,
+                             first_chunk_bytes=chunk_bytes // 2 if chunk_bytes >= 64 << 20 else None)
         small = src.size is not None and src.size <= (settings.ingest_chunk_mb << 20) // 4
         for chunk in (chunks if small else prefetch(chunks)):   # one chunk: no read-ahead thread to start
             if log_format is None:

@@ -41,6 +41,12 @@ MAX_OFFSET_MINUTES = 14 * 60           # UTC offsets run from -12:00 to +14:00
 _OFFSET = (r"CASE WHEN contains({ts}, ':') AND regexp_matches({ts}, '[+-][0-9]{{2}}:?[0-9]{{2}}$') THEN "
            r"TRY_CAST(regexp_extract({ts}, '([0-9]{{2}}):?[0-9]{{2}}$', 1) AS INTEGER) * 60 "
            r"+ TRY_CAST(regexp_extract({ts}, '([0-9]{{2}})$', 1) AS INTEGER) END")
+# Offsets that are surely within ±14:00 (or no offset at all), told by plain string comparisons:
+# the regexes of _OFFSET then run only for the rest. '+HHMM' between '+0000' and '+1359' as text
+# means HH <= 13 (and MM <= 59 when HH = 13), so at most 13:59; likewise '+HH:MM', and for '-'.
+_OFFSET_SURELY_SANE = ("(NOT contains({ts}, ':') OR NOT (right({ts}, 1) BETWEEN '0' AND '9') "
+                       "OR right({ts}, 5) BETWEEN '+0000' AND '+1359' OR right({ts}, 5) BETWEEN '-0000' AND '-1359' "
+                       "OR right({ts}, 6) BETWEEN '+00:00' AND '+13:59' OR right({ts}, 6) BETWEEN '-00:00' AND '-13:59')")
 
 
 @dataclass(frozen=True)
@@ -106,7 +112,8 @@ def normalized_sql(fmt: LogFormat, lines_rel: str, ctx: NormalizeContext, with_l
     ] + [f"(_t_requests IS NULL OR _t_requests <= {MAX_REQUESTS_PER_ROW})",
          f"(_t_bytes_out IS NULL OR _t_bytes_out <= {MAX_BYTES_OUT})"]
     good = " AND ".join(
-        ["parse_error IS NULL", "_ts IS NOT NULL", window, f"coalesce({offset}, 0) <= {MAX_OFFSET_MINUTES}",
+        ["parse_error IS NULL", "_ts IS NOT NULL", window,
+         f"({_OFFSET_SURELY_SANE.format(ts='ts')} OR coalesce({offset}, 0) <= {MAX_OFFSET_MINUTES})",
          "_route IS NOT NULL", *sane,
          "(_t_status IS NULL OR _t_status BETWEEN 100 AND 599)", "(_t_requests IS NULL OR _t_requests >= 0)"]
         + [f"({c} IS NULL OR _t_{c} IS NOT NULL)" for c in _TYPED]

@@ -130,6 +130,9 @@ def heuristic_sql(clean: str) -> str:
     p = f"regexp_replace({clean}, '/[0-9a-fA-F]{{8}}-[0-9a-fA-F]{{4}}-[0-9a-fA-F]{{4}}-[0-9a-fA-F]{{4}}-[0-9a-fA-F]{{12}}(/|$)', '/{{id}}\\1', 'g')"
     p = f"regexp_replace({p}, '/[0-9a-fA-F]{{16,}}(/|$)', '/{{id}}\\1', 'g')"
     p = f"regexp_replace({p}, '/[A-Za-z_-]*[0-9][A-Za-z0-9_-]{{19,}}(/|$)', '/{{id}}\\1', 'g')"
+    # Each of those three needs a run of 16 or more token characters: a path without one (most
+    # paths) goes straight to the number passes, the same result for three regex replaces fewer.
+    p = f"CASE WHEN regexp_matches({clean}, '[0-9A-Za-z_-]{{16}}') THEN {p} ELSE {clean} END"
     for _ in range(2):  # consecutive numeric segments share a '/': two passes
         p = f"regexp_replace({p}, '/[0-9]+(/|$)', '/{{id}}\\1', 'g')"
     return f"coalesce(nullif(CASE WHEN regexp_matches({clean}, '[0-9]') THEN {p} ELSE {clean} END, ''), '/')"

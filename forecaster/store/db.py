@@ -24,11 +24,13 @@ import logging
 import re
 import time
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator, Sequence, TYPE_CHECKING
 
 import duckdb
-import pandas as pd
 import pyarrow as pa
+
+if TYPE_CHECKING:   # pandas only for the frames some reads return: not imported by commands that never use it
+    import pandas as pd
 
 from ..config import Settings
 from ..errors import SourceError, StoreLocked
@@ -284,6 +286,20 @@ def append_arrow(con: Connection, table: str, rows: pa.Table) -> None:
     keep every such table alive until the commit."""
     if rows.num_rows:
         rel_insert(con.from_arrow(rows), table)
+
+
+def insert_lists(con: Connection, table: str, columns: dict[str, tuple[str, Sequence[Any]]]) -> None:
+    """Insert rows given as Python lists, column by column (name -> (SQL type, values), all the same
+    length), by name. For the few rows of bookkeeping tables: unlike building Arrow arrays from
+    lists, which makes pyarrow import pandas (a quarter of a second of a command's start-up)."""
+    lengths = {len(v) for _, v in columns.values()}
+    if len(lengths) != 1:
+        raise ValueError(f"insert_lists: columns of different lengths {sorted(lengths)} for {table}")
+    if not lengths.pop():
+        return
+    cols = ", ".join(columns)
+    values = ", ".join(f"unnest(?::{t}[])" for t, _ in columns.values())
+    run(con, f"INSERT INTO {table} ({cols}) SELECT {values}", [list(v) for _, v in columns.values()])
 
 
 def table_exists(con: Connection, name: str) -> bool:

@@ -11,8 +11,10 @@ forgetting the access log takes the attribution back). ``tokens_1m`` is rebuilt 
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:   # pandas only for the frames some reads return: not imported by commands that never use it
+    import pandas as pd
 
 from .db import Connection, Relation, frame, rel_insert, rel_rows, run, scalar
 

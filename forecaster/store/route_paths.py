@@ -15,10 +15,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
-import pyarrow as pa
-
 from . import llm
-from .db import Connection, Relation, append_arrow, materialize, rel_query, rel_rows, run, scalar
+from .db import Connection, Relation, insert_lists, materialize, rel_query, rel_rows, run, scalar
 
 _MERGES = "_route_merges"
 _MOVED = "_route_moved"
@@ -61,10 +59,9 @@ def set_routes(con: Connection, api: str, rows: Sequence[tuple[str, str]]) -> No
     if not rows:
         return
     run(con, "CREATE OR REPLACE TEMP TABLE _route_paths_new (api VARCHAR, path VARCHAR, route VARCHAR)")
-    append_arrow(con, "_route_paths_new", pa.table({
-        "api": pa.array([api] * len(rows), pa.string()),
-        "path": pa.array([r[0] for r in rows], pa.string()),
-        "route": pa.array([r[1] for r in rows], pa.string())}))
+    insert_lists(con, "_route_paths_new", {"api": ("VARCHAR", [api] * len(rows)),
+                                           "path": ("VARCHAR", [r[0] for r in rows]),
+                                           "route": ("VARCHAR", [r[1] for r in rows])})
     run(con, "INSERT INTO route_paths (api, path, route) SELECT api, path, route FROM _route_paths_new "
              "ON CONFLICT (api, path) DO UPDATE SET route = EXCLUDED.route")
     run(con, "DROP TABLE _route_paths_new")
@@ -77,12 +74,11 @@ def add_counts(con: Connection, source_id: int, rows: Sequence[tuple[str, str, i
         run(con, f"INSERT INTO route_path_counts (source_id, api, path, requests, not_found) VALUES {values}",
             [v for r in rows for v in (source_id, *r)])
     elif rows:
-        append_arrow(con, "route_path_counts", pa.table({
-            "source_id": pa.array([source_id] * len(rows), pa.int64()),
-            "api": pa.array([r[0] for r in rows], pa.string()),
-            "path": pa.array([r[1] for r in rows], pa.string()),
-            "requests": pa.array([r[2] for r in rows], pa.int64()),
-            "not_found": pa.array([r[3] for r in rows], pa.int64())}))
+        insert_lists(con, "route_path_counts", {"source_id": ("BIGINT", [source_id] * len(rows)),
+                                                "api": ("VARCHAR", [r[0] for r in rows]),
+                                                "path": ("VARCHAR", [r[1] for r in rows]),
+                                                "requests": ("BIGINT", [r[2] for r in rows]),
+                                                "not_found": ("BIGINT", [r[3] for r in rows])})
 
 
 def add_counts_from(con: Connection, table: str, where: str) -> None:
@@ -114,9 +110,8 @@ def merge_routes(con: Connection, merges: Sequence[tuple[str, str, str]]) -> int
     if not merges:
         return 0
     run(con, f"CREATE OR REPLACE TEMP TABLE {_MERGES} (api VARCHAR, old VARCHAR, new VARCHAR)")
-    append_arrow(con, _MERGES, pa.table({"api": pa.array([m[0] for m in merges], pa.string()),
-                                         "old": pa.array([m[1] for m in merges], pa.string()),
-                                         "new": pa.array([m[2] for m in merges], pa.string())}))
+    insert_lists(con, _MERGES, {"api": ("VARCHAR", [m[0] for m in merges]), "old": ("VARCHAR", [m[1] for m in merges]),
+                                "new": ("VARCHAR", [m[2] for m in merges])})
     for table in ("requests", "source_counts"):
         run(con, f"UPDATE {table} SET route = m.new FROM {_MERGES} m "
                  f"WHERE {table}.api = m.api AND {table}.route = m.old")

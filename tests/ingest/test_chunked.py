@@ -194,6 +194,22 @@ def test_chunks_end_after_a_multiple_of_the_aligned_line_count():
     assert [c.first_line_no for c in chunks] == [1 + sum(sizes[:i]) for i in range(len(sizes))]
 
 
+
+def test_a_smaller_first_chunk_changes_only_where_the_first_cut_falls():
+    import hashlib
+    import io
+
+    from forecaster.ingest.chunks import StreamStats, iter_chunks
+    data = b"".join(b"line %d\n" % i for i in range(1000)) + b"tail without newline"
+    whole, first = StreamStats(), StreamStats()
+    plain = list(iter_chunks(io.BytesIO(data), 1400, whole, align_lines=7))
+    early = list(iter_chunks(io.BytesIO(data), 1400, first, align_lines=7, first_chunk_bytes=350))
+    sizes = [len(c) for c in early]
+    assert sizes[0] < len(plain[0]) and all(n % 7 == 0 for n in sizes[:-1])
+    assert b"".join(b"".join(c.lines.to_pylist()) for c in early) == data
+    assert [c.first_line_no for c in early] == [1 + sum(sizes[:i]) for i in range(len(sizes))]
+    assert first.lines == whole.lines == 1001 and first.checksum == whole.checksum == hashlib.sha256(data).hexdigest()
+
 def test_line_ends_and_ascii_across_scan_blocks(monkeypatch):
     from forecaster.ingest import chunks
     monkeypatch.setattr(chunks, "_SCAN_BLOCK", 16)
