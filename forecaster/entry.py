@@ -19,7 +19,10 @@ _stderr = 2
 
 
 def _exit_while_importing(signum: int, frame: FrameType | None) -> None:
-    os.write(_stderr, b"\ninterrupted\n")
+    try:
+        os.write(_stderr, b"\ninterrupted\n")
+    except OSError:
+        pass
     os._exit(130)
 
 
@@ -27,12 +30,16 @@ def main() -> None:
     # A copy of the terminal's stderr: some imports point descriptor 2 at /dev/null for a moment to
     # hush a C library, and the one line must not go there.
     global _stderr
-    _stderr = os.dup(2)
+    try:
+        _stderr = os.dup(2)
+    except OSError:       # started with stderr closed: the line has nowhere to go, the status still says it
+        _stderr = 2
     previous = signal.signal(signal.SIGINT, _exit_while_importing)
     try:
         from .cli import main as cli_main
     finally:
         signal.signal(signal.SIGINT, previous)
-        os.close(_stderr)
+        if _stderr != 2:
+            os.close(_stderr)
         _stderr = 2
     cli_main()
