@@ -138,6 +138,16 @@ def test_ctrl_c_during_an_ingest_keeps_the_finished_sources(tmp_path, monkeypatc
     assert _rows(db, "SELECT count(*), count(DISTINCT request_id) FROM requests") == [(100, 100)]
 
 
+def _sigint_after(args: list[str], after_s: float, timeout: float) -> tuple[int, str]:
+    """``python -m forecaster ARGS`` sent SIGINT ``after_s`` seconds after it started: (status, stderr)."""
+    p = subprocess.Popen([sys.executable, "-m", "forecaster", *args],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(after_s)
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=timeout)
+    return p.returncode, err
+
+
 def _before_our_handler(err: str) -> bool:
     """A traceback from a signal that came while Python itself started (a loaded machine), before
     ``entry.main`` set its handler: no forecaster frame but the module level of __main__/entry."""
@@ -149,18 +159,14 @@ def _before_our_handler(err: str) -> bool:
 def test_a_real_sigint_ends_with_one_line_and_status_130(settings, after_s):
     """SIGINT while the command imports (0.3 s) or while it works (2.5 s): never a traceback.
     (The process may also have finished by 2.5 s on a fast machine: then it simply succeeded.)"""
-    p = subprocess.Popen([sys.executable, "-m", "forecaster", "forecast", "--db", str(settings.db), "--model",
-                          "seasonal_naive_weekly", "--workers", "1", "--as-of", str(END), "--json"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(after_s)
-    p.send_signal(signal.SIGINT)
-    out, err = p.communicate(timeout=120)
+    returncode, err = _sigint_after(["forecast", "--db", str(settings.db), "--model", "seasonal_naive_weekly",
+                                     "--workers", "1", "--as-of", str(END), "--json"], after_s, timeout=120)
     if _before_our_handler(err):
         return
     assert "Traceback" not in err, err
     # 130: our one line; -SIGINT: the signal came before Python set its handler (a loaded machine)
-    assert p.returncode in (0, 130, -signal.SIGINT), (p.returncode, err)
-    if p.returncode == 130:
+    assert returncode in (0, 130, -signal.SIGINT), (returncode, err)
+    if returncode == 130:
         assert "interrupted" in err
 
 
@@ -202,14 +208,10 @@ def test_sigint_anywhere_in_the_import_phase_is_one_line_and_130():
     line (pydantic-core turns a KeyboardInterrupt raised inside its schema build into a SchemaError,
     which a try/except KeyboardInterrupt never sees)."""
     for after_s in (0.05, 0.15, 0.3, 0.5, 0.8):
-        p = subprocess.Popen([sys.executable, "-m", "forecaster", "--help"],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        time.sleep(after_s)
-        p.send_signal(signal.SIGINT)
-        out, err = p.communicate(timeout=60)
+        returncode, err = _sigint_after(["--help"], after_s, timeout=60)
         if _before_our_handler(err):
             continue
         assert "Traceback" not in err and "Error" not in err, (after_s, err)
-        assert p.returncode in (0, 130, -signal.SIGINT), (after_s, p.returncode, err)
-        if p.returncode == 130:
+        assert returncode in (0, 130, -signal.SIGINT), (after_s, returncode, err)
+        if returncode == 130:
             assert err.strip() == "interrupted", err

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any, Iterator, Optional
 
 import typer
+from rich import box
+from rich.table import Table
 
 from ..config import Settings, get_settings, settings_from_file
 from ..errors import is_interrupt
@@ -82,3 +84,11 @@ def interruptible(what_is_kept: str) -> Iterator[None]:
 # command's own handler (while it prints help, while the settings load) into a silent exit 130, and
 # ``cli.main`` then says the line itself.
 interrupt_said = False
+
+
+def keyed_table(title: str, key: str, min_width: int) -> Table:
+    """A table whose first column, ``key``, folds rather than being cut (its end, a route or a
+    region, is what tells rows apart) and takes the width the other columns leave."""
+    t = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
+    t.add_column(key, overflow="fold", ratio=1, min_width=min_width)
+    return t

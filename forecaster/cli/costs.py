@@ -14,7 +14,7 @@ from rich.table import Table
 
 from ..errors import BadInput
 from ..store import open_reader, open_store
-from .common import ConfigOption, DbOption, JsonOption, load_settings, parse_hours, print_json, require_db
+from .common import ConfigOption, DbOption, JsonOption, keyed_table, load_settings, parse_hours, print_json, require_db
 
 FromOption = typer.Option(None, "--from", help="window start, ISO date/time (UTC; default: month of the latest data)")
 ToOption = typer.Option(None, "--to", help="window end, exclusive (default: end of the latest data)")
@@ -157,9 +157,7 @@ def _model_spend(con, settings, start, end, forecast: bool, as_of) -> dict | Non
 def print_model_spend(m: dict, top: int = 10) -> None:
     """Model spend as tables (by route, model and client), unpriced models and budget alerts."""
     for by in ("route", "model", "client"):
-        t = Table(title=f"model spend {m['from']} .. {m['to']} by {by} (catalog {m['catalog']})",
-                  box=box.SIMPLE_HEAD, pad_edge=False)
-        t.add_column(by, overflow="fold", ratio=1, min_width=12)    # folded, not cut: its end tells rows apart
+        t = keyed_table(f"model spend {m['from']} .. {m['to']} by {by} (catalog {m['catalog']})", by, 12)
         for col in ("usd", "calls", "in tok", "out tok", "cached"):
             t.add_column(col, justify="right", no_wrap=True)
         t.add_column("flags", overflow="fold", max_width=16)

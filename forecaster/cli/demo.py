@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -25,7 +24,7 @@ from ..config import DEFAULT_CONFIG_FILE
 from ..errors import ForecasterError
 from .demo_llm import show_token_spenders
 from ..sample_store import DEMO_AS_OF, DEMO_CONFIG, DEMO_LOGS, default_samples_dir
-from .common import ConfigOption, DbOption, interruptible, load_settings
+from .common import ConfigOption, DbOption, interruptible, keyed_table, load_settings
 from .control import show_plan
 from .decide import show_decisions
 from .ingest import print_summary
@@ -125,10 +124,8 @@ def show_forecast(con, summary, console: Console) -> None:
 
     print_run(summary, limit=12)
     rows = results.top_spikes(con, summary.run_id, 10)
-    t = Table(title=f"spikes ahead (top {len(rows)} of {summary.spikes}, by ratio to expected traffic; "
-                    f"lead h: hours until it starts)",
-              box=box.SIMPLE_HEAD, pad_edge=False)
-    t.add_column("series", overflow="fold", ratio=1, min_width=16)   # folded, not cut: its end tells rows apart
+    t = keyed_table(f"spikes ahead (top {len(rows)} of {summary.spikes}, by ratio to expected traffic; "
+                    f"lead h: hours until it starts)", "series", 16)
     t.add_column("peak at", no_wrap=True)
     for c in ("peak/h", "x exp", "P", "lead h"):
         t.add_column(c, justify="right", no_wrap=True)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from rich import box
 from rich.console import Console
-from rich.table import Table
+
+from .common import keyed_table
 
 
 def show_token_spenders(con, settings, now: dt.datetime, console: Console, limit: int = 6) -> None:
@@ -23,9 +23,7 @@ def show_token_spenders(con, settings, now: dt.datetime, console: Console, limit
     proj = spend["projection"]
     for by in ("route", "client"):
         month_end = {r["key"]: r for r in proj[f"by_{by}"]}
-        t = Table(title=f"top token spenders by {by}, {proj['month']} (as of {now:%Y-%m-%d %H:%M})",
-                  box=box.SIMPLE_HEAD, pad_edge=False)
-        t.add_column(by, overflow="fold", ratio=1, min_width=14)    # folded, not cut: its end tells rows apart
+        t = keyed_table(f"top token spenders by {by}, {proj['month']} (as of {now:%Y-%m-%d %H:%M})", by, 14)
         for col in ("calls", "in tok", "out tok", "to date", "month-end"):
             t.add_column(col, justify="right", no_wrap=True)
         t.add_column("flags", overflow="fold", max_width=16)

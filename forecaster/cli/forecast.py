@@ -9,13 +9,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator, List, Optional
 
 import typer
-from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from ..store import open_reader, open_store
-from .common import ConfigOption, DbOption, JsonOption, interruptible, load_settings, print_json, require_db
+from .common import ConfigOption, DbOption, interruptible, JsonOption, keyed_table, load_settings, print_json, require_db
 
 if TYPE_CHECKING:   # forecaster.forecast imports statsmodels and scipy (~1.4 s): only the commands that run it pay
     from ..forecast.run import RunSummary
@@ -128,10 +127,8 @@ def _progress(as_json: bool) -> Iterator[Callable[[int, int], None] | None]:
 
 def print_summary(s: RunSummary, limit: int = 40) -> None:
     console = Console()
-    t = Table(title=f"{s.kind} run {s.run_id}: {s.series} series, {s.horizon_steps} x {s.step} ahead of {(s.cutoff or '?')[:16]}",
-              box=box.SIMPLE_HEAD, pad_edge=False)
-    # the series key folds rather than being cut: its end (route, region) is what tells rows apart
-    t.add_column("series", overflow="fold", ratio=1, min_width=20)
+    t = keyed_table(f"{s.kind} run {s.run_id}: {s.series} series, {s.horizon_steps} x {s.step} ahead of {(s.cutoff or '?')[:16]}",
+                    "series", 20)
     t.add_column("model", no_wrap=True)
     for col in ("relMAE", "cov80", "peak", "spikes"):
         t.add_column(col, justify="right", no_wrap=True)

@@ -6,14 +6,12 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
-from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
 from ..ingest import IngestReport, ingest
 from ..store import open_store
-from .common import ConfigOption, DbOption, JsonOption, interruptible, load_settings, print_json, short
+from .common import ConfigOption, DbOption, interruptible, JsonOption, keyed_table, load_settings, print_json, short
 
 
 def register(app: typer.Typer) -> None:
@@ -62,8 +60,7 @@ def print_summary(report: IngestReport, db: Path, limit: int = 25) -> None:
     """One row per source (failed ones first, then those with rejects; at most ``limit``), paths
     relative to the working directory and folded rather than cut; then each failure's note whole."""
     console = Console()
-    t = Table(title=f"ingest into {db}", box=box.SIMPLE_HEAD, pad_edge=False)
-    t.add_column("source", overflow="fold", ratio=1, min_width=16)
+    t = keyed_table(f"ingest into {db}", "source", 16)
     for col in ("status", "format", "loaded", "rejects", "dups", "s"):
         t.add_column(col, no_wrap=True, justify="left" if col in ("status", "format") else "right")
     rank = {"failed": 0, "loaded": 1, "skipped": 2}
