@@ -7,7 +7,6 @@ from typing import List, Optional
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
 from ..ingest import IngestReport, ingest
 from ..store import open_store
@@ -34,7 +33,9 @@ def register(app: typer.Typer) -> None:
         with interruptible(kept), open_store(settings.db, settings) as con:
             if as_json or not console.is_terminal:
                 report = ingest(con, sources, settings, fmt=fmt, route_map=route_map)
-            else:
+            else:   # (rich.progress imported here: only a terminal shows the bar)
+                from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
+
                 with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
                               TimeRemainingColumn(), console=console, transient=True) as bar:
                     tasks: dict[str, TaskID] = {}

@@ -16,8 +16,6 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from ..errors import BadInput
 from .formats.base import sql_str
 
@@ -53,6 +51,8 @@ def load_route_map(path: Path | str) -> list[RouteTemplate]:
     ``{"routes": ["GET /pets/{id}", ...]}`` or a bare list. Templates with more literal
     segments are tried first, so '/pets/mine' wins over '/pets/{id}'.
     """
+    import yaml   # here: only a route map needs it (10 ms of every ingest's start-up otherwise)
+
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
