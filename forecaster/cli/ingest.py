@@ -58,7 +58,7 @@ def register(app: typer.Typer) -> None:
 
 def print_summary(report: IngestReport, db: Path, limit: int = 25) -> None:
     """One row per source (failed ones first, then those with rejects; at most ``limit``), paths
-    relative to the working directory and folded rather than cut; then each failure's note whole."""
+    relative to the working directory and folded rather than cut; then each source's note whole."""
     console = Console()
     t = keyed_table(f"ingest into {db}", "source", 16)
     for col in ("status", "format", "loaded", "rejects", "dups", "s"):
@@ -70,8 +70,8 @@ def print_summary(report: IngestReport, db: Path, limit: int = 25) -> None:
         t.add_row(_display(s.uri), s.status, s.format or "-", f"{s.rows_loaded:,}", f"{s.rows_rejected:,}",
                   f"{s.rows_duplicate:,}", f"{s.seconds:.2f}")
     for s in report.by_source:
-        if s.note and s.status != "loaded":
-            notes.append(f"{s.status}: {s.note}" if s.uri in s.note else f"{s.status}: {s.uri}: {s.note}")
+        if s.note:   # failures, skips, and what a load left or continued (a held unfinished last line)
+            notes.append(f"{s.status}: {s.note}" if s.uri in s.note else f"{s.status}: {_display(s.uri)}: {s.note}")
     console.print(t)
     if len(rows) > limit:
         console.print(f"... and {len(rows) - limit:,} more source(s) (--json for all; `forecaster sources list`)")

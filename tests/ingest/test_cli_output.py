@@ -29,3 +29,14 @@ def test_the_ingest_table_fits_80_columns_and_shows_failures_first(tmp_path, mon
     assert " failed " in table[0] and table[0].lstrip().startswith("logs/zz")   # failures first, path as typed
     assert len(table) == 25 and "... and 6 more source(s)" in res.stdout
     assert "31 source(s): 150 rows loaded" in res.stdout
+
+
+def test_a_held_unfinished_last_line_is_said_under_the_table(tmp_path, monkeypatch):
+    """99 rows from a 100-line file must not leave a person guessing: the held line is named."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "live.log").write_text("".join(LINE.format(m=i, i=i) for i in range(3)) + LINE.format(m=3, i=3).rstrip("\n"))
+    res = CliRunner().invoke(app, ["ingest", "live.log", "--db", str(tmp_path / "o.duckdb")], env={"COLUMNS": "80"})
+    assert res.exit_code == 0, res.output
+    said = [x for x in res.stdout.splitlines() if x.startswith("loaded: live.log: ")]
+    assert len(said) == 1 and "unfinished last line (" in said[0] and "left for the next load" in said[0], res.stdout
+    assert "1 source(s): 3 rows loaded" in res.stdout
