@@ -11,7 +11,8 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColum
 
 from ..ingest import IngestReport, ingest
 from ..store import open_store
-from .common import ConfigOption, DbOption, interruptible, JsonOption, keyed_table, load_settings, print_json, short
+from .common import (ConfigOption, DbOption, display_path, interruptible, JsonOption, keyed_table, load_settings,
+                     print_json, short)
 
 
 def register(app: typer.Typer) -> None:
@@ -67,11 +68,11 @@ def print_summary(report: IngestReport, db: Path, limit: int = 25) -> None:
     rows = sorted(report.by_source, key=lambda s: (rank.get(s.status, 1), s.rows_rejected == 0))
     notes = []
     for s in rows[:limit]:
-        t.add_row(_display(s.uri), s.status, s.format or "-", f"{s.rows_loaded:,}", f"{s.rows_rejected:,}",
+        t.add_row(display_path(s.uri), s.status, s.format or "-", f"{s.rows_loaded:,}", f"{s.rows_rejected:,}",
                   f"{s.rows_duplicate:,}", f"{s.seconds:.2f}")
     for s in report.by_source:
         if s.note:   # failures, skips, and what a load left or continued (a held unfinished last line)
-            notes.append(f"{s.status}: {s.note}" if s.uri in s.note else f"{s.status}: {_display(s.uri)}: {s.note}")
+            notes.append(f"{s.status}: {s.note}" if s.uri in s.note else f"{s.status}: {display_path(s.uri)}: {s.note}")
     console.print(t)
     if len(rows) > limit:
         console.print(f"... and {len(rows) - limit:,} more source(s) (--json for all; `forecaster sources list`)")
@@ -84,13 +85,3 @@ def print_summary(report: IngestReport, db: Path, limit: int = 25) -> None:
         f"{report.sources} source(s): {report.rows_loaded:,} rows loaded, {report.rows_rejected:,} rejected "
         f"(see table rejects), {report.rows_duplicate:,} duplicate, in {report.seconds:.2f}s"
     )
-
-
-def _display(uri: str) -> str:
-    """A local path under the working directory as a relative one (what a person typed); others whole."""
-    if "://" in uri or uri == "-":
-        return uri
-    try:
-        return str(Path(uri).resolve().relative_to(Path.cwd()))
-    except (ValueError, OSError):
-        return uri

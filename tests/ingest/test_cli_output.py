@@ -40,3 +40,24 @@ def test_a_held_unfinished_last_line_is_said_under_the_table(tmp_path, monkeypat
     said = [x for x in res.stdout.splitlines() if x.startswith("loaded: live.log: ")]
     assert len(said) == 1 and "unfinished last line (" in said[0] and "left for the next load" in said[0], res.stdout
     assert "1 source(s): 3 rows loaded" in res.stdout
+
+
+def test_sources_list_at_80_columns_keeps_every_id_path_and_number(tmp_path, monkeypatch):
+    """Nothing cut: ids, the paths (folded; their ends tell files apart) and the byte counts."""
+    monkeypatch.chdir(tmp_path)
+    logs = tmp_path / "logs" / "gateway-production-eu-west-1"
+    logs.mkdir(parents=True)
+    for k in range(11):
+        (logs / f"access-2026-12-{k + 1:02d}.log").write_text("".join(LINE.format(m=i, i=i) for i in range(k + 1)))
+    db = str(tmp_path / "o.duckdb")
+    assert CliRunner().invoke(app, ["ingest", "logs", "--db", db]).exit_code == 0
+    res = CliRunner().invoke(app, ["sources", "list", "--db", db], env={"COLUMNS": "80"})
+    assert res.exit_code == 0, res.output
+    lines = res.stdout.splitlines()
+    assert max(len(x) for x in lines) <= 80 and "…" not in res.stdout, res.stdout
+    head = next(x for x in lines if " source " in x and " format " in x)
+    a, b = head.index("source"), head.index("format")
+    column = "".join(x[a:b].strip() for x in lines[lines.index(head) + 2:])   # the source column, folds joined
+    assert column == "".join(f"logs/gateway-production-eu-west-1/access-2026-12-{k + 1:02d}.log" for k in range(11))
+    ids = [x.split()[0] for x in lines if x.strip()[:1].isdigit()]
+    assert ids == [str(i) for i in range(1, 12)]
