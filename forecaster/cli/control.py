@@ -193,6 +193,10 @@ def register(app: typer.Typer) -> None:
         if as_json:
             print_json({"actions": [a.to_dict() for a in rows]})
             return
+        if not rows:
+            Console().print("no action recorded yet: `forecaster apply` records every change it makes or would make "
+                            "(dry run), and `forecaster rollback` every restore", highlight=False)
+            return
         t = Table(title=f"actions (newest {len(rows)})")
         for c in ("id", "at (UTC)", "actor", "target", "outcome", "dry", "recommendation", "error"):
             t.add_column(c, overflow="fold")

@@ -65,3 +65,5 @@ def test_plan_with_nothing_decided_says_so(tmp_path):
     assert res.exit_code == 0, res.output
     assert "no recommendation in force at 2026-11-25 05:00 UTC: nothing to plan" in res.stdout
     assert "already hold" not in res.stdout
+    res = CliRunner().invoke(app, ["actions", "--db", str(db)], env={"COLUMNS": "200"})
+    assert res.exit_code == 0 and res.stdout.startswith("no action recorded yet"), res.output
