@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from pathlib import Path
-from typing import List, Optional
+from typing import Iterator, List, Optional
 
 import typer
 from rich.console import Console
@@ -32,7 +34,7 @@ def register(app: typer.Typer) -> None:
         console = Console(stderr=True)
         kept = ("the sources loaded before Ctrl-C stay loaded; the one being read was rolled back whole. "
                 "Run the same command again to load the rest, exactly once")
-        with interruptible(kept), open_store(settings.db, settings) as con:
+        with interruptible(kept), open_store(settings.db, settings) as con, _failures_said_once():
             if as_json or not console.is_terminal:
                 report = ingest(con, sources, settings, fmt=fmt, route_map=route_map)
             else:
@@ -55,6 +57,27 @@ def register(app: typer.Typer) -> None:
             print_summary(report, settings.db)
         if report.failed:
             raise typer.Exit(1)
+
+
+class _SaidInTheReport(logging.Filter):
+    """Drops the loader's "source X failed" warnings: the report this command prints (human or
+    JSON) carries each failure with its reason, and a service's log keeps them (it has no report)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.name.startswith("forecaster.ingest.") and record.msg == "source %s failed: %s")
+
+
+@contextlib.contextmanager
+def _failures_said_once() -> Iterator[None]:
+    handlers = logging.getLogger().handlers
+    said = _SaidInTheReport()
+    for h in handlers:
+        h.addFilter(said)
+    try:
+        yield
+    finally:
+        for h in handlers:
+            h.removeFilter(said)
 
 
 def print_summary(report: IngestReport, db: Path, limit: int = 25) -> None:

@@ -61,3 +61,19 @@ def test_sources_list_at_80_columns_keeps_every_id_path_and_number(tmp_path, mon
     assert column == "".join(f"logs/gateway-production-eu-west-1/access-2026-12-{k + 1:02d}.log" for k in range(11))
     ids = [x.split()[0] for x in lines if x.strip()[:1].isdigit()]
     assert ids == [str(i) for i in range(1, 12)]
+
+
+def test_a_failed_source_is_said_once_not_again_as_a_warning(tmp_path):
+    """The summary names each failure with its reason; the loader's WARNING line (for a service's log)
+    would say it a second time on the terminal."""
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "noise.log").write_bytes(bytes(range(256)) * 200)
+    (tmp_path / "ok.log").write_text(LINE.format(m=0, i=0))
+    out = subprocess.run([sys.executable, "-m", "forecaster", "ingest", str(tmp_path), "--db", str(tmp_path / "o.duckdb")],
+                         capture_output=True, text=True, timeout=120, cwd=tmp_path, env={**os.environ, "COLUMNS": "80"})
+    assert out.returncode == 1
+    assert out.stdout.count("noise.log: cannot tell the log format") == 1, out.stdout
+    assert "failed" not in out.stderr and "WARNING" not in out.stderr, out.stderr
