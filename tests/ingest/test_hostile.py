@@ -128,8 +128,8 @@ def test_names_holding_the_key_separator_do_not_collide(con, tmp_path):
 
 
 def test_a_path_that_is_not_a_file_says_what_it_is(tmp_path):
-    """A FIFO, a dangling link, a link loop and a missing path: each named for what it is, nothing
-    opened (a FIFO would block the read forever), no store touched."""
+    """A FIFO, a dangling link, a link loop and a missing path: each named for what it is, and none
+    opened (a FIFO would block the read forever)."""
     import os
 
     os.mkfifo(tmp_path / "pipe.log")
@@ -146,4 +146,3 @@ def test_a_path_that_is_not_a_file_says_what_it_is(tmp_path):
     assert "dangling.log: no such file or directory (a symbolic link to nothing)" in said["dangling.log"]
     assert "a: too many levels of symbolic links" in said["a"]
     assert "missing.log: no such file or directory" in said["missing.log"]
-    assert not (tmp_path / "o.duckdb").exists()
