@@ -72,6 +72,18 @@ def test_spikes_table_with_and_without_event_names(tmp_path):
     out = res.output
     assert out.index("/r2") < out.index("/r1") < out.index("/r0")        # soonest first
     assert "black_friday" in out and "launch" in out
+    narrow = CliRunner().invoke(app, ["spikes", "--db", str(db), "--run", "r1"], env={"COLUMNS": "80"})
+    lines = narrow.stdout.splitlines()
+    assert narrow.exit_code == 0 and max(len(x) for x in lines) <= 80, narrow.stdout
+    head = next(x for x in lines if "series (event)" in x)
+    assert head.split() == ["series", "(event)", "starts", "hrs", "peak", "at", "peak", "x", "exp", "P", "lead"]
+    row = next(x for x in lines if x.lstrip().startswith("route:api|prod|GET"))   # the first, soonest: /r2
+    assert row.split()[-8:] == ["11-23", "00:00", "2", "01:00", "100", "10.0x", "90%", "5"], row
+    assert "each reason: --why" in narrow.stdout and "x exp" in narrow.stdout
+    why = CliRunner().invoke(app, ["spikes", "--db", str(db), "--run", "r1", "--why"], env={"COLUMNS": "80"})
+    assert "route:api|prod|GET /r0 from 11-25 00:00: x" in why.stdout
+    empty = CliRunner().invoke(app, ["spikes", "--db", str(db), "--run", "r1", "--min-ratio", "50"])
+    assert empty.exit_code == 0 and empty.stdout.strip() == "no spikes ahead in run r1"
 
 
 def test_short_keeps_both_ends():

@@ -125,3 +125,14 @@ def test_kill_in_the_middle_leaves_the_store_consistent_and_the_next_run_carries
         assert again.status == "ok"
         assert again.step("ingest").counts["rows_loaded"] == 0                 # loaded before the kill, kept
         assert again.step("forecast").status == "ok"                            # the step that died runs again
+
+
+def test_step_counts_read_as_a_person_reads_them():
+    """`forecaster run` printed total_g_co2e 385.88118121296395 and total_usd 389.205221."""
+    from forecaster.cli.run import _shown
+
+    assert _shown("total_usd", 389.205221) == "$389.21"
+    assert _shown("total_g_co2e", 385.88118121296395) == "386"
+    assert _shown("total_g_co2e", 0.0123456) == "0.0123"
+    assert _shown("recommendations", 3903) == "3,903"
+    assert _shown("forecast_run_id", "fo-1") == "fo-1" and _shown("ok", True) == "True"

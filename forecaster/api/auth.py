@@ -70,7 +70,10 @@ async def authenticate(request: Request) -> ApiKey:
                            "(make a key with `forecaster keys create`)")
     digest = bearer_digest(header)
     if digest is None:
-        raise Unauthorized(f"expected 'Authorization: Bearer KEY', got scheme {header.partition(' ')[0][:20]!r}")
+        scheme = header.strip().partition(" ")[0]
+        if scheme.lower() == "bearer":
+            raise Unauthorized("expected 'Authorization: Bearer KEY', got no key after 'Bearer'")
+        raise Unauthorized(f"expected 'Authorization: Bearer KEY', got scheme {scheme[:20]!r}")
     token = header.partition(" ")[2].strip()
     cache: KeyCache = request.app.state.key_cache
     key = cache.get(digest)

@@ -92,3 +92,13 @@ def keyed_table(title: str, key: str, min_width: int) -> Table:
     t = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
     t.add_column(key, overflow="fold", ratio=1, min_width=min_width)
     return t
+
+
+def display_path(uri: str) -> str:
+    """A local path under the working directory as a relative one (what a person typed); others whole."""
+    if "://" in uri or uri == "-":
+        return uri
+    try:
+        return str(Path(uri).resolve().relative_to(Path.cwd()))
+    except (ValueError, OSError):
+        return uri

@@ -50,6 +50,12 @@ def print_plan(p, console: Console, limit: int | None = None, reason_chars: int 
             reasons = list(dict.fromkeys(_cut(c.reason, reason_chars) for c in changes if c.reason))
             for reason in reasons:
                 console.print(Padding(Text("why: " + reason), (0, 0, 0, 4)), highlight=False)
+    elif not p.considered and not p.skipped:
+        console.print(f"no recommendation in force at {p.now:%Y-%m-%d %H:%M} UTC: nothing to plan (`forecaster decide` "
+                      "makes them; --run plans those of one decide run, --as-of at another time)", highlight=False)
+    elif p.skipped:
+        console.print(f"no changes: of {p.considered:,} recommendation(s) in force, the live targets hold those that "
+                      "could be planned; the rest are skipped (why, below)", highlight=False)
     else:
         console.print("no changes: the live targets already hold every recommendation in force")
     if p.skipped:
@@ -186,6 +192,10 @@ def register(app: typer.Typer) -> None:
             rows = audit.all_actions(con, limit or None)
         if as_json:
             print_json({"actions": [a.to_dict() for a in rows]})
+            return
+        if not rows:
+            Console().print("no action recorded yet: `forecaster apply` records every change it makes or would make "
+                            "(dry run), and `forecaster rollback` every restore", highlight=False)
             return
         t = Table(title=f"actions (newest {len(rows)})")
         for c in ("id", "at (UTC)", "actor", "target", "outcome", "dry", "recommendation", "error"):

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
 from ..store import open_reader, open_store
 from .common import ConfigOption, DbOption, interruptible, JsonOption, keyed_table, load_settings, print_json, require_db
@@ -64,6 +65,7 @@ def register(app: typer.Typer) -> None:
         db: Optional[Path] = DbOption,
         run_id: Optional[str] = typer.Option(None, "--run", help="forecast run id (default: the latest)"),
         min_ratio: Optional[float] = typer.Option(None, "--min-ratio", help="only spikes at least this many times baseline"),
+        why: bool = typer.Option(False, "--why", help="print each spike's reason in full under the table"),
         as_json: bool = JsonOption, config: Optional[Path] = ConfigOption,
     ) -> None:
         """List the spikes a forecast run found, soonest first."""
@@ -77,18 +79,38 @@ def register(app: typer.Typer) -> None:
             rows = [{k: _plain(v) for k, v in r.items()} for r in frame.to_dict("records")]
             print_json({"run_id": rid, "spikes": rows})
             return
-        t = Table(title=f"spikes of run {rid}")
-        for col in ("series", "start", "peak at", "peak", "ratio", "probability", "lead h", "reason", "event"):
-            t.add_column(col, justify="right" if col in ("peak", "ratio", "probability", "lead h") else "left")
-        if not frame.empty:
-            frame = frame.sort_values(["start_ts", "series"], kind="stable")
-        for r in frame.itertuples():   # event is NaN on rows without one when a run mixes both
-            t.add_row(str(r.series), str(r.start_ts), str(r.peak_ts), f"{r.peak:,.0f}", _num(r.ratio, "x"),
-                      f"{r.probability:.0%}", f"{r.lead_time_hours:.0f}", str(r.reason),
-                      r.event if isinstance(r.event, str) else "")
-        Console().print(t)
-        if frame.empty:
-            Console().print("no spikes ahead")
+        print_spikes(rid, frame, Console(), why)
+
+
+def print_spikes(rid: str, frame, console: Console, why: bool = False) -> None:
+    """The spikes of a run, soonest first, readable at 80 columns: the series folds (its end, the route
+    and region, tells rows apart), times as month-day hour; each reason, with ``why``, in full below."""
+    if frame.empty:
+        console.print(f"no spikes ahead in run {rid}")
+        return
+    frame = frame.sort_values(["start_ts", "series"], kind="stable")
+    t = keyed_table(f"spikes of run {rid}, soonest first", "series (event)", 16)
+    t.collapse_padding = True   # eight columns in 80: one space of padding between them, not two
+    t.add_column("starts", no_wrap=True)
+    for col in ("hrs", "peak at", "peak", "x exp", "P", "lead"):
+        t.add_column(col, justify="left" if col == "peak at" else "right", no_wrap=True)
+    for r in frame.itertuples():   # event is NaN on rows without one when a run mixes both
+        start = r.start_ts
+        key = Text(str(r.series))
+        if isinstance(r.event, str) and r.event:
+            key.append(f"\n({r.event})", style="dim")
+        hours = (r.end_ts - start) / dt.timedelta(hours=1)
+        t.add_row(key, f"{start:%m-%d %H:%M}", f"{hours:.0f}" if hours >= 1 else f"{hours:.2f}",
+                  f"{r.peak_ts:%H:%M}" if r.peak_ts.date() == start.date() else f"{r.peak_ts:%m-%d %H:%M}",
+                  f"{r.peak:,.0f}", _num(r.ratio, "x", digits=1), f"{r.probability:.0%}", f"{r.lead_time_hours:.0f}")
+    console.print(t)
+    console.print("times UTC; hrs: how long it lasts; peak: forecast requests per step at the peak; x exp: over the expected "
+                  "traffic at that hour; P: chance the actual rises above the spike's threshold; lead: hours until it starts"
+                  + ("" if why else "; each reason: --why"), highlight=False)
+    if why:
+        for r in frame.itertuples():
+            console.print(f"{r.series} from {r.start_ts:%m-%d %H:%M}: {r.reason}", soft_wrap=True, markup=False,
+                          highlight=False)
 
 
 def _run(kind: str, db, horizon, step, model, as_of, routes, events, engine, scheduler, workers, preset, folds, seed,

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from pathlib import Path
-from typing import List, Optional
+from typing import Iterator, List, Optional
 
 import typer
 from rich.console import Console
 
 from ..ingest import IngestReport, ingest
 from ..store import open_store
-from .common import ConfigOption, DbOption, interruptible, JsonOption, keyed_table, load_settings, print_json, short
+from .common import (ConfigOption, DbOption, display_path, interruptible, JsonOption, keyed_table, load_settings,
+                     print_json, short)
 
 
 def register(app: typer.Typer) -> None:
@@ -30,7 +33,7 @@ def register(app: typer.Typer) -> None:
         console = Console(stderr=True)
         kept = ("the sources loaded before Ctrl-C stay loaded; the one being read was rolled back whole. "
                 "Run the same command again to load the rest, exactly once")
-        with interruptible(kept), open_store(settings.db, settings) as con:
+        with interruptible(kept), open_store(settings.db, settings) as con, _failures_said_once():
             if as_json or not console.is_terminal:
                 report = ingest(con, sources, settings, fmt=fmt, route_map=route_map)
             else:   # (rich.progress imported here: only a terminal shows the bar)
@@ -57,9 +60,30 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(1)
 
 
+class _SaidInTheReport(logging.Filter):
+    """Drops the loader's "source X failed" warnings: the report this command prints (human or
+    JSON) carries each failure with its reason, and a service's log keeps them (it has no report)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.name.startswith("forecaster.ingest.") and record.msg == "source %s failed: %s")
+
+
+@contextlib.contextmanager
+def _failures_said_once() -> Iterator[None]:
+    handlers = logging.getLogger().handlers
+    said = _SaidInTheReport()
+    for h in handlers:
+        h.addFilter(said)
+    try:
+        yield
+    finally:
+        for h in handlers:
+            h.removeFilter(said)
+
+
 def print_summary(report: IngestReport, db: Path, limit: int = 25) -> None:
     """One row per source (failed ones first, then those with rejects; at most ``limit``), paths
-    relative to the working directory and folded rather than cut; then each failure's note whole."""
+    relative to the working directory and folded rather than cut; then each source's note whole."""
     console = Console()
     t = keyed_table(f"ingest into {db}", "source", 16)
     for col in ("status", "format", "loaded", "rejects", "dups", "s"):
@@ -68,11 +92,11 @@ def print_summary(report: IngestReport, db: Path, limit: int = 25) -> None:
     rows = sorted(report.by_source, key=lambda s: (rank.get(s.status, 1), s.rows_rejected == 0))
     notes = []
     for s in rows[:limit]:
-        t.add_row(_display(s.uri), s.status, s.format or "-", f"{s.rows_loaded:,}", f"{s.rows_rejected:,}",
+        t.add_row(display_path(s.uri), s.status, s.format or "-", f"{s.rows_loaded:,}", f"{s.rows_rejected:,}",
                   f"{s.rows_duplicate:,}", f"{s.seconds:.2f}")
     for s in report.by_source:
-        if s.note and s.status != "loaded":
-            notes.append(f"{s.status}: {s.note}" if s.uri in s.note else f"{s.status}: {s.uri}: {s.note}")
+        if s.note:   # failures, skips, and what a load left or continued (a held unfinished last line)
+            notes.append(f"{s.status}: {s.note}" if s.uri in s.note else f"{s.status}: {display_path(s.uri)}: {s.note}")
     console.print(t)
     if len(rows) > limit:
         console.print(f"... and {len(rows) - limit:,} more source(s) (--json for all; `forecaster sources list`)")
@@ -85,13 +109,3 @@ def print_summary(report: IngestReport, db: Path, limit: int = 25) -> None:
         f"{report.sources} source(s): {report.rows_loaded:,} rows loaded, {report.rows_rejected:,} rejected "
         f"(see table rejects), {report.rows_duplicate:,} duplicate, in {report.seconds:.2f}s"
     )
-
-
-def _display(uri: str) -> str:
-    """A local path under the working directory as a relative one (what a person typed); others whole."""
-    if "://" in uri or uri == "-":
-        return uri
-    try:
-        return str(Path(uri).resolve().relative_to(Path.cwd()))
-    except (ValueError, OSError):
-        return uri

@@ -8,6 +8,7 @@ from typing import List, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from ..errors import ForecasterError
 from ..pipeline import STEPS, StepResult, recover, run_pipeline
@@ -34,9 +35,9 @@ def register(app: typer.Typer) -> None:
         console = Console(stderr=True)
 
         def progress(sr: StepResult) -> None:
-            counts = ", ".join(f"{k} {v}" for k, v in sr.counts.items()
+            counts = ", ".join(f"{k} {_shown(k, v)}" for k, v in sr.counts.items()
                                if k not in ("seconds", "models", "failed") and not isinstance(v, (dict, list)))
-            console.print(f"[bold]{sr.step:<9}[/] {sr.status:<8} {sr.seconds:7.1f}s  {counts}")
+            console.print(f"[bold]{sr.step:<9}[/] {sr.status:<8} {sr.seconds:7.1f}s  {escape(counts)}")
 
         kept = ("the steps finished before Ctrl-C are kept; the one running was rolled back and marked "
                 "interrupted. Run again: finished steps whose inputs did not change are skipped")
@@ -53,3 +54,15 @@ def register(app: typer.Typer) -> None:
             print_json(result.to_dict())
         else:
             console.print(f"pipeline {result.run_id}: {result.status} in {result.seconds:.1f}s")
+
+
+def _shown(key: str, v) -> str:
+    """A step's count as a person reads it: money to the cent, grams to the gram, counts with commas
+    (``--json`` keeps every digit)."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return str(v)
+    if key.endswith("_usd"):
+        return f"${v:,.2f}"
+    if isinstance(v, float):
+        return f"{v:,.0f}" if abs(v) >= 100 else f"{v:,.3g}"
+    return f"{v:,}"

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import gc
+import signal
 import sys
 import logging
 from pathlib import Path
+from types import FrameType
 from typing import Optional, cast
 
 import typer
 
 from .common import ConfigOption, DbOption, load_settings
+
+
+def _stop_asked(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(0)
 
 
 def register(app: typer.Typer) -> None:
@@ -27,6 +33,7 @@ def register(app: typer.Typer) -> None:
 
         from ..api import create_app
         from ..runtime import Runtime
+        from ..store.db import clear_holder_note, write_holder_note
 
         logging.getLogger("forecaster").setLevel(log_level.upper())
         logging.getLogger("pipelines").setLevel(log_level.upper())
@@ -43,9 +50,16 @@ def register(app: typer.Typer) -> None:
         # the scheduled pipeline runs in a thread of this process (the store has one writer): hand the
         # GIL back to the event loop every 1 ms rather than 5, so a poll never waits behind its Python work
         sys.setswitchinterval(0.001)
+        shown = f"[{host}]" if ":" in host else host
+        write_holder_note(settings.db, f"forecaster serve at http://{shown}:{port}")
+        # uvicorn shuts down gracefully on SIGTERM, then raises the signal again under the handler it
+        # found: with the default one the process would die there, before the store is closed
+        # (checkpointed) and the note removed. A stop asked for is a clean exit.
+        signal.signal(signal.SIGTERM, _stop_asked)
         try:
             # uvicorn annotates this int but passes it to asyncio.timeout(), which takes float seconds
             grace = cast(int, settings.shutdown_timeout_s)
             uvicorn.run(api, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=grace)
         finally:
             runtime.close()
+            clear_holder_note(settings.db)

@@ -6,13 +6,14 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
 from ..ingest.forget import forget
 from ..store import open_store
 from ..store import sources as store_sources
-from .common import ConfigOption, DbOption, JsonOption, load_settings, print_json, require_db, short
+from .common import ConfigOption, DbOption, display_path, JsonOption, load_settings, print_json, require_db
 
 
 def register(app: typer.Typer) -> None:
@@ -30,15 +31,15 @@ def register(app: typer.Typer) -> None:
             print_json([r.__dict__ for r in rows])
             return
         console = Console()
-        t = Table(title=f"sources in {settings.db}")
-        for col in ("id", "source", "format", "loaded", "rejected", "dup", "bytes"):
-            t.add_column(col, justify="left" if col in ("source", "format") else "right",
-                         no_wrap=True)
-        width = max(16, console.width - 60)   # the other columns and the borders take ~60
+        t = Table(title=f"sources in {settings.db}", box=box.SIMPLE_HEAD, pad_edge=False)
+        t.add_column("id", justify="right", no_wrap=True)
+        t.add_column("source", overflow="fold", ratio=1, min_width=16)   # folded, not cut: its end tells files apart
+        for col in ("format", "loaded", "rejects", "dups", "bytes"):
+            t.add_column(col, justify="left" if col == "format" else "right", no_wrap=True)
         for r in rows:
             span = f"{r.offset_bytes:,}-{r.loaded_bytes:,}" if r.parent_id and r.loaded_bytes is not None else (
                 f"{r.loaded_bytes:,}" if r.loaded_bytes is not None else "-")
-            t.add_row(str(r.source_id), short(r.uri, width), r.format or "-", f"{r.rows_loaded:,}",
+            t.add_row(str(r.source_id), display_path(r.uri), r.format or "-", f"{r.rows_loaded:,}",
                       f"{r.rows_rejected:,}", f"{r.rows_duplicate:,}", span)
         console.print(t)
 

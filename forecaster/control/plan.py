@@ -64,6 +64,7 @@ class Plan:
     refused: list[Op]        # ops a guardrail or a bad value refuses: apply records them and stops
     now: dt.datetime
     peaks: dict[tuple, float] = dataclasses.field(default_factory=dict)   # (api, stage, route) -> observed rps
+    considered: int = 0      # recommendations in force that the plan read
 
     def to_dict(self) -> dict:
         return {"changes": [dataclasses.asdict(c) for c in self.changes], "skipped": self.skipped}
@@ -184,4 +185,4 @@ def plan_recommendations(recs: list[dict], settings: Settings, now: dt.datetime,
             elif diff(op):
                 ops.append(op)
     changes = [c for op in ops for c in diff(op)]
-    return Plan(changes, skipped, ops, refused, now, peaks)
+    return Plan(changes, skipped, ops, refused, now, peaks, considered=len(recs))

@@ -76,4 +76,5 @@ def cwrecords_note(extra: dict[str, Any]) -> str | None:
 
 
 def tail_note(tail_bytes: int) -> str | None:
-    return f"unfinished last line ({tail_bytes} bytes) left for the next load" if tail_bytes else None
+    return (f"unfinished last line ({tail_bytes} bytes, no newline) left for the next load; a file unmodified "
+            f"for ingest_tail_wait_s loads it as is") if tail_bytes else None

@@ -234,7 +234,22 @@ def expand(uris: list[str], settings: Any = None, con: Any = None, stdin: Binary
             elif os.path.isfile(path):
                 out.append(file_source(path))
             else:
-                problems.append(f"{uri}: no such file or directory")
+                problems.append(f"{uri}: {_not_a_file(path)}")
     if problems:
         raise SourceError("cannot read the sources: " + "; ".join(problems))
     return out
+
+
+def _not_a_file(path: str) -> str:
+    """Why ``path`` is neither a file nor a directory, as a person would want it said."""
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return "no such file or directory" + (" (a symbolic link to nothing)" if os.path.islink(path) else "")
+    except OSError as e:
+        return e.strerror.lower() if e.strerror else str(e)
+    kind = "a named pipe (FIFO)" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else \
+        "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a regular file"
+    return f"{kind}, not a file: pipe it to stdin instead (`cat {path} | forecaster ingest -`)"

@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import logging
+import os
 import re
 import time
 from pathlib import Path
@@ -83,6 +85,12 @@ def _open(path: str, read_only: bool, config: dict[str, Any], timeout_s: float) 
                 raise SourceError(f"cannot open DuckDB file {path}{mode}: {e}") from e
             left = deadline - time.monotonic()
             if left <= 0:
+                said = holder_note(path, holder)
+                if said:
+                    raise StoreLocked(
+                        f"DuckDB file {path} is held by {said}; waited {timeout_s:g} s (db_lock_timeout_s). "
+                        f"While the service runs it is the file's one writer: ask it over its REST API "
+                        f"(forecasts, spikes, costs, recommendations, keys; see /docs), or stop it") from e
                 raise StoreLocked(
                     f"DuckDB file {path} is locked by {holder}; waited {timeout_s:g} s "
                     f"(db_lock_timeout_s) for it to let go. Stop that process, or open the file "
@@ -93,6 +101,50 @@ def _open(path: str, read_only: bool, config: dict[str, Any], timeout_s: float) 
             tries += 1
         except duckdb.Error as e:
             raise SourceError(f"cannot open DuckDB file {path}{mode}: {e}") from e
+
+
+def holder_note_path(db: Path | str) -> Path:
+    """Where a long-lived holder of ``db`` (``forecaster serve``) says who it is: ``<db>.holder.json``."""
+    return Path(f"{db}.holder.json")
+
+
+def write_holder_note(db: Path | str, what: str) -> Path | None:
+    """Say that this process (``what``: "forecaster serve at http://...") holds ``db``, so that a
+    command that finds the file locked can name the service rather than "python3"; None for an
+    in-memory store or a directory that cannot be written (the note is a courtesy)."""
+    if str(db) == ":memory:":
+        return None
+    note = holder_note_path(db)
+    try:
+        note.write_text(json.dumps({"pid": os.getpid(), "what": what}))
+    except OSError:
+        return None
+    return note
+
+
+def clear_holder_note(db: Path | str) -> None:
+    """Remove this process's note (another process's is left alone)."""
+    note = holder_note_path(db)
+    try:
+        if json.loads(note.read_text()).get("pid") == os.getpid():
+            note.unlink()
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def holder_note(db: Path | str, holder: str) -> str | None:
+    """``what (PID n)`` from the holder note of ``db`` when the lock's ``holder`` ("... (PID n)") is
+    the process that wrote it; None otherwise (no note, a stale one, another holder)."""
+    m = re.search(r"\(PID (\d+)\)", holder or "")
+    if not m:
+        return None
+    try:
+        data = json.loads(holder_note_path(db).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("pid") != int(m.group(1)) or not isinstance(data.get("what"), str):
+        return None
+    return f"{data['what'][:200]} (PID {data['pid']})"
 
 
 def _lock_holder(message: str) -> str | None:

@@ -33,7 +33,11 @@ def test_no_key_is_401_with_the_error_shape(api):
         e = assert_error(c.get("/v1/recommendations"), 401, "unauthorized")
         assert "Bearer" in e["message"]
         assert c.get("/v1/runs").headers["www-authenticate"].startswith("Bearer")
-        assert_error(c.get("/v1/runs", headers={"Authorization": "Basic dXNlcjpwdw=="}), 401)
+        e = assert_error(c.get("/v1/runs", headers={"Authorization": "Basic dXNlcjpwdw=="}), 401)
+        assert "got scheme 'Basic'" in e["message"]
+        for empty in ("Bearer", "bearer"):   # "Bearer $KEY" with KEY never set (curl sends "Bearer ")
+            e = assert_error(c.get("/v1/recommendations", headers={"Authorization": empty}), 401, "unauthorized")
+            assert "no key after 'Bearer'" in e["message"], e
         assert_error(c.get("/v1/runs", headers={"Authorization": "Bearer fk_nope_wrong"}), 401)
         assert_error(c.get("/v1/runs", headers={"Authorization": "Bearer " + api.keys["reader"][:-2] + "xx"}), 401)
 

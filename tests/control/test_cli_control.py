@@ -40,6 +40,7 @@ def test_cli_plan_apply_actions_rollback(tmp_path, moto_endpoint, rest_stage):
     real = json.loads(cli("apply", "--yes", "--json"))
     assert real["dry_run"] is False and len(real["applied"]) == 1
     assert json.loads(cli("plan", "--json"))["changes"] == []
+    assert "no changes: the live targets already hold every recommendation in force" in cli("plan")
     rows = json.loads(cli("actions", "--json"))["actions"]
     assert [r["outcome"] for r in rows] == ["would_apply", "applied"]
     assert rows[1]["before_state"] == {"rate_limit_rps": 100.0, "burst_limit": 200}
@@ -50,3 +51,19 @@ def test_cli_plan_apply_actions_rollback(tmp_path, moto_endpoint, rest_stage):
     assert len(json.loads(cli("plan", "--json"))["changes"]) == 2
     assert "give either --action" in subprocess.run([sys.executable, "-m", "forecaster.cli", "rollback"], env=env,
                                                     cwd=tmp_path, capture_output=True, text=True).stderr
+
+
+def test_plan_with_nothing_decided_says_so(tmp_path):
+    """An empty store is not "the live targets already hold every recommendation": there is none."""
+    from typer.testing import CliRunner
+
+    from forecaster.cli import app
+
+    db = tmp_path / "empty.duckdb"
+    connect(db).close()
+    res = CliRunner().invoke(app, ["plan", "--db", str(db), "--as-of", "2026-11-25T05:00"], env={"COLUMNS": "200"})
+    assert res.exit_code == 0, res.output
+    assert "no recommendation in force at 2026-11-25 05:00 UTC: nothing to plan" in res.stdout
+    assert "already hold" not in res.stdout
+    res = CliRunner().invoke(app, ["actions", "--db", str(db)], env={"COLUMNS": "200"})
+    assert res.exit_code == 0 and res.stdout.startswith("no action recorded yet"), res.output

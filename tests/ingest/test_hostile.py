@@ -125,3 +125,24 @@ def test_names_holding_the_key_separator_do_not_collide(con, tmp_path):
     assert ingest(con, [str(p)]).rows_loaded == 2
     keys = {route_series_id(*r) for r in run(con, "SELECT api, stage, route, region FROM traffic_1m")}
     assert len(keys) == 2 and all(k.count("|") == 3 for k in keys)
+
+
+def test_a_path_that_is_not_a_file_says_what_it_is(tmp_path):
+    """A FIFO, a dangling link, a link loop and a missing path: each named for what it is, and none
+    opened (a FIFO would block the read forever)."""
+    import os
+
+    os.mkfifo(tmp_path / "pipe.log")
+    (tmp_path / "dangling.log").symlink_to(tmp_path / "gone.log")
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    said = {}
+    for name in ("pipe.log", "dangling.log", "a", "missing.log"):
+        res = CliRunner().invoke(app, ["ingest", str(tmp_path / name), "--db", str(tmp_path / "o.duckdb")],
+                                 env={"COLUMNS": "300"})
+        assert res.exit_code != 0, res.output   # (2 from the console script, which turns the error into one line)
+        said[name] = " ".join((res.output + str(res.exception or "")).split())
+    assert "pipe.log: a named pipe (FIFO), not a file: pipe it to stdin instead" in said["pipe.log"]
+    assert "dangling.log: no such file or directory (a symbolic link to nothing)" in said["dangling.log"]
+    assert "a: too many levels of symbolic links" in said["a"]
+    assert "missing.log: no such file or directory" in said["missing.log"]

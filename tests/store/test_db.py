@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -52,6 +53,27 @@ def test_a_held_file_raises_store_locked_naming_the_file_and_the_holder(holder):
         assert msg.startswith(f"DuckDB file {holder.db} is locked by ")
         assert f"(PID {holder.pid})" in msg and "db_lock_timeout_s" in msg
         assert e.value.status == 503
+
+
+def test_a_held_file_names_the_service_that_holds_it(holder):
+    """`forecaster serve` leaves a note beside the file; a command that finds the file held names the
+    service and points at its API (not "python3.11"); a stale note of another PID is ignored."""
+    from forecaster.store.db import clear_holder_note, holder_note_path
+
+    note = holder_note_path(holder.db)
+    note.write_text(json.dumps({"pid": holder.pid, "what": "forecaster serve at http://127.0.0.1:8123"}))
+    with pytest.raises(StoreLocked) as e:
+        connect(holder.db, Settings(db=holder.db, db_lock_timeout_s=0.1), read_only=True)
+    assert f"is held by forecaster serve at http://127.0.0.1:8123 (PID {holder.pid})" in str(e.value)
+    assert "REST API" in str(e.value)
+    clear_holder_note(holder.db)          # not this process's note: left alone
+    assert note.exists()
+    note.write_text(json.dumps({"pid": holder.pid + 1, "what": "forecaster serve at http://127.0.0.1:1"}))
+    with pytest.raises(StoreLocked, match="is locked by .*(PID " + str(holder.pid) + ")"):
+        connect(holder.db, Settings(db=holder.db, db_lock_timeout_s=0.1), read_only=True)
+    note.write_text("{not json")
+    with pytest.raises(StoreLocked, match="is locked by "):
+        connect(holder.db, Settings(db=holder.db, db_lock_timeout_s=0.1), read_only=True)
 
 
 def test_opening_waits_for_the_holder_to_let_go(holder):
