@@ -30,6 +30,11 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Load gateway access logs into DuckDB. Loading the same bytes twice adds nothing."""
         settings = load_settings(config, db)
+        if str(settings.db) != ":memory:" and not Path(settings.db).exists() and all(
+                "://" not in u or u.startswith("file://") for u in sources) and "-" not in sources:
+            from ..ingest.sources import expand
+
+            expand(list(sources), settings)   # local paths only: a typo says so before a new, empty store is made
         console = Console(stderr=True)
         kept = ("the sources loaded before Ctrl-C stay loaded; the one being read was rolled back whole. "
                 "Run the same command again to load the rest, exactly once")

@@ -146,3 +146,4 @@ def test_a_path_that_is_not_a_file_says_what_it_is(tmp_path):
     assert "dangling.log: no such file or directory (a symbolic link to nothing)" in said["dangling.log"]
     assert "a: too many levels of symbolic links" in said["a"]
     assert "missing.log: no such file or directory" in said["missing.log"]
+    assert not (tmp_path / "o.duckdb").exists()   # a typo makes no new, empty store
