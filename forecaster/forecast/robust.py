@@ -80,8 +80,13 @@ def damp_outliers(ds: np.ndarray, y: np.ndarray, step: pd.Timedelta,
     worst = idx[np.argmax(y[idx])]
     when = pd.DatetimeIndex(np.asarray(ds, dtype="datetime64[ns]")[idx[[0, -1]]])
     note = (f"damped {len(idx)} outlier step(s) {when[0]:%Y-%m-%d %H:%M} .. {when[1]:%Y-%m-%d %H:%M} "
-            f"(largest {y[worst]:.4g} where {expected[worst]:.4g} was expected)")
+            f"(largest {_count(y[worst])} where {_count(expected[worst])} was expected)")
     return damped, note
+
+
+def _count(v: float) -> str:
+    """Requests per step as a person reads them: 91,920 rather than 9.192e+04 (absurd ones stay short)."""
+    return f"{v:,.0f}" if abs(v) < 1e12 else f"{v:.3g}"
 
 
 __all__ = ["damp_outliers"]

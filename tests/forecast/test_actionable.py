@@ -114,6 +114,7 @@ def test_an_outlier_on_a_calendar_event_is_kept():
     assert note is None and kept[-24] == 20_000.0
     damped, note = damp_outliers(ds, y, H)
     assert damped[-24] < 5_000 and "damped 1 outlier" in note
+    assert "(largest 20,000 where " in note and "e+0" not in note   # read as a person reads counts
     assert y[-24] == 20_000.0                      # the caller's array is not modified
 
 
