@@ -103,3 +103,11 @@ def test_a_malformed_events_file_is_one_clear_error(tmp_path, name, text):
     with pytest.raises(BadInput, match="cannot be read as") as e:
         load_events(p)
     assert "\n" not in str(e.value)
+
+
+def test_money_reads_as_a_person_reads_it():
+    """`forecaster costs` printed $314.363031; whatif $0.757907 ($93.108714 -> $92.350807)."""
+    from forecaster.cli.common import money
+
+    assert [money(v) for v in (314.363031, 1234567.891, 0.403107, 0.0415, 0.000092, 0.0, -3.5)] == [
+        "$314.36", "$1,234,567.89", "$0.40", "$0.042", "$0.000092", "$0.00", "-$3.50"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Any, Iterator, Optional
@@ -102,3 +103,17 @@ def display_path(uri: str) -> str:
         return str(Path(uri).resolve().relative_to(Path.cwd()))
     except (ValueError, OSError):
         return uri
+
+
+def money(v: float) -> str:
+    """Dollars as a person reads them: cents from a dollar up ($314.36), two significant digits
+    below ($0.042, $0.000092), never a float's tail ($314.363031) nor an exponent. ``--json`` keeps
+    every digit."""
+    if v == 0 or v != v:
+        return "$0.00" if v == 0 else "$?"
+    sign = "-" if v < 0 else ""
+    a = abs(v)
+    if a >= 1:
+        return f"{sign}${a:,.2f}"
+    decimals = min(9, max(2, 1 - math.floor(math.log10(a))))
+    return f"{sign}${a:.{decimals}f}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import typer
 from rich import box
@@ -14,7 +14,8 @@ from rich.table import Table
 
 from ..errors import BadInput
 from ..store import open_reader, open_store
-from .common import ConfigOption, DbOption, JsonOption, keyed_table, load_settings, parse_hours, print_json, require_db
+from .common import (ConfigOption, DbOption, JsonOption, keyed_table, load_settings, money, parse_hours, print_json,
+                     require_db)
 
 FromOption = typer.Option(None, "--from", help="window start, ISO date/time (UTC; default: month of the latest data)")
 ToOption = typer.Option(None, "--to", help="window end, exclusive (default: end of the latest data)")
@@ -66,11 +67,11 @@ def register(app: typer.Typer) -> None:
         if as_json:
             print_json(out)
             return
-        _table(f"costs {out['from']} .. {out['to']} by {by}", out["rows"], "usd", "${:,.6f}")
-        Console().print(f"total: ${out['total_usd']:,.6f}")
+        _table(f"costs {out['from']} .. {out['to']} by {by}", out["rows"], "usd", money)
+        Console().print(f"total: {money(out['total_usd'])}")
         if "forecast" in out:
             _table(f"forecast {out['forecast']['from']} .. {out['forecast']['to']}", out["forecast"]["rows"],
-                   "usd", "${:,.6f}")
+                   "usd", money)
             p = out["projection"]
             Console().print(f"month-end projection {p['month']}: ${p['total_usd']:,.2f} (actual ${p['actual_usd']:,.2f}"
                             f" + forecast ${p['forecast_usd']:,.2f} + run-rate ${p['run_rate_usd']:,.2f})")
@@ -162,17 +163,17 @@ def print_model_spend(m: dict, top: int = 10) -> None:
             t.add_column(col, justify="right", no_wrap=True)
         t.add_column("flags", overflow="fold", max_width=16)
         for r in m[f"by_{by}"][:top]:
-            usd = f"${r['usd']:,.4f}" + ("+?" if r["unpriced"] else "")   # +?: tokens of an unknown model on top
+            usd = money(r["usd"]) + ("+?" if r["unpriced"] else "")   # +?: tokens of an unknown model on top
             t.add_row(r["key"], usd, f"{r['requests']:,}", f"{r['input_tokens']:,}", f"{r['output_tokens']:,}",
                       f"{r['cached_input_tokens']:,}", ", ".join(r["flags"]))
         Console().print(t)
     Console().print("usd +?: some tokens are of a model the catalog does not price (see below)")
-    Console().print(f"model spend: ${m['total_usd']:,.6f} for {m['input_tokens']:,} input + "
+    Console().print(f"model spend: {money(m['total_usd'])} for {m['input_tokens']:,} input + "
                     f"{m['output_tokens']:,} output tokens")
     for u in m["unpriced_models"]:
         Console().print(f"[red]unknown model[/red] {u['provider']}/{u['model']} in {u['region']}: "
                         f"{u['input_tokens']:,} input + {u['output_tokens']:,} output tokens NOT priced"
-                        + (f" (${u['priced_from_log_usd']:,.6f} from the log's own cost)" if u["priced_from_log_usd"] else "")
+                        + (f" ({money(u['priced_from_log_usd'])} from the log's own cost)" if u["priced_from_log_usd"] else "")
                         + "; add a \\[\\[model_price]] row in price_overrides_file")
     if "projection" in m:
         p = m["projection"]
@@ -201,18 +202,19 @@ def _print_whatif(w, as_json: bool) -> None:
         print_json(d)
         return
     Console().print(f"{d['scenario']}: saves {d['saved_g_co2e']:,.3f} gCO2e "
-                    f"({d['baseline_g_co2e']:,.3f} -> {d['scenario_g_co2e']:,.3f}) and ${d['saved_usd']:,.6f} "
-                    f"(${d['baseline_usd']:,.6f} -> ${d['scenario_usd']:,.6f})"
+                    f"({d['baseline_g_co2e']:,.3f} -> {d['scenario_g_co2e']:,.3f}) and {money(d['saved_usd'])} "
+                    f"({money(d['baseline_usd'])} -> {money(d['scenario_usd'])})"
                     + (f"; flags: {', '.join(d['flags'])}" if d["flags"] else ""))
 
 
-def _table(title: str, rows: list[dict], value: str, fmt: str) -> None:
+def _table(title: str, rows: list[dict], value: str, fmt: str | Callable[[float], str]) -> None:
+    show = fmt if callable(fmt) else fmt.format
     t = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
     t.add_column("key", overflow="fold", ratio=2)          # folded, not cut: its end tells rows apart
     t.add_column(value, justify="right", no_wrap=True)
     t.add_column("components", overflow="fold", ratio=2)
     t.add_column("flags", overflow="fold", ratio=2)         # whole flag names (README: Costs and carbon)
     for r in rows:
-        comps = ", ".join(f"{k} {fmt.format(v)}" for k, v in r["components"].items() if v)
-        t.add_row(r["key"], fmt.format(r[value]), comps, ", ".join(r["flags"]))
+        comps = ", ".join(f"{k} {show(v)}" for k, v in r["components"].items() if v)
+        t.add_row(r["key"], show(r[value]), comps, ", ".join(r["flags"]))
     Console().print(t)
