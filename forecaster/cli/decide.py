@@ -120,10 +120,10 @@ def print_replay(out: dict, console: Console) -> None:
 
 
 def print_decisions(result, console: Console, limit: int = 15) -> None:
-    counts = ", ".join(f"{k} {sum(v.values())} ({', '.join(f'{n} {s}' for s, n in sorted(v.items()))})"
+    counts = ", ".join(f"{k} {sum(v.values()):,} ({', '.join(f'{n:,} {s}' for s, n in sorted(v.items()))})"
                        for k, v in result.counts().items())
     console.print(f"decide run [bold]{result.run_id}[/] from forecast run {result.forecast_run_id}: "
-                  f"{len(result.records)} recommendations — {counts}; {result.superseded} earlier ones superseded")
+                  f"{len(result.records):,} recommendations — {counts}; {result.superseded:,} earlier ones superseded")
     console.print(f"[bold]top {limit} recommendations[/] (one per target; spike windows and non-throttle advice first):")
     for r in top(result.records, limit):   # a list, not a table: the rationale is the point and needs the width
         when = f"{r.valid_from:%a %d %b %H:%M}" if r.valid_from else "now"
