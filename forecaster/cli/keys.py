@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -45,12 +46,20 @@ def register(app: typer.Typer) -> None:
         if as_json:
             print_json({"keys": [k.to_dict() for k in rows]})
             return
-        t = Table(title=f"API keys in {settings.db}")
-        for c in ("id", "name", "role", "created", "revoked"):
-            t.add_column(c)
+        if not rows:
+            Console().print("no " + ("" if all_ else "live ") + "API key yet: `forecaster keys create --role reader|"
+                            "operator|admin --name NAME` makes one", highlight=False)
+            return
+        t = Table(title=f"API keys in {settings.db}", box=box.SIMPLE_HEAD, pad_edge=False)
+        t.add_column("id", no_wrap=True)
+        t.add_column("name", overflow="fold", ratio=1, min_width=8)
+        t.add_column("role", no_wrap=True)
+        for c in ("created (UTC)", "revoked (UTC)"):
+            t.add_column(c, no_wrap=True)
         for k in rows:
             d = k.to_dict()
-            t.add_row(d["id"], d["name"], d["role"], d["created"][:19], (d["revoked"] or "")[:19])
+            t.add_row(d["id"], d["name"], d["role"], d["created"][:16].replace("T", " "),
+                      (d["revoked"] or "")[:16].replace("T", " "))
         Console().print(t)
 
     @keys.command("revoke")
