@@ -26,7 +26,7 @@ def test_keys_create_list_revoke(tmp_path):
     assert _cli("keys", "list", "--db", db).startswith("no live API key yet")
     human = _cli("keys", "list", "--db", db, "--all").splitlines()     # whole times, not "2026-12-03T18:43…"
     row = next(x for x in human if " ops " in x)
-    assert "…" not in row and len(row.split()) == 8 and row.split()[2] == "operator", row
+    assert "…" not in row and len(row.split()) == 7 and row.split()[2] == "operator", row
     bad = subprocess.run([sys.executable, "-m", "forecaster", "keys", "create", "--role", "root", "--name", "x",
                           "--db", db], capture_output=True, text=True, timeout=120)
     assert bad.returncode != 0 and "role must be one of" in bad.stderr
