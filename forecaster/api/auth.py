@@ -47,14 +47,22 @@ class KeyCache:
             self._d.clear()
 
 
-def bearer_digest(header: str) -> str | None:
-    """The hash a key is remembered by, from an ``Authorization`` header's text; None when it is not
-    ``Bearer KEY``."""
+def bearer_token(header: str) -> str | None:
+    """The key of an ``Authorization: Bearer KEY`` header's text; None when it is not that."""
     scheme, _, token = header.partition(" ")
     token = token.strip()
-    if scheme.lower() != "bearer" or not token:
-        return None
+    return token if scheme.lower() == "bearer" and token else None
+
+
+def key_digest(token: str) -> str:
+    """The hash a key is remembered by."""
     return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
+
+
+def bearer_digest(header: str) -> str | None:
+    """:func:`key_digest` of an ``Authorization`` header's key; None when it is not ``Bearer KEY``."""
+    token = bearer_token(header)
+    return None if token is None else key_digest(token)
 
 
 async def authenticate(request: Request) -> ApiKey:
@@ -68,13 +76,13 @@ async def authenticate(request: Request) -> ApiKey:
     if not header:
         raise Unauthorized("missing Authorization header; expected 'Authorization: Bearer KEY' "
                            "(make a key with `forecaster keys create`)")
-    digest = bearer_digest(header)
-    if digest is None:
+    token = bearer_token(header)
+    if token is None:
         scheme = header.strip().partition(" ")[0]
         if scheme.lower() == "bearer":
             raise Unauthorized("expected 'Authorization: Bearer KEY', got no key after 'Bearer'")
         raise Unauthorized(f"expected 'Authorization: Bearer KEY', got scheme {scheme[:20]!r}")
-    token = header.partition(" ")[2].strip()
+    digest = key_digest(token)
     cache: KeyCache = request.app.state.key_cache
     key = cache.get(digest)
     if key is None:

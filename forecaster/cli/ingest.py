@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 
 from ..ingest import IngestReport, ingest
+from ..ingest.report import FAILED_SOURCE_LOG
 from ..store import open_store
 from .common import (ConfigOption, DbOption, display_path, interruptible, JsonOption, keyed_table, load_settings,
                      print_json, short)
@@ -70,7 +71,7 @@ class _SaidInTheReport(logging.Filter):
     JSON) carries each failure with its reason, and a service's log keeps them (it has no report)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.name.startswith("forecaster.ingest.") and record.msg == "source %s failed: %s")
+        return not (record.name.startswith("forecaster.ingest.") and record.msg == FAILED_SOURCE_LOG)
 
 
 @contextlib.contextmanager

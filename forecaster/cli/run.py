@@ -13,7 +13,7 @@ from rich.markup import escape
 from ..errors import ForecasterError
 from ..pipeline import STEPS, StepResult, recover, run_pipeline
 from ..store import open_store
-from .common import ConfigOption, DbOption, JsonOption, interruptible, load_settings, print_json
+from .common import ConfigOption, DbOption, JsonOption, interruptible, load_settings, money, print_json
 
 
 def register(app: typer.Typer) -> None:
@@ -62,7 +62,7 @@ def _shown(key: str, v) -> str:
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         return str(v)
     if key.endswith("_usd"):
-        return f"${v:,.2f}"
+        return money(v)
     if isinstance(v, float):
         return f"{v:,.0f}" if abs(v) >= 100 else f"{v:,.3g}"
     return f"{v:,}"

@@ -36,7 +36,7 @@ from .batchload import Load, load_batch
 from .chunkload import detect_format, has_content, undetected
 from .chunks import Chunk, StreamStats, iter_chunks
 from .formats import LogFormat
-from .report import SOURCE_ERRORS, SourceReport, failed, skipped_copy, skipped_seen
+from .report import FAILED_SOURCE_LOG, SOURCE_ERRORS, SourceReport, failed, skipped_copy, skipped_seen
 from .resume import HEAD_BYTES, head_keys, stored_key
 from .routes import RouteTemplate
 from .sources import Source, sniff
@@ -130,7 +130,7 @@ class SmallSources:
                 it.single = True
                 return
         except SOURCE_ERRORS as e:
-            log.warning("source %s failed: %s", src.uri, e)
+            log.warning(FAILED_SOURCE_LOG, src.uri, e)
             it.sr = failed(src.uri, e)
             it.sr.seconds = round(time.perf_counter() - t0, 3)
             return

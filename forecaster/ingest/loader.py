@@ -28,8 +28,8 @@ from .chunkload import SourceLoad, detect_format, undetected, first_content_line
 from .chunkload import load_chunk as _load_chunk  # a module global, so tests can interrupt a load
 from .batch import Progress, SmallSources
 from .normalize import load_context
-from .report import (SOURCE_ERRORS, IngestReport, SourceReport, cwrecords_note, failed, skipped_copy, skipped_seen,
-                     tail_note)
+from .report import (FAILED_SOURCE_LOG, SOURCE_ERRORS, IngestReport, SourceReport, cwrecords_note, failed, skipped_copy,
+                     skipped_seen, tail_note)
 from .resume import find_resume, stored_key
 from .routes import RouteTemplate, load_route_map
 from .sources import Source, expand
@@ -116,7 +116,7 @@ def load_source(
     except _AlreadyLoaded as e:
         sr = skipped_copy(src.uri, e.source_id)
     except SOURCE_ERRORS as e:
-        log.warning("source %s failed: %s", src.uri, e)
+        log.warning(FAILED_SOURCE_LOG, src.uri, e)
         sr = failed(src.uri, e)
     if sr.status == "loaded":   # subscription records: say what was unpacked and what was skipped
         sr.note = cwrecords_note(src.extra) or sr.note

@@ -9,6 +9,9 @@ from typing import Any
 from ..errors import ForecasterError
 from ..store.db import DatabaseError
 
+#: the log line of a source that failed (its report carries the same; `forecaster ingest` shows it once)
+FAILED_SOURCE_LOG = "source %s failed: %s"
+
 # What fails one source (recorded as "failed", its transaction rolled back) rather than the run.
 SOURCE_ERRORS = (OSError, EOFError, zlib.error, DatabaseError, ForecasterError, ValueError)
 
