@@ -27,6 +27,11 @@ def test_keys_create_list_revoke(tmp_path):
     human = _cli("keys", "list", "--db", db, "--all").splitlines()     # whole times, not "2026-12-03T18:43…"
     row = next(x for x in human if " ops " in x)
     assert "…" not in row and len(row.split()) == 7 and row.split()[2] == "operator", row
+    missing = tmp_path / "typo.duckdb"
+    for cmd in (["list"], ["revoke", "ops"]):   # read or change existing keys: a typo'd --db makes no new store
+        r = subprocess.run([sys.executable, "-m", "forecaster", "keys", *cmd, "--db", str(missing)], capture_output=True,
+                           text=True, timeout=120)
+        assert r.returncode == 2 and "no database at" in r.stderr and not missing.exists(), r.stderr
     bad = subprocess.run([sys.executable, "-m", "forecaster", "keys", "create", "--role", "root", "--name", "x",
                           "--db", db], capture_output=True, text=True, timeout=120)
     assert bad.returncode != 0 and "role must be one of" in bad.stderr

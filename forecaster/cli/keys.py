@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..store import api_keys, open_store
-from .common import ConfigOption, DbOption, JsonOption, load_settings, print_json
+from .common import ConfigOption, DbOption, JsonOption, load_settings, print_json, require_db
 
 
 def register(app: typer.Typer) -> None:
@@ -41,6 +41,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """List keys (id, name, role, created, revoked); never the keys themselves."""
         settings = load_settings(config, db)
+        require_db(settings.db)
         with open_store(settings.db, settings) as con:
             rows = api_keys.list_keys(con, include_revoked=all_)
         if as_json:
@@ -69,6 +70,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Revoke keys: they stop working at once."""
         settings = load_settings(config, db)
+        require_db(settings.db)
         with open_store(settings.db, settings) as con:
             revoked = api_keys.revoke(con, key)
         if as_json:
